@@ -1,0 +1,1 @@
+"""Backtest engines: vectorbt (vectorized sweeps) and backtrader (event-accurate)."""

@@ -1,0 +1,425 @@
+"""Reading and validating bar files (CSV, gzip CSV, Parquet)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml.data._calendar import SessionCalendar, get_calendar, infer_calendar
+from ml.data._schema import COLUMNS, NUMERIC_COLUMNS, OPTIONAL_COLUMNS, PRICE_COLUMNS, REQUIRED_COLUMNS
+from ml.exceptions import (
+    BarDataError,
+    BarDataTypeError,
+    DataQualityWarning,
+    EmptyDataError,
+    MissingColumnsError,
+    MissingOptionalColumnsWarning,
+    ParameterError,
+    UnsortedDataWarning,
+)
+
+__all__ = ["load_bars", "validate_bars"]
+
+_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", ".pq")
+_MONTH_CODE = re.compile(r"^[FGHJKMNQUVXZ]\d{2}$")
+_OFFSET = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+
+
+@dataclass
+class _Origin:
+    """Where each row came from, to name it in error messages."""
+
+    files: list[str]
+    file_idx: np.ndarray  # int, per row
+    line: np.ndarray  # int, per row: 1-based file line (CSV) or 1-based row (Parquet/frame)
+    kind: list[str]  # per file: "line" for CSV, "row" otherwise
+
+    def where(self, i: int) -> str:
+        f = int(self.file_idx[i])
+        name = os.path.basename(self.files[f]) if self.files[f] else "the frame"
+        return f"{self.kind[f]} {int(self.line[i])} of {name}"
+
+    def take(self, mask_or_idx) -> "_Origin":
+        return _Origin(self.files, self.file_idx[mask_or_idx], self.line[mask_or_idx], self.kind)
+
+
+def _expand_paths(path_or_paths) -> list[Path]:
+    if isinstance(path_or_paths, (str, os.PathLike)):
+        items = [path_or_paths]
+    elif isinstance(path_or_paths, (list, tuple)):
+        items = list(path_or_paths)
+    else:
+        raise TypeError(
+            "`path_or_paths` must be a path or a list of paths, "
+            f"got {type(path_or_paths).__name__}."
+        )
+    if not items:
+        raise ParameterError("`path_or_paths` is an empty list; give at least one file.")
+    out: list[Path] = []
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"every path must be a str or Path, got {type(item).__name__}: {item!r}.")
+        p = Path(item).expanduser()
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.name.lower().endswith(_SUFFIXES))
+            if not found:
+                raise FileNotFoundError(f"folder {str(p)!r} holds no .csv, .csv.gz or .parquet file.")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"bar file {str(p)!r} does not exist.")
+    return out
+
+
+def _read_one(path: Path) -> tuple[pd.DataFrame, str]:
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types
+            raise BarDataError(f"cannot read Parquet file {str(path)!r}: {exc}", source=str(path)) from exc
+        kind = "row"
+    else:
+        if path.stat().st_size == 0:
+            raise EmptyDataError(f"bar file {str(path)!r} is empty (0 bytes).", source=str(path))
+        try:
+            df = pd.read_csv(path, skipinitialspace=True)
+        except pd.errors.EmptyDataError as exc:
+            raise EmptyDataError(f"bar file {str(path)!r} is empty.", source=str(path)) from exc
+        except (UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
+            raise BarDataError(f"cannot parse {str(path)!r} as CSV: {exc}", source=str(path)) from exc
+        kind = "line"
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    if len(df) == 0:
+        raise EmptyDataError(f"bar file {str(path)!r} has a header but no bars.", source=str(path))
+    return df, kind
+
+
+def load_bars(
+    path_or_paths,
+    *,
+    symbol: str | None = None,
+    tz: str | None = None,
+    calendar: str | SessionCalendar | None = None,
+    strict: bool = False,
+    nan: str = "raise",
+    volume_tolerance: float = 1e-6,
+) -> pd.DataFrame:
+    """Load intraday bars from CSV (plain or gzip) or Parquet files and validate them.
+
+    Parameters
+    ----------
+    path_or_paths : str, Path, or list of them
+        Files, or folders whose ``.csv``, ``.csv.gz`` and ``.parquet`` files are
+        all read.  Several files are concatenated (e.g. one per month or contract).
+    symbol : str, optional
+        Keep only this symbol.  A futures root such as ``"WDO"`` keeps every
+        dated contract of that root (``WDOZ21``, ``WDOF22``, ...).  When the
+        files have no ``symbol`` column it names the bars instead (default: the
+        file name up to the first ``_`` or ``.``).
+    tz : str, optional
+        Time zone of timestamps written without a UTC offset.  Default: the
+        calendar's time zone.  Timestamps with an offset are converted to it.
+    calendar : str or SessionCalendar, optional
+        Session calendar (``"B3"``, ``"B3_EQUITIES"``, ``"24/7"``).  Default:
+        inferred from the symbol (B3 futures and stocks, otherwise 24/7 UTC).
+    strict : bool, default False
+        Unsorted rows raise :class:`BarDataError` instead of being sorted with a
+        :class:`UnsortedDataWarning`.
+    nan : {"raise", "drop"}, default "raise"
+        What to do with rows holding NaN in a used column.  ``"drop"`` drops
+        them with a :class:`DataQualityWarning` and records how many in
+        ``df.attrs["bars"]["dropped_nan_rows"]``.  A missing ``vwap`` on a bar
+        with zero volume is not NaN data: VWAP is undefined there.
+    volume_tolerance : float, default 1e-6
+        Relative tolerance for ``buy_volume + sell_volume == volume``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the tz-aware bar open time (``timestamp``), columns in
+        schema order (``open, high, low, close, volume``, whichever of
+        ``trades, buy_volume, sell_volume, vwap`` exist, and ``symbol``), all
+        numeric columns float64.  ``df.attrs["bars"]`` holds the calendar
+        name, time zone, source files and what was changed.
+
+    Raises
+    ------
+    MissingColumnsError, EmptyDataError, BarDataError
+        With the column and the first offending line and timestamp named.
+    FileNotFoundError
+        A path does not exist.
+    """
+    paths = _expand_paths(path_or_paths)
+    frames, files, kinds, idx, lines = [], [], [], [], []
+    for k, path in enumerate(paths):
+        df, kind = _read_one(path)
+        if "symbol" not in df.columns:
+            df["symbol"] = symbol if symbol is not None else re.split(r"[_.]", path.name)[0]
+        frames.append(df)
+        files.append(str(path))
+        kinds.append(kind)
+        idx.append(np.full(len(df), k, dtype=np.int64))
+        # CSV: header is line 1, first bar line 2; Parquet: first row is row 1.
+        lines.append(np.arange(len(df), dtype=np.int64) + (2 if kind == "line" else 1))
+    raw = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    origin = _Origin(files, np.concatenate(idx), np.concatenate(lines), kinds)
+    return _validate(raw, origin, symbol=symbol, tz=tz, calendar=calendar, strict=strict,
+                     nan=nan, volume_tolerance=volume_tolerance)
+
+
+def validate_bars(
+    bars: pd.DataFrame,
+    *,
+    symbol: str | None = None,
+    tz: str | None = None,
+    calendar: str | SessionCalendar | None = None,
+    strict: bool = False,
+    nan: str = "raise",
+    volume_tolerance: float = 1e-6,
+) -> pd.DataFrame:
+    """Validate an in-memory frame of bars exactly as :func:`load_bars` does.
+
+    ``bars`` has a ``timestamp`` column or a DatetimeIndex.  Offending rows are
+    named by their 1-based position.  Returns a new, normalised frame; the input
+    is not modified.
+    """
+    if not isinstance(bars, pd.DataFrame):
+        raise TypeError(f"`bars` must be a pandas DataFrame, got {type(bars).__name__}.")
+    df = bars.copy()
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    if "timestamp" not in df.columns and isinstance(df.index, pd.DatetimeIndex):
+        df = df.rename_axis("timestamp").reset_index()
+    else:
+        df = df.reset_index(drop=True)
+    if len(df) == 0:
+        raise EmptyDataError("`bars` holds no rows.")
+    if "symbol" not in df.columns:
+        df["symbol"] = symbol if symbol is not None else "BARS"
+    origin = _Origin([""], np.zeros(len(df), dtype=np.int64), np.arange(1, len(df) + 1), ["row"])
+    return _validate(df, origin, symbol=symbol, tz=tz, calendar=calendar, strict=strict,
+                     nan=nan, volume_tolerance=volume_tolerance)
+
+
+def _fail(cls, msg, origin: _Origin, i: int, ts=None, column=None):
+    where = origin.where(i)
+    when = f" (timestamp {ts})" if ts is not None else ""
+    raise cls(f"{msg} at {where}{when}", column=column, row=int(origin.line[i]),
+              timestamp=ts, source=origin.files[int(origin.file_idx[i])] or None)
+
+
+def _select_symbol(df: pd.DataFrame, origin: _Origin, symbol: str):
+    if not isinstance(symbol, str) or not symbol:
+        raise TypeError(f"`symbol` must be a non-empty str, got {symbol!r}.")
+    sym = df["symbol"].astype(str)
+    mask = (sym == symbol).to_numpy()
+    if not mask.any():
+        tails = sym.str.slice(len(symbol))
+        mask = (sym.str.startswith(symbol) & tails.str.match(_MONTH_CODE)).to_numpy()
+    if not mask.any():
+        present = sorted(sym.unique())
+        near = difflib.get_close_matches(symbol, present, n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        shown = ", ".join(present[:10]) + (" ..." if len(present) > 10 else "")
+        raise ParameterError(f"`symbol` {symbol!r} is not in the data; symbols present: {shown}.{hint}")
+    return df.loc[mask].reset_index(drop=True), origin.take(mask)
+
+
+def _parse_timestamps(col: pd.Series, origin: _Origin, tz: str) -> pd.DatetimeIndex:
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        ts = pd.DatetimeIndex(col).tz_convert(tz)
+    elif pd.api.types.is_datetime64_dtype(col.dtype):
+        ts = pd.DatetimeIndex(col)
+    else:
+        if pd.api.types.is_numeric_dtype(col.dtype) or col.dtype == bool:
+            bad = 0
+            _fail(BarDataError, f"`timestamp` must be date-time text, got {col.dtype} values "
+                  f"such as {col.iloc[bad]!r}", origin, bad, column="timestamp")
+        text = col.astype("string").str.strip()
+        has_offset = bool(text.dropna().head(1).str.contains(_OFFSET).any())
+        try:
+            ts = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", format="ISO8601", utc=has_offset))
+        except (ValueError, TypeError):
+            ts = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", format="mixed", utc=True))
+            has_offset = True
+        bad = np.flatnonzero(np.asarray(ts.isna()))
+        if len(bad):
+            i = int(bad[0])
+            _fail(BarDataError, f"unparsable `timestamp` {col.iloc[i]!r} ({len(bad)} bad in all)",
+                  origin, i, column="timestamp")
+        if has_offset:
+            ts = ts.tz_convert(tz)
+    if ts.tz is None:
+        try:
+            ts = ts.tz_localize(tz, ambiguous="raise", nonexistent="raise")
+        except Exception as exc:  # pytz/zoneinfo raise different types
+            local = ts.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            bad = np.flatnonzero(np.asarray(local.isna()))
+            i = int(bad[0]) if len(bad) else 0
+            _fail(BarDataError, f"`timestamp` {ts[i]} does not exist or is ambiguous in time zone "
+                  f"{tz!r} (a daylight-saving change): {exc}", origin, i, column="timestamp")
+    return ts.as_unit("ns")
+
+
+def _to_numeric(df: pd.DataFrame, origin: _Origin) -> None:
+    for c in NUMERIC_COLUMNS:
+        if c not in df.columns:
+            continue
+        s = df[c]
+        if s.dtype == bool or pd.api.types.is_bool_dtype(s.dtype):
+            _fail(BarDataTypeError, f"`{c}` must be numeric, got booleans", origin, 0, column=c)
+        if not pd.api.types.is_numeric_dtype(s.dtype):
+            num = pd.to_numeric(s.astype("string").str.strip(), errors="coerce")
+            bad = np.flatnonzero((num.isna() & s.notna() & (s.astype("string").str.strip() != "")).to_numpy())
+            if len(bad):
+                i = int(bad[0])
+                _fail(BarDataError, f"non-numeric value {s.iloc[i]!r} in column `{c}` "
+                      f"({len(bad)} such rows)", origin, i, column=c)
+            s = num
+        df[c] = s.astype("float64")
+
+
+def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance):
+    if nan not in ("raise", "drop"):
+        raise ParameterError(f"`nan` must be 'raise' or 'drop', got {nan!r}.")
+    if not (isinstance(volume_tolerance, (int, float)) and volume_tolerance >= 0):
+        raise ParameterError(f"`volume_tolerance` must be a number >= 0, got {volume_tolerance!r}.")
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        hints = []
+        for c in missing:
+            near = difflib.get_close_matches(c, [str(x) for x in df.columns], n=1, cutoff=0.6)
+            if near:
+                hints.append(f"{near[0]!r} for {c!r}?")
+        hint = (" Did you mean " + ", ".join(hints)) if hints else ""
+        src = ", ".join(sorted({os.path.basename(f) for f in origin.files if f})) or "the frame"
+        raise MissingColumnsError(
+            f"missing required column(s) {', '.join('`%s`' % c for c in missing)} in {src}; "
+            f"columns found: {', '.join(map(str, df.columns))}.{hint}",
+            column=missing[0], source=src,
+        )
+    if symbol is not None:
+        df, origin = _select_symbol(df, origin, symbol)
+    df["symbol"] = df["symbol"].astype("string").fillna("").astype(str)
+
+    if calendar is None:
+        cal = infer_calendar(df["symbol"].iloc[0])
+    else:
+        cal = get_calendar(calendar)
+    tz = tz if tz is not None else cal.tz
+    if not isinstance(tz, str):
+        raise TypeError(f"`tz` must be an IANA time-zone name such as 'UTC', got {tz!r}.")
+    try:
+        pd.Timestamp("2020-01-01").tz_localize(tz)
+    except Exception as exc:
+        raise ParameterError(f"unknown time zone `tz`={tz!r}: {exc}") from exc
+
+    _to_numeric(df, origin)
+    ts = _parse_timestamps(df["timestamp"], origin, tz)
+
+    missing_optional = [c for c in OPTIONAL_COLUMNS if c not in df.columns]
+    used = [c for c in NUMERIC_COLUMNS if c in df.columns]
+    values = df[used].to_numpy(dtype="float64")
+    isnan = np.isnan(values)
+    if "vwap" in used:  # VWAP is undefined on a bar with no volume: not a NaN row.
+        j = used.index("vwap")
+        vol0 = values[:, used.index("volume")] == 0
+        isnan[:, j] &= ~vol0
+    nan_rows = isnan.any(axis=1)
+    dropped = 0
+    if nan_rows.any():
+        first = int(np.flatnonzero(nan_rows)[0])
+        cols = [used[j] for j in np.flatnonzero(isnan[first])]
+        n_bad = int(nan_rows.sum())
+        if nan == "raise":
+            _fail(BarDataError, f"NaN in column(s) {', '.join('`%s`' % c for c in cols)}: "
+                  f"{n_bad} row(s) hold NaN, never filled silently; pass nan='drop' to drop them",
+                  origin, first, ts=ts[first], column=cols[0])
+        keep = ~nan_rows
+        warnings.warn(
+            f"dropped {n_bad} bar(s) holding NaN (first at {origin.where(first)}, "
+            f"timestamp {ts[first]}, column {cols[0]!r}).",
+            DataQualityWarning, stacklevel=3,
+        )
+        df, origin, ts, values = df.loc[keep].reset_index(drop=True), origin.take(keep), ts[keep], values[keep]
+        dropped = n_bad
+        if len(df) == 0:
+            raise EmptyDataError("no bars left after dropping rows with NaN.")
+
+    col = {c: values[:, k] for k, c in enumerate(used)}
+    o, h, l, c_ = col["open"], col["high"], col["low"], col["close"]
+    for name in PRICE_COLUMNS:
+        bad = np.flatnonzero(~(col[name] > 0))
+        if len(bad):
+            i = int(bad[0])
+            _fail(BarDataError, f"`{name}` must be > 0, got {col[name][i]!r}", origin, i, ts=ts[i], column=name)
+    checks = [
+        ("high", h < np.maximum(o, c_), "`high` is below max(open, close)"),
+        ("low", l > np.minimum(o, c_), "`low` is above min(open, close)"),
+        ("high", h < l, "`high` is below `low`"),
+    ]
+    for name in ("volume", "trades", "buy_volume", "sell_volume"):
+        if name in col:
+            checks.append((name, col[name] < 0, f"`{name}` must be >= 0"))
+    if "buy_volume" in col and "sell_volume" in col:
+        total = col["buy_volume"] + col["sell_volume"]
+        off = np.abs(total - col["volume"]) > volume_tolerance * np.maximum(col["volume"], 1.0)
+        checks.append(("buy_volume", off, "`buy_volume` + `sell_volume` differs from `volume` "
+                                          f"beyond tolerance {volume_tolerance:g}"))
+    for name, bad_mask, msg in checks:
+        bad = np.flatnonzero(bad_mask)
+        if len(bad):
+            i = int(bad[0])
+            detail = ", ".join(f"{k}={col[k][i]:g}" for k in ("open", "high", "low", "close", name)
+                               if k in col)
+            _fail(BarDataError, f"{msg} ({detail}; {len(bad)} such rows)", origin, i, ts=ts[i], column=name)
+
+    # Order and duplicates, per symbol.
+    sym = df["symbol"].to_numpy()
+    ts_ns = ts.asi8
+    codes, uniques = pd.factorize(sym)
+    was_sorted = True
+    order = np.lexsort((ts_ns, codes))  # by symbol, then time (stable)
+    ts_by_sym, codes_by_sym = ts_ns[order], codes[order]
+    same = codes_by_sym[1:] == codes_by_sym[:-1]
+    dup = np.flatnonzero(same & (ts_by_sym[1:] == ts_by_sym[:-1]))
+    if len(dup):
+        a, b = int(order[dup[0]]), int(order[dup[0] + 1])
+        _fail(BarDataError, f"duplicate timestamp {ts[b]} for symbol {sym[b]!r} (also at "
+              f"{origin.where(a)}; {len(dup)} duplicates in all)", origin, b, ts=ts[b], column="timestamp")
+    for k in range(len(uniques)):
+        pos = np.flatnonzero(codes == k)
+        back = np.flatnonzero(np.diff(ts_ns[pos]) < 0)
+        if len(back):
+            was_sorted = False
+            i = int(pos[back[0] + 1])
+            if strict:
+                _fail(BarDataError, f"rows are not in time order: timestamp {ts[i]} comes after "
+                      f"{ts[int(pos[back[0]])]} (strict=True)", origin, i, ts=ts[i], column="timestamp")
+            warnings.warn(f"bars were not in time order (first at {origin.where(i)}, timestamp {ts[i]}); "
+                          "sorted them.", UnsortedDataWarning, stacklevel=3)
+            break
+    final_order = np.lexsort((codes, ts_ns)) if (not was_sorted or len(uniques) > 1) else np.arange(len(df))
+
+    out_cols = [c for c in COLUMNS[1:] if c in df.columns]
+    out = pd.DataFrame({c: (col[c] if c in col else df[c].to_numpy())[final_order] for c in out_cols},
+                       index=pd.DatetimeIndex(ts[final_order], name="timestamp"))
+    out.attrs["bars"] = {
+        "calendar": cal.name,
+        "tz": tz,
+        "sources": [os.path.basename(f) for f in origin.files if f],
+        "symbols": [str(s) for s in pd.unique(out["symbol"])],
+        "rows": int(len(out)),
+        "dropped_nan_rows": dropped,
+        "sorted_by_loader": not was_sorted,
+        "missing_optional_columns": missing_optional,
+    }
+    return out

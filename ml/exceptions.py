@@ -1,0 +1,77 @@
+"""Exception and warning classes of the toolkit, all in one place.
+
+Every error raised for bad user input is a subclass of :class:`ValueError` or
+:class:`TypeError`, so callers that already catch those keep working, and its
+message names the column, row, timestamp or parameter at fault.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BarDataError",
+    "BarDataTypeError",
+    "DataQualityWarning",
+    "EmptyDataError",
+    "LookAheadError",
+    "MissingColumnsError",
+    "MissingOptionalColumnsWarning",
+    "ParameterError",
+    "UnsortedDataWarning",
+]
+
+
+class BarDataError(ValueError):
+    """Bar data break a rule of the schema (bad value, order, duplicates, ...).
+
+    Attributes
+    ----------
+    column : str or None
+        The column at fault, when there is one.
+    row : int or None
+        1-based line number in the source file (header = line 1) of the first
+        offending row, when the data came from a file; otherwise the 0-based
+        position in the frame.
+    timestamp : object or None
+        Timestamp of the first offending row, when known.
+    source : str or None
+        File the row came from.
+    """
+
+    def __init__(self, message, *, column=None, row=None, timestamp=None, source=None):
+        super().__init__(message)
+        self.column = column
+        self.row = row
+        self.timestamp = timestamp
+        self.source = source
+
+
+class BarDataTypeError(BarDataError, TypeError):
+    """A column has the wrong type (e.g. booleans where prices belong)."""
+
+
+class MissingColumnsError(BarDataError):
+    """Required columns are absent."""
+
+
+class EmptyDataError(BarDataError):
+    """A file or frame holds no bars."""
+
+
+class ParameterError(ValueError):
+    """A function argument has an impossible value."""
+
+
+class LookAheadError(AssertionError):
+    """A computation used data from after the time it is stamped with."""
+
+
+class UnsortedDataWarning(UserWarning):
+    """Input rows were not in time order and were sorted."""
+
+
+class MissingOptionalColumnsWarning(UserWarning):
+    """Optional columns are absent; what needs them was skipped."""
+
+
+class DataQualityWarning(UserWarning):
+    """Data were changed or dropped on request (e.g. NaN rows dropped)."""

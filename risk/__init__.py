@@ -1,0 +1,1 @@
+"""Position sizing, stops and trading limits shared by both engines."""

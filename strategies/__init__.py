@@ -1,0 +1,1 @@
+"""Strategies that turn model outputs into target positions (see ARCHITECTURE.md)."""
