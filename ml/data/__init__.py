@@ -8,21 +8,28 @@ from ml.data._calendar import (
     get_calendar,
     infer_calendar,
 )
+from ml.data._contracts import ADJUST_METHODS, ROLL_METHODS, continuous_contract, parse_contract
 from ml.data._loader import load_bars, validate_bars
+from ml.data._resample import resample_bars
 from ml.data._samples import sample_path
 from ml.data._schema import COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 __all__ = sorted([
+    "ADJUST_METHODS",
     "CALENDARS",
     "COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "ROLL_METHODS",
     "SessionCalendar",
     "SessionInfo",
     "bars_calendar",
+    "continuous_contract",
     "get_calendar",
     "infer_calendar",
     "load_bars",
+    "parse_contract",
+    "resample_bars",
     "sample_path",
     "validate_bars",
 ])
