@@ -564,26 +564,30 @@ def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minute
     elif not (isinstance(bar_minutes, (int, float)) and bar_minutes > 0):
         raise ParameterError(f"`bar_minutes` must be a number > 0, got {bar_minutes!r}.")
     ctx = _Ctx(bars, cal, info, float(bar_minutes))
-    cols: dict[str, np.ndarray] = {}
+    todo = []
     skipped: list[str] = []
+    for g in groups:
+        fn, specs = _GROUPS[g]
+        avail = [s for s in specs if all(r in ctx.cols for r in s.requires)]
+        skipped += [s.name for s in specs if s not in avail]
+        if avail:
+            todo.append((fn, avail))
+    names = [s.name for _, avail in todo for s in avail]
+    # One (n_features, n_bars) block, handed to pandas without a copy.
+    block = np.empty((len(names), len(bars)), dtype=np.float64)
+    k = 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        for g in groups:
-            fn, specs = _GROUPS[g]
-            avail = [s for s in specs if all(r in ctx.cols for r in s.requires)]
-            skipped += [s.name for s in specs if s not in avail]
-            if not avail:
-                continue
+        for fn, avail in todo:
             res = fn(ctx)
             for s in avail:
-                a = np.asarray(res[s.name], dtype=np.float64)
-                a[~np.isfinite(a)] = np.nan
-                cols[s.name] = a
+                nb.copy_finite_nb(np.asarray(res[s.name], dtype=np.float64), block[k])
+                k += 1
     if skipped:
         need = sorted({r for _, specs in _GROUPS.values() for s in specs if s.name in skipped for r in s.requires})
         warnings.warn(
             f"skipped {len(skipped)} feature(s) needing missing column(s) {', '.join(need)}: "
             f"{', '.join(skipped)}.", MissingOptionalColumnsWarning, stacklevel=2)
-    out = pd.DataFrame(cols, index=bars.index)
+    out = pd.DataFrame(block.T, index=bars.index, columns=pd.Index(names), copy=False)
     out.attrs["skipped_features"] = skipped
     out.attrs["calendar"] = cal.name
     return out

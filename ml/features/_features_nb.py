@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 __all__ = [
+    "copy_finite_nb",
     "ewm_nb",
     "opening_range_nb",
     "prev_session_nb",
@@ -37,6 +38,14 @@ def _first_finite(x):
         if np.isfinite(v):
             return v
     return 0.0
+
+
+@njit(cache=True)
+def copy_finite_nb(src, dst):
+    """``dst[:] = src`` with every non-finite value written as NaN."""
+    for i in range(src.shape[0]):
+        v = src[i]
+        dst[i] = v if np.isfinite(v) else np.nan
 
 
 @njit(cache=True)
@@ -111,16 +120,43 @@ def _rolling_power_sums(x, w, order, shift):
 
 @njit(cache=True)
 def rolling_var_nb(x, w, ddof):
-    """Rolling variance over ``w`` bars with ``ddof`` (pandas ``rolling(w).var(ddof)``)."""
-    sums = _rolling_power_sums(x, w, 2, _first_finite(x))
+    """Rolling variance over ``w`` bars with ``ddof`` (pandas ``rolling(w).var(ddof)``).
+
+    Sums are of ``x - k`` with ``k`` the first finite value, which removes the
+    cancellation error of large price levels.
+    """
     n = x.shape[0]
     out = np.full(n, np.nan)
+    k = _first_finite(x)
+    s1 = 0.0
+    s2 = 0.0
+    bad = 0
     for i in range(n):
-        s1 = sums[0, i]
-        if np.isnan(s1):
-            continue
-        v = (sums[1, i] - s1 * s1 / w) / (w - ddof)
-        out[i] = v if v > 0.0 else 0.0
+        v = x[i]
+        if np.isfinite(v):
+            d = v - k
+            s1 += d
+            s2 += d * d
+        else:
+            bad += 1
+        if i >= w:
+            u = x[i - w]
+            if np.isfinite(u):
+                d = u - k
+                s1 -= d
+                s2 -= d * d
+            else:
+                bad -= 1
+        if i >= w - 1 and bad == 0:
+            if (i + 1) % w == 0:
+                s1 = 0.0
+                s2 = 0.0
+                for j in range(i - w + 1, i + 1):
+                    d = x[j] - k
+                    s1 += d
+                    s2 += d * d
+            var = (s2 - s1 * s1 / w) / (w - ddof)
+            out[i] = var if var > 0.0 else 0.0
     return out
 
 
