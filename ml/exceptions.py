@@ -28,9 +28,9 @@ class BarDataError(ValueError):
     column : str or None
         The column at fault, when there is one.
     row : int or None
-        1-based line number in the source file (header = line 1) of the first
-        offending row, when the data came from a file; otherwise the 0-based
-        position in the frame.
+        Where the first offending row is: its 1-based line number in a CSV file
+        (header = line 1, first bar = line 2), or its 1-based row number in a
+        Parquet file or an in-memory frame (first row = 1).
     timestamp : object or None
         Timestamp of the first offending row, when known.
     source : str or None

@@ -194,7 +194,7 @@ def get_calendar(calendar) -> SessionCalendar:
     if key in CALENDARS:
         return CALENDARS[key]
     names = sorted(CALENDARS) + sorted(_ALIASES)
-    close = difflib.get_close_matches(calendar.upper(), names, n=1)
+    close = difflib.get_close_matches(calendar.upper(), names, n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ParameterError(
         f"unknown calendar {calendar!r}; known calendars: {', '.join(sorted(CALENDARS))}.{hint}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import gzip
 import os
 import re
 import warnings
@@ -79,28 +80,81 @@ def _expand_paths(path_or_paths) -> list[Path]:
     return out
 
 
-def _read_one(path: Path) -> tuple[pd.DataFrame, str]:
+def _normalise_columns(df: pd.DataFrame, source: str | None) -> pd.DataFrame:
+    """Lower-case column names, strip them and turn inner spaces/hyphens into ``_``."""
+    names = [re.sub(r"[\s\-]+", "_", str(c).strip().lower()) for c in df.columns]
+    seen: dict[str, str] = {}
+    for raw, name in zip(df.columns, names):
+        if name in seen:
+            where = f" in {os.path.basename(source)}" if source else ""
+            raise BarDataError(
+                f"columns {seen[name]!r} and {str(raw)!r}{where} both mean `{name}`; "
+                "keep only one of them.", column=name, source=source,
+            )
+        seen[name] = str(raw)
+    df.columns = names
+    return df
+
+
+def _leading_blank_lines(path: Path) -> int | None:
+    """Number of blank lines before the header of a (possibly gzip) text file;
+    None when every line is blank."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    n = 0
+    try:
+        with opener(path, "rb") as fh:
+            for raw in fh:
+                if raw.strip():
+                    return n
+                n += 1
+    except (OSError, EOFError):  # corrupt gzip: let read_csv report it
+        return 0
+    return None
+
+
+def _read_one(path: Path) -> tuple[pd.DataFrame, str, np.ndarray]:
+    """Read one file; return the frame, "line"/"row" and each row's line/row number."""
     name = path.name.lower()
+    if path.stat().st_size == 0:
+        raise EmptyDataError(f"bar file {str(path)!r} is empty (0 bytes).", source=str(path))
     if name.endswith((".parquet", ".pq")):
         try:
             df = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several types
             raise BarDataError(f"cannot read Parquet file {str(path)!r}: {exc}", source=str(path)) from exc
+        # A frame written by load_bars keeps its timestamps in the index.
+        if isinstance(df.index, pd.DatetimeIndex) and "timestamp" not in [
+                str(c).strip().lower() for c in df.columns]:
+            df = df.rename_axis("timestamp").reset_index()
+        else:
+            df = df.reset_index(drop=True)
         kind = "row"
+        lines = np.arange(len(df), dtype=np.int64) + 1  # first row is row 1
     else:
-        if path.stat().st_size == 0:
-            raise EmptyDataError(f"bar file {str(path)!r} is empty (0 bytes).", source=str(path))
+        skip = _leading_blank_lines(path)
+        if skip is None:
+            raise EmptyDataError(f"bar file {str(path)!r} is empty (blank lines only).", source=str(path))
         try:
-            df = pd.read_csv(path, skipinitialspace=True)
+            # Blank lines are kept (and dropped below) so that every row's file
+            # line number stays exact.
+            df = pd.read_csv(path, skipinitialspace=True, skip_blank_lines=False, header=skip)
         except pd.errors.EmptyDataError as exc:
             raise EmptyDataError(f"bar file {str(path)!r} is empty.", source=str(path)) from exc
-        except (UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
+        except (UnicodeDecodeError, OSError, EOFError, pd.errors.ParserError) as exc:
             raise BarDataError(f"cannot parse {str(path)!r} as CSV: {exc}", source=str(path)) from exc
         kind = "line"
-    df.columns = [str(c).strip().lower() for c in df.columns]
+        # Header is line skip + 1, first bar line skip + 2.
+        lines = np.arange(len(df), dtype=np.int64) + skip + 2
+        blank = df.isna().all(axis=1).to_numpy()
+        if blank.any():
+            df = df.loc[~blank].reset_index(drop=True)
+            lines = lines[~blank]
+    df = _normalise_columns(df, str(path))
     if len(df) == 0:
         raise EmptyDataError(f"bar file {str(path)!r} has a header but no bars.", source=str(path))
-    return df, kind
+    return df, kind, lines
 
 
 def load_bars(
@@ -155,13 +209,37 @@ def load_bars(
     ------
     MissingColumnsError, EmptyDataError, BarDataError
         With the column and the first offending line and timestamp named.
+    BarDataTypeError
+        Booleans where numbers belong (also a :class:`TypeError`).
+    ParameterError
+        Unknown ``symbol`` (with a suggestion), calendar or time zone.
     FileNotFoundError
         A path does not exist.
+
+    Notes
+    -----
+    Column names are matched after stripping, lower-casing and turning inner
+    spaces or hyphens into ``_`` (``" Buy Volume"`` is ``buy_volume``).  Blank
+    lines are skipped but counted, so line numbers in messages are the file's.
+    Timestamps must be ISO 8601; either every timestamp of a file carries a UTC
+    offset or none does (a mix would read naive times in the wrong zone).
+    Local times that a daylight-saving change skips or repeats are errors.
+    An optional column present in only some of several files is dropped with a
+    :class:`MissingOptionalColumnsWarning`.
+
+    Examples
+    --------
+    >>> from ml.data import sample_path
+    >>> bars = load_bars(sample_path("wdo"), symbol="WDOF22")
+    >>> bars.attrs["bars"]["calendar"], str(bars.index.tz), len(bars)
+    ('B3', 'America/Sao_Paulo', 11966)
+    >>> bars.index[0]
+    Timestamp('2021-11-30 09:00:00-0300', tz='America/Sao_Paulo')
     """
     paths = _expand_paths(path_or_paths)
     frames, files, kinds, idx, lines = [], [], [], [], []
     for k, path in enumerate(paths):
-        df, kind = _read_one(path)
+        df, kind, file_lines = _read_one(path)
         if "symbol" not in df.columns:
             df["symbol"] = symbol if symbol is not None else re.split(r"[_.]", path.name)[0]
         frames.append(df)
@@ -169,7 +247,19 @@ def load_bars(
         kinds.append(kind)
         idx.append(np.full(len(df), k, dtype=np.int64))
         # CSV: header is line 1, first bar line 2; Parquet: first row is row 1.
-        lines.append(np.arange(len(df), dtype=np.int64) + (2 if kind == "line" else 1))
+        lines.append(file_lines)
+        _check_required(df, str(path))
+    if len(frames) > 1:
+        # An optional column that only some files have would read as NaN in the
+        # others: drop it everywhere, and say so.
+        for c in OPTIONAL_COLUMNS:
+            lacking = [os.path.basename(f) for f, d in zip(files, frames) if c not in d.columns]
+            if lacking and len(lacking) < len(frames):
+                warnings.warn(
+                    f"optional column `{c}` is missing from {', '.join(lacking)}; "
+                    "dropped it from every file.", MissingOptionalColumnsWarning, stacklevel=2,
+                )
+                frames = [d.drop(columns=c) if c in d.columns else d for d in frames]
     raw = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     origin = _Origin(files, np.concatenate(idx), np.concatenate(lines), kinds)
     return _validate(raw, origin, symbol=symbol, tz=tz, calendar=calendar, strict=strict,
@@ -194,8 +284,7 @@ def validate_bars(
     """
     if not isinstance(bars, pd.DataFrame):
         raise TypeError(f"`bars` must be a pandas DataFrame, got {type(bars).__name__}.")
-    df = bars.copy()
-    df.columns = [str(c).strip().lower() for c in df.columns]
+    df = _normalise_columns(bars.copy(), None)
     if "timestamp" not in df.columns and isinstance(df.index, pd.DatetimeIndex):
         df = df.rename_axis("timestamp").reset_index()
     else:
@@ -209,6 +298,24 @@ def validate_bars(
                      nan=nan, volume_tolerance=volume_tolerance)
 
 
+def _check_required(df: pd.DataFrame, source: str | None) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if not missing:
+        return
+    hints = []
+    for c in missing:
+        near = difflib.get_close_matches(c, [str(x) for x in df.columns], n=1, cutoff=0.6)
+        if near:
+            hints.append(f"{near[0]!r} for {c!r}?")
+    hint = (" Did you mean " + ", ".join(hints)) if hints else ""
+    src = os.path.basename(source) if source else "the frame"
+    raise MissingColumnsError(
+        f"missing required column(s) {', '.join('`%s`' % c for c in missing)} in {src}; "
+        f"columns found: {', '.join(map(str, df.columns))}.{hint}",
+        column=missing[0], source=source,
+    )
+
+
 def _fail(cls, msg, origin: _Origin, i: int, ts=None, column=None):
     where = origin.where(i)
     when = f" (timestamp {ts})" if ts is not None else ""
@@ -220,13 +327,15 @@ def _select_symbol(df: pd.DataFrame, origin: _Origin, symbol: str):
     if not isinstance(symbol, str) or not symbol:
         raise TypeError(f"`symbol` must be a non-empty str, got {symbol!r}.")
     sym = df["symbol"].astype(str)
-    mask = (sym == symbol).to_numpy()
-    if not mask.any():
-        tails = sym.str.slice(len(symbol))
-        mask = (sym.str.startswith(symbol) & tails.str.match(_MONTH_CODE)).to_numpy()
+    up, want = sym.str.upper(), symbol.strip().upper()
+    mask = (up == want).to_numpy()
+    if not mask.any():  # a futures root keeps its dated contracts
+        tails = up.str.slice(len(want))
+        mask = (up.str.startswith(want) & tails.str.match(_MONTH_CODE)).to_numpy()
     if not mask.any():
         present = sorted(sym.unique())
-        near = difflib.get_close_matches(symbol, present, n=1)
+        near = difflib.get_close_matches(want, [p.upper() for p in present], n=1)
+        near = [p for p in present if near and p.upper() == near[0]][:1]
         hint = f" Did you mean {near[0]!r}?" if near else ""
         shown = ", ".join(present[:10]) + (" ..." if len(present) > 10 else "")
         raise ParameterError(f"`symbol` {symbol!r} is not in the data; symbols present: {shown}.{hint}")
@@ -239,52 +348,84 @@ def _parse_timestamps(col: pd.Series, origin: _Origin, tz: str) -> pd.DatetimeIn
     elif pd.api.types.is_datetime64_dtype(col.dtype):
         ts = pd.DatetimeIndex(col)
     else:
-        if pd.api.types.is_numeric_dtype(col.dtype) or col.dtype == bool:
-            bad = 0
-            _fail(BarDataError, f"`timestamp` must be date-time text, got {col.dtype} values "
-                  f"such as {col.iloc[bad]!r}", origin, bad, column="timestamp")
+        if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            cls = BarDataTypeError if pd.api.types.is_bool_dtype(col.dtype) else BarDataError
+            _fail(cls, f"`timestamp` must be date-time text such as '2024-02-01 09:00:00', got "
+                  f"{col.dtype} values such as {col.iloc[0]!r}", origin, 0, column="timestamp")
         text = col.astype("string").str.strip()
-        has_offset = bool(text.dropna().head(1).str.contains(_OFFSET).any())
+        missing = np.flatnonzero((text.isna() | (text == "")).to_numpy())
+        if len(missing):
+            i = int(missing[0])
+            _fail(BarDataError, f"missing (empty) `timestamp` ({len(missing)} row(s) in all)",
+                  origin, i, column="timestamp")
+        offset = text.str.contains(_OFFSET).to_numpy(dtype=bool)
+        has_offset = bool(offset[0])
+        mixed = np.flatnonzero(offset != has_offset)
+        if len(mixed):
+            # Naive times would be read in one zone and offset times in another.
+            i = int(mixed[0])
+            this, first = ("no", "a") if has_offset else ("a", "no")
+            _fail(BarDataError, f"`timestamp` {col.iloc[i]!r} has {this} UTC offset while the "
+                  f"first row's {col.iloc[0]!r} has {first}; write every timestamp the same way",
+                  origin, i, column="timestamp")
         try:
             ts = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", format="ISO8601", utc=has_offset))
         except (ValueError, TypeError):
-            ts = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", format="mixed", utc=True))
-            has_offset = True
+            ts = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", format="mixed", utc=has_offset))
         bad = np.flatnonzero(np.asarray(ts.isna()))
         if len(bad):
             i = int(bad[0])
-            _fail(BarDataError, f"unparsable `timestamp` {col.iloc[i]!r} ({len(bad)} bad in all)",
+            _fail(BarDataError, f"unparsable `timestamp` {col.iloc[i]!r} ({len(bad)} bad in all; "
+                  "expected ISO 8601 such as '2024-02-01 09:00:00' or '2024-02-01T12:00:00Z')",
                   origin, i, column="timestamp")
         if has_offset:
             ts = ts.tz_convert(tz)
     if ts.tz is None:
         try:
             ts = ts.tz_localize(tz, ambiguous="raise", nonexistent="raise")
-        except Exception as exc:  # pytz/zoneinfo raise different types
+        except Exception:  # pytz/zoneinfo raise different types
             local = ts.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
             bad = np.flatnonzero(np.asarray(local.isna()))
             i = int(bad[0]) if len(bad) else 0
-            _fail(BarDataError, f"`timestamp` {ts[i]} does not exist or is ambiguous in time zone "
-                  f"{tz!r} (a daylight-saving change): {exc}", origin, i, column="timestamp")
+            gap = pd.isna(ts[i:i + 1].tz_localize(tz, ambiguous=np.array([True]),
+                                                  nonexistent="NaT")[0])
+            what = ("does not exist (clocks jumped forward)" if gap
+                    else "is ambiguous (clocks fell back, it occurs twice)")
+            _fail(BarDataError, f"local `timestamp` {ts[i]} {what} in time zone {tz!r}; "
+                  "write timestamps with a UTC offset or in UTC (tz='UTC')",
+                  origin, i, ts=ts[i], column="timestamp")
     return ts.as_unit("ns")
 
 
-def _to_numeric(df: pd.DataFrame, origin: _Origin) -> None:
+_BOOL_TEXT = {"true", "false"}
+
+
+def _to_numeric(df: pd.DataFrame, origin: _Origin, ts: pd.DatetimeIndex) -> None:
     for c in NUMERIC_COLUMNS:
         if c not in df.columns:
             continue
         s = df[c]
-        if s.dtype == bool or pd.api.types.is_bool_dtype(s.dtype):
-            _fail(BarDataTypeError, f"`{c}` must be numeric, got booleans", origin, 0, column=c)
+        if pd.api.types.is_bool_dtype(s.dtype):
+            _fail(BarDataTypeError, f"`{c}` must be numeric, got booleans ({s.iloc[0]!r})",
+                  origin, 0, ts=ts[0], column=c)
         if not pd.api.types.is_numeric_dtype(s.dtype):
-            num = pd.to_numeric(s.astype("string").str.strip(), errors="coerce")
-            bad = np.flatnonzero((num.isna() & s.notna() & (s.astype("string").str.strip() != "")).to_numpy())
+            text = s.astype("string").str.strip()
+            num = pd.to_numeric(text, errors="coerce")
+            bad = np.flatnonzero((num.isna() & text.notna() & (text != "")).to_numpy())
             if len(bad):
                 i = int(bad[0])
-                _fail(BarDataError, f"non-numeric value {s.iloc[i]!r} in column `{c}` "
-                      f"({len(bad)} such rows)", origin, i, column=c)
+                v = s.iloc[i]
+                is_bool = isinstance(v, (bool, np.bool_)) or str(v).strip().lower() in _BOOL_TEXT
+                cls, what = (BarDataTypeError, "boolean") if is_bool else (BarDataError, "non-numeric")
+                _fail(cls, f"{what} value {v!r} in column `{c}`, which must be numeric "
+                      f"({len(bad)} such row(s))", origin, i, ts=ts[i], column=c)
             s = num
-        df[c] = s.astype("float64")
+        s = s.astype("float64")
+        inf = np.flatnonzero(np.isinf(s.to_numpy()))
+        if len(inf):
+            i = int(inf[0])
+            _fail(BarDataError, f"`{c}` must be finite, got {float(s.iloc[i])!r}", origin, i, ts=ts[i], column=c)
+        df[c] = s
 
 
 def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance):
@@ -292,23 +433,15 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
         raise ParameterError(f"`nan` must be 'raise' or 'drop', got {nan!r}.")
     if not (isinstance(volume_tolerance, (int, float)) and volume_tolerance >= 0):
         raise ParameterError(f"`volume_tolerance` must be a number >= 0, got {volume_tolerance!r}.")
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        hints = []
-        for c in missing:
-            near = difflib.get_close_matches(c, [str(x) for x in df.columns], n=1, cutoff=0.6)
-            if near:
-                hints.append(f"{near[0]!r} for {c!r}?")
-        hint = (" Did you mean " + ", ".join(hints)) if hints else ""
-        src = ", ".join(sorted({os.path.basename(f) for f in origin.files if f})) or "the frame"
-        raise MissingColumnsError(
-            f"missing required column(s) {', '.join('`%s`' % c for c in missing)} in {src}; "
-            f"columns found: {', '.join(map(str, df.columns))}.{hint}",
-            column=missing[0], source=src,
-        )
+    _check_required(df, ", ".join(sorted({os.path.basename(f) for f in origin.files if f})) or None)
+    df["symbol"] = df["symbol"].astype("string").str.strip().fillna("").astype(str)
+    blank = np.flatnonzero((df["symbol"] == "").to_numpy())
+    if len(blank):
+        i = int(blank[0])
+        _fail(BarDataError, f"missing (empty) `symbol` ({len(blank)} row(s) in all)", origin, i,
+              ts=df["timestamp"].iloc[i], column="symbol")
     if symbol is not None:
         df, origin = _select_symbol(df, origin, symbol)
-    df["symbol"] = df["symbol"].astype("string").fillna("").astype(str)
 
     if calendar is None:
         cal = infer_calendar(df["symbol"].iloc[0])
@@ -322,8 +455,8 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
     except Exception as exc:
         raise ParameterError(f"unknown time zone `tz`={tz!r}: {exc}") from exc
 
-    _to_numeric(df, origin)
     ts = _parse_timestamps(df["timestamp"], origin, tz)
+    _to_numeric(df, origin, ts)
 
     missing_optional = [c for c in OPTIONAL_COLUMNS if c not in df.columns]
     used = [c for c in NUMERIC_COLUMNS if c in df.columns]
@@ -360,27 +493,29 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
         bad = np.flatnonzero(~(col[name] > 0))
         if len(bad):
             i = int(bad[0])
-            _fail(BarDataError, f"`{name}` must be > 0, got {col[name][i]!r}", origin, i, ts=ts[i], column=name)
+            _fail(BarDataError, f"`{name}` must be > 0, got {float(col[name][i])!r}", origin, i, ts=ts[i], column=name)
+    ohlc = ("open", "high", "low", "close")
     checks = [
-        ("high", h < np.maximum(o, c_), "`high` is below max(open, close)"),
-        ("low", l > np.minimum(o, c_), "`low` is above min(open, close)"),
-        ("high", h < l, "`high` is below `low`"),
+        ("high", h < np.maximum(o, c_), "`high` is below max(open, close)", ohlc),
+        ("low", l > np.minimum(o, c_), "`low` is above min(open, close)", ohlc),
+        ("high", h < l, "`high` is below `low`", ohlc),
     ]
     for name in ("volume", "trades", "buy_volume", "sell_volume"):
         if name in col:
-            checks.append((name, col[name] < 0, f"`{name}` must be >= 0"))
+            checks.append((name, col[name] < 0, f"`{name}` must be >= 0", (name,)))
     if "buy_volume" in col and "sell_volume" in col:
         total = col["buy_volume"] + col["sell_volume"]
         off = np.abs(total - col["volume"]) > volume_tolerance * np.maximum(col["volume"], 1.0)
         checks.append(("buy_volume", off, "`buy_volume` + `sell_volume` differs from `volume` "
-                                          f"beyond tolerance {volume_tolerance:g}"))
-    for name, bad_mask, msg in checks:
+                                          f"beyond relative tolerance {volume_tolerance:g} "
+                                          "(see `volume_tolerance`)",
+                       ("buy_volume", "sell_volume", "volume")))
+    for name, bad_mask, msg, shown in checks:
         bad = np.flatnonzero(bad_mask)
         if len(bad):
             i = int(bad[0])
-            detail = ", ".join(f"{k}={col[k][i]:g}" for k in ("open", "high", "low", "close", name)
-                               if k in col)
-            _fail(BarDataError, f"{msg} ({detail}; {len(bad)} such rows)", origin, i, ts=ts[i], column=name)
+            detail = ", ".join(f"{k}={col[k][i]:g}" for k in shown)
+            _fail(BarDataError, f"{msg} ({detail}; {len(bad)} such row(s))", origin, i, ts=ts[i], column=name)
 
     # Order and duplicates, per symbol.
     sym = df["symbol"].to_numpy()
@@ -393,8 +528,8 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
     dup = np.flatnonzero(same & (ts_by_sym[1:] == ts_by_sym[:-1]))
     if len(dup):
         a, b = int(order[dup[0]]), int(order[dup[0] + 1])
-        _fail(BarDataError, f"duplicate timestamp {ts[b]} for symbol {sym[b]!r} (also at "
-              f"{origin.where(a)}; {len(dup)} duplicates in all)", origin, b, ts=ts[b], column="timestamp")
+        _fail(BarDataError, f"duplicate `timestamp` {ts[b]} for symbol {sym[b]!r} (also at "
+              f"{origin.where(a)}; {len(dup)} duplicate(s) in all)", origin, b, ts=ts[b], column="timestamp")
     for k in range(len(uniques)):
         pos = np.flatnonzero(codes == k)
         back = np.flatnonzero(np.diff(ts_ns[pos]) < 0)
@@ -402,7 +537,7 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
             was_sorted = False
             i = int(pos[back[0] + 1])
             if strict:
-                _fail(BarDataError, f"rows are not in time order: timestamp {ts[i]} comes after "
+                _fail(BarDataError, f"rows are not in time order: `timestamp` {ts[i]} comes after "
                       f"{ts[int(pos[back[0]])]} (strict=True)", origin, i, ts=ts[i], column="timestamp")
             warnings.warn(f"bars were not in time order (first at {origin.where(i)}, timestamp {ts[i]}); "
                           "sorted them.", UnsortedDataWarning, stacklevel=3)
