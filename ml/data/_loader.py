@@ -556,5 +556,20 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
         "dropped_nan_rows": dropped,
         "sorted_by_loader": not was_sorted,
         "missing_optional_columns": missing_optional,
+        "bar_minutes": _bar_minutes(out),
     }
     return out
+
+
+def _bar_minutes(out: pd.DataFrame) -> float:
+    """The data set's bar length: the most common step between consecutive bars
+    of a symbol (1.0 for 1-minute bars).  Recorded once at load time so that
+    later computations on a cut of the data use the same value."""
+    ts = out.index.asi8
+    same = out["symbol"].to_numpy()[1:] == out["symbol"].to_numpy()[:-1]
+    steps = np.diff(ts)[same]
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return 1.0
+    vals, counts = np.unique(steps, return_counts=True)
+    return float(vals[np.argmax(counts)] / 60e9)

@@ -213,8 +213,10 @@ def resample_bars(bars: pd.DataFrame, rule, calendar=None) -> pd.DataFrame:
             except (TypeError, ValueError):
                 pass
     out.attrs = copy.deepcopy(bars.attrs)
-    if isinstance(out.attrs.get("bars"), dict) and "rows" in out.attrs["bars"]:
-        out.attrs["bars"]["rows"] = int(len(out))
+    if isinstance(out.attrs.get("bars"), dict):
+        if "rows" in out.attrs["bars"]:
+            out.attrs["bars"]["rows"] = int(len(out))
+        out.attrs["bars"]["bar_minutes"] = nanos / 60e9
     out.attrs["resample"] = {
         "rule": rule_text,
         "calendar": cal.name,

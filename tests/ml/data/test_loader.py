@@ -745,3 +745,9 @@ def test_missing_symbol_value(write_csv, wdo_lines):
     with pytest.raises(BarDataError) as info:
         load_bars(write_csv(lines), symbol="WDO")
     assert_names(info, BarDataError, column="symbol", line=4, timestamp="2021-11-05 12:49:00")
+
+
+def test_bar_length_is_recorded_at_load_time():
+    from ml.data import load_bars, sample_path
+
+    assert load_bars(sample_path("filusdt")).attrs["bars"]["bar_minutes"] == 1.0

@@ -108,7 +108,7 @@ class TestTinyFrames:
         assert out["contract"].tolist() == ["WDOH25", "WDOH25", "WDOJ25", "WDOJ25", "WDOJ25"]
         assert out["adjustment"].tolist() == [1.5, 1.5, 1.0, 1.0, 1.0]
         assert out.attrs["rolls"] == [{"from": "WDOH25"}]
-        assert out.attrs["bars"] == {"calendar": "B3", "rows": 5, "note": "kept"}
+        assert out.attrs["bars"] == {"calendar": "B3", "rows": 5, "note": "kept", "bar_minutes": 5.0}
         assert out.attrs["resample"] == {"rule": "5min", "calendar": "B3",
                                          "input_spacing": pd.Timedelta("1min")}
         assert bars.attrs["bars"]["rows"] == 8  # input untouched

@@ -196,3 +196,19 @@ def test_bad_input_raises_clear_errors(fil_bars):
 def test_sequential_contracts_warn_about_roll_jumps(wdo_bars):
     with pytest.warns(UserWarning, match="3 contracts in sequence .WDOZ21, WDOF22, WDOG22.*continuous_contract"):
         build_features(wdo_bars, groups=["time"])
+
+
+def test_bar_length_comes_from_the_data_set_not_from_the_rows_present(wdo_one_contract):
+    from ml.data import resample_bars
+    from ml.features._build import bar_minutes_of
+
+    assert wdo_one_contract.attrs["bars"]["bar_minutes"] == 1.0
+    five = resample_bars(wdo_one_contract, "5min")
+    assert bar_minutes_of(five) == 5.0
+    assert bar_minutes_of(five.iloc[:1]) == 5.0  # a single row still knows its bar length
+    X = build_features(five, groups=["levels", "time"])
+    m = X["minutes_since_open"]
+    later = X.index >= "2021-11-08"
+    # the 09:25 bar (09:25-09:30) completes the 30-minute opening range
+    assert X.loc[later & (m == 20), "dist_or_high_30"].isna().all()
+    assert X.loc[later & (m == 25), "dist_or_high_30"].notna().all()
