@@ -1,0 +1,97 @@
+"""What every runner shares: user-error handling, output folders, atomic writes."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ml.exceptions import BarDataError, ParameterError
+
+__all__ = ["USER_ERRORS", "atomic_write_json", "default_out", "run_cli", "setup_logging"]
+
+#: Exceptions that are the user's to fix: shown as one line, exit code 2.
+USER_ERRORS = (BarDataError, ParameterError, FileNotFoundError, IsADirectoryError, PermissionError)
+
+
+def run_cli(main, argv=None) -> int:
+    """Run ``main(argv)``; user errors print one line on stderr and return 2."""
+    try:
+        main(argv)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished results are kept.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def default_out(kind: str) -> Path:
+    """``runs/<kind>-<local timestamp>`` under the current folder."""
+    return Path("runs") / f"{kind}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def setup_logging(out: Path, quiet: bool) -> logging.Logger:
+    """Log to ``out/run.log`` (always) and to stderr (unless ``quiet``)."""
+    log = logging.getLogger("runners")
+    log.handlers.clear()
+    log.setLevel(logging.INFO)
+    fh = logging.FileHandler(out / "run.log", encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(fh)
+    if not quiet:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(sh)
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+    wlog = logging.getLogger("py.warnings")
+    wlog.handlers = [fh] + ([] if quiet else [log.handlers[-1]])
+    wlog.propagate = False
+    return log
+
+
+def _default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    return str(o)
+
+
+def _clean(o):
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, float) and not np.isfinite(o):
+        return None
+    return o
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    """Write JSON (NaN and inf as null) to a temporary file in the same folder,
+    then rename it over ``path``: a crash never leaves a half-written file."""
+    path = Path(path)
+    obj = _clean(obj)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, default=_default, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,174 @@
+"""Load, validate, build features and labels, select features on a training part.
+
+    python -m runners.features                       # the bundled WDO sample
+    python -m runners.features --data bars.csv.gz --symbol WDO --label fixed_horizon --horizon 15
+
+Writes to ``--out`` (default ``runs/features-<time>``):
+
+- ``features.parquet``: every feature (rows = bars), plus ``session``;
+- ``labels.parquet``: label, ret, t1, barrier (and uniqueness weight);
+- ``selection.json``: the features chosen on the training sessions only, with
+  their importances and correlation clusters;
+- ``data_report.json``: what was loaded, validated, rolled and skipped;
+- ``feature_catalog.csv``: the documentation of every feature;
+- ``run.log``.
+
+Selection is fit on the first ``--train-frac`` of the sessions; training
+labels whose end time ``t1`` reaches into the held-out sessions are purged
+first, so nothing after the split leaks into the choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml.data import bars_calendar, continuous_contract, load_bars, parse_contract, sample_path
+from ml.exceptions import ParameterError
+from ml.features import FEATURE_GROUPS, build_features, feature_catalog, select_features
+from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
+from runners._cli import atomic_write_json, default_out, run_cli, setup_logging
+
+LABELS = ("triple_barrier", "fixed_horizon")
+SELECTORS = ("mdi", "permutation", "mutual_info")
+
+
+def _positive_int(name):
+    def conv(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {v}")
+        return v
+    return conv
+
+
+def _fraction(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m runners.features",
+        description="Load and validate bars, build causal features and labels, and select features "
+                    "on the training sessions. With no arguments it runs on the bundled WDO sample.")
+    p.add_argument("--data", nargs="+", help="bar file(s) or folder (CSV, CSV.GZ, Parquet); default: bundled WDO sample")
+    p.add_argument("--symbol", help="keep this symbol or futures root (e.g. WDO)")
+    p.add_argument("--calendar", help="session calendar: B3, B3_EQUITIES, 24/7 (default: from the symbol)")
+    p.add_argument("--tz", help="time zone of timestamps without offset (default: the calendar's)")
+    p.add_argument("--groups", help=f"comma-separated feature groups (default all: {','.join(FEATURE_GROUPS)})")
+    p.add_argument("--label", default="triple_barrier", choices=LABELS)
+    p.add_argument("--horizon", type=_positive_int("--horizon"), default=30,
+                   help="bars to the vertical barrier / fixed horizon (default 30)")
+    p.add_argument("--threshold", type=float, default=0.0,
+                   help="fixed_horizon: round-trip cost as a log return (default 0)")
+    p.add_argument("--pt", type=float, default=1.0, help="triple_barrier: profit barrier in volatility units")
+    p.add_argument("--sl", type=float, default=1.0, help="triple_barrier: stop barrier in volatility units")
+    p.add_argument("--n-features", type=_positive_int("--n-features"), default=20)
+    p.add_argument("--selector", default="mdi", choices=SELECTORS)
+    p.add_argument("--train-frac", type=_fraction, default=0.7,
+                   help="share of sessions used to select features (default 0.7)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output folder (default runs/features-<time>)")
+    p.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
+    return p
+
+
+def _file_hash(paths) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def main(argv=None) -> Path:
+    args = build_parser().parse_args(argv)
+    t_start = time.perf_counter()
+    data = args.data or [str(sample_path("wdo"))]
+    out = Path(args.out) if args.out else default_out("features")
+    out.mkdir(parents=True, exist_ok=True)
+    log = setup_logging(out, args.quiet)
+
+    bars = load_bars(data if len(data) > 1 else data[0], symbol=args.symbol, tz=args.tz, calendar=args.calendar)
+    report = {"data": data, "data_hash": _file_hash([p for p in data if Path(p).is_file()]),
+              "loaded": dict(bars.attrs["bars"])}
+    log.info("loaded %s bars of %s (%s calendar, %s) from %s", f"{len(bars):,}",
+             ", ".join(report["loaded"]["symbols"]), report["loaded"]["calendar"], report["loaded"]["tz"],
+             ", ".join(report["loaded"]["sources"]))
+    symbols = list(pd.unique(bars["symbol"]))
+    if len(symbols) > 1:
+        if all(parse_contract(s) for s in symbols):
+            bars = continuous_contract(bars, calendar=args.calendar)
+            report["rolls"] = bars.attrs.get("rolls", [])
+            log.info("built a continuous %s series over %d contracts (%d rolls)",
+                     bars["symbol"].iloc[0], len(symbols), len(report["rolls"]))
+        else:
+            raise ParameterError(f"the data hold {len(symbols)} symbols ({', '.join(symbols[:5])}); "
+                                 "choose one with --symbol")
+
+    groups = None if not args.groups else [g.strip() for g in args.groups.split(",") if g.strip()]
+    t0 = time.perf_counter()
+    X = build_features(bars, groups=groups, calendar=args.calendar)
+    log.info("built %d features in %.2f s (%d skipped for missing columns)", X.shape[1],
+             time.perf_counter() - t0, len(X.attrs.get("skipped_features", [])))
+
+    if args.label == "triple_barrier":
+        labels = triple_barrier_labels(bars, max_holding=args.horizon, pt=args.pt, sl=args.sl,
+                                       calendar=args.calendar)
+    else:
+        labels = fixed_horizon_labels(bars, args.horizon, args.threshold, calendar=args.calendar)
+    labels["weight"] = uniqueness_weights(labels["t1"], bars.index)
+    counts = labels["label"].value_counts(dropna=False).sort_index()
+    log.info("labels (%s, horizon %d bars): %s", args.label, args.horizon,
+             ", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+    session = bars_calendar(bars, args.calendar).sessions(bars.index).session
+    n_sessions = int(session.max()) + 1
+    n_train = max(1, int(round(args.train_frac * n_sessions)))
+    if n_train >= n_sessions:
+        raise ParameterError(f"--train-frac {args.train_frac} leaves no held-out session out of {n_sessions}")
+    test_start = bars.index[np.argmax(session >= n_train)]
+    train = (session < n_train) & (labels["t1"] < test_start).to_numpy()  # purge labels reaching the test part
+    ok = train & labels["label"].notna().to_numpy()
+    selected = select_features(X[ok], labels["label"][ok], n=min(args.n_features, X.shape[1]),
+                               method=args.selector, sample_weight=labels["weight"][ok].to_numpy(),
+                               random_state=args.seed)
+    log.info("selected %d features on %d training sessions (%s rows, purged at %s): %s", len(selected),
+             n_train, f"{int(ok.sum()):,}", test_start, ", ".join(selected))
+
+    feats = X.copy()
+    feats.insert(0, "session", session)
+    feats.to_parquet(out / "features.parquet")
+    labels.to_parquet(out / "labels.parquet")
+    feature_catalog().to_csv(out / "feature_catalog.csv")
+    atomic_write_json(out / "selection.json", {
+        "selected": selected, "method": args.selector, "n_features": args.n_features,
+        "train_sessions": n_train, "test_start": test_start, "train_rows": int(ok.sum()), "seed": args.seed,
+    })
+    report.update({"features": X.shape[1], "skipped_features": X.attrs.get("skipped_features", []),
+                   "label": args.label, "label_counts": {str(k): int(v) for k, v in counts.items()},
+                   "sessions": n_sessions, "seconds": round(time.perf_counter() - t_start, 2)})
+    atomic_write_json(out / "data_report.json", report)
+    log.info("done in %.1f s; results in %s", time.perf_counter() - t_start, out.resolve())
+    print(f"results: {out.resolve()}")
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
