@@ -31,7 +31,7 @@ import pandas as pd
 
 from ml.data import bars_calendar, continuous_contract, load_bars, parse_contract, sample_path
 from ml.exceptions import ParameterError
-from ml.features import FEATURE_GROUPS, build_features, feature_catalog, select_features
+from ml.features import FEATURE_GROUPS, FeatureSelector, build_features, feature_catalog
 from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
 from runners._cli import atomic_write_json, default_out, run_cli, setup_logging
 
@@ -146,9 +146,13 @@ def main(argv=None) -> Path:
     test_start = bars.index[np.argmax(session >= n_train)]
     train = (session < n_train) & (labels["t1"] < test_start).to_numpy()  # purge labels reaching the test part
     ok = train & labels["label"].notna().to_numpy()
-    selected = select_features(X[ok], labels["label"][ok], n=min(args.n_features, X.shape[1]),
-                               method=args.selector, sample_weight=labels["weight"][ok].to_numpy(),
-                               random_state=args.seed)
+    # Overlapping labels: each tree sees about as many rows as there are
+    # independent labels (average uniqueness, Lopez de Prado 2018, ch. 4).
+    share = float(np.clip(np.nanmean(labels["weight"][ok]), 0.02, 1.0))
+    selector = FeatureSelector(n_features=min(args.n_features, X.shape[1]), method=args.selector,
+                               max_samples=share, min_samples_leaf=20, random_state=args.seed)
+    selector.fit(X[ok], labels["label"][ok])  # overlap handled by max_samples; weights would count it twice
+    selected = list(selector.selected_)
     log.info("selected %d features on %d training sessions (%s rows, purged at %s): %s", len(selected),
              n_train, f"{int(ok.sum()):,}", test_start, ", ".join(selected))
 
@@ -159,6 +163,9 @@ def main(argv=None) -> Path:
     feature_catalog().to_csv(out / "feature_catalog.csv")
     atomic_write_json(out / "selection.json", {
         "selected": selected, "method": args.selector, "n_features": args.n_features,
+        "importance": {k: float(selector.importances_[k]) for k in selected},
+        "clusters": {k: int(selector.clusters_[k]) for k in selected},
+        "max_samples": share,
         "train_sessions": n_train, "test_start": test_start, "train_rows": int(ok.sum()), "seed": args.seed,
     })
     report.update({"features": X.shape[1], "skipped_features": X.attrs.get("skipped_features", []),

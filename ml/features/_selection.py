@@ -112,6 +112,10 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         Rows drawn (bootstrap) for each tree: an int >= 1, a float in (0, 1]
         (share of rows), or None for all.  With overlapping labels, the average
         label uniqueness is a sensible float (Lopez de Prado 2018, ch. 4).
+    min_samples_leaf : int or float, default=1
+        Smallest leaf of the forest's trees (scikit-learn's meaning: a count,
+        or a share of rows).  Larger leaves make shallower, faster trees and
+        steadier importances on noisy labels.
     random_state : int, RandomState or None, default=0
         Seed for the forest, the permutations and the mutual-information noise;
         a fixed int makes ``fit`` deterministic.
@@ -197,6 +201,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         corr_method="spearman",
         n_estimators=200,
         max_samples=None,
+        min_samples_leaf=1,
         random_state=0,
         n_jobs=None,
     ):
@@ -206,6 +211,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         self.corr_method = corr_method
         self.n_estimators = n_estimators
         self.max_samples = max_samples
+        self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -271,6 +277,16 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
                     )
             else:
                 raise TypeError(f"`max_samples` must be an int, a float or None, got {ms!r}.")
+        leaf = self.min_samples_leaf
+        if _is_int(leaf):
+            if leaf < 1:
+                raise ParameterError(f"`min_samples_leaf` must be an int >= 1 or a float in (0, 0.5], got {leaf!r}.")
+        elif _is_real(leaf):
+            if not (0.0 < float(leaf) <= 0.5):
+                raise ParameterError(f"`min_samples_leaf` as a float is a share of rows and must be in (0, 0.5], "
+                                     f"got {leaf!r}.")
+        else:
+            raise TypeError(f"`min_samples_leaf` must be an int or a float, got {leaf!r}.")
         if self.n_jobs is not None and not _is_int(self.n_jobs):
             raise TypeError(f"`n_jobs` must be an int or None, got {self.n_jobs!r}.")
         rs = self.random_state
@@ -358,6 +374,12 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
 
         # 3. importance
         imp = self._importance(method, Xc, yc, swc, seed)
+        if method == "mdi" and not np.any(imp > 0):
+            raise ParameterError(
+                "every feature has zero importance: the forest's trees made no split "
+                f"({len(yc)} rows, `max_samples`={self.max_samples!r}, "
+                f"`min_samples_leaf`={self.min_samples_leaf!r}); give each tree more rows or smaller leaves, "
+                "and do not combine uniqueness `sample_weight` with a small `max_samples`.")
 
         # 4. one representative per cluster, ranked
         order = np.argsort(-imp, kind="stable")  # ties: input order
@@ -408,6 +430,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
             n_estimators=self.n_estimators,
             class_weight="balanced",
             max_samples=self.max_samples,
+            min_samples_leaf=self.min_samples_leaf,
             random_state=seed,
             n_jobs=self.n_jobs,
         )

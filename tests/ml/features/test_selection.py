@@ -355,6 +355,9 @@ def _frame(n=100, seed=0):
         ({"max_samples": 0}, ParameterError, r"`max_samples`.*got 0"),
         ({"max_samples": 1.5}, ParameterError, r"`max_samples` as a float .* \(0, 1\], got 1.5"),
         ({"max_samples": "all"}, TypeError, r"`max_samples`"),
+        ({"min_samples_leaf": 0}, ParameterError, r"`min_samples_leaf` must be an int >= 1.*got 0"),
+        ({"min_samples_leaf": 0.7}, ParameterError, r"`min_samples_leaf` as a float .*\(0, 0.5\], got 0.7"),
+        ({"min_samples_leaf": "big"}, TypeError, r"`min_samples_leaf`"),
         ({"random_state": "seed"}, TypeError, r"`random_state`"),
         ({"n_jobs": 1.5}, TypeError, r"`n_jobs`"),
     ],
@@ -476,3 +479,11 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # e.g. "only 1 correlation cluster"
         check(estimator)
+
+
+def test_a_forest_without_splits_is_an_error_not_an_arbitrary_choice():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 4)), columns=list("abcd"))
+    y = pd.Series(rng.integers(0, 2, 200))
+    with pytest.raises(ParameterError, match="zero importance.*no split"):
+        FeatureSelector(n_features=2, n_estimators=5, min_samples_leaf=150).fit(X, y)
