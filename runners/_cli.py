@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import logging
@@ -15,10 +16,17 @@ import numpy as np
 
 from ml.exceptions import BarDataError, ParameterError
 
-__all__ = ["USER_ERRORS", "atomic_write_json", "default_out", "run_cli", "setup_logging"]
+__all__ = ["USER_ERRORS", "OneLineParser", "atomic_write_json", "default_out", "run_cli", "setup_logging"]
 
 #: Exceptions that are the user's to fix: shown as one line, exit code 2.
 USER_ERRORS = (BarDataError, ParameterError, FileNotFoundError, IsADirectoryError, PermissionError)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (no usage dump) and exits 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def run_cli(main, argv=None) -> int:

@@ -33,7 +33,7 @@ from ml.data import bars_calendar, continuous_contract, load_bars, parse_contrac
 from ml.exceptions import ParameterError
 from ml.features import FEATURE_GROUPS, FeatureSelector, build_features, feature_catalog
 from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
-from runners._cli import atomic_write_json, default_out, run_cli, setup_logging
+from runners._cli import OneLineParser, atomic_write_json, default_out, run_cli, setup_logging
 
 LABELS = ("triple_barrier", "fixed_horizon")
 SELECTORS = ("mdi", "permutation", "mutual_info")
@@ -62,7 +62,7 @@ def _fraction(text):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m runners.features",
         description="Load and validate bars, build causal features and labels, and select features "
                     "on the training sessions. With no arguments it runs on the bundled WDO sample.")

@@ -1,0 +1,193 @@
+"""Input validation, session segments and kernel dispatch shared by :mod:`ml.labels`."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from ml.data import bars_calendar
+from ml.exceptions import BarDataError, EmptyDataError, MissingColumnsError, ParameterError
+from ml.labels import _labels_nb, _labels_py
+
+#: Test-only switch: run the plain-Python twins instead of the numba kernels.
+PURE_PYTHON = False
+
+BARRIER_NAMES = np.array([None, "upper", "lower", "vertical", "both"], dtype=object)
+
+
+def kernel(name: str):
+    """The numba kernel ``<name>_nb``, or its twin ``<name>_py`` when :data:`PURE_PYTHON`."""
+    if PURE_PYTHON:
+        return getattr(_labels_py, name + "_py")
+    return getattr(_labels_nb, name + "_nb")
+
+
+# --------------------------------------------------------------------------- scalars
+def check_int(name: str, value, minimum: int, *, hint: str = "") -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an int >= {minimum}, got {type(value).__name__} {value!r}.")
+    if value < minimum:
+        raise ParameterError(f"`{name}` must be >= {minimum}, got {int(value)!r}.{hint}")
+    return int(value)
+
+
+def check_float(name: str, value, *, allow_none: bool = False, hint: str = "") -> float:
+    """A finite real >= 0 (``None`` -> 0.0 when allowed)."""
+    if value is None and allow_none:
+        return 0.0
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        none = " or None" if allow_none else ""
+        raise TypeError(f"`{name}` must be a real number{none}, got {type(value).__name__} {value!r}.")
+    value = float(value)
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ParameterError(f"`{name}` must be a finite number >= 0, got {value!r}.{hint}")
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, got {type(value).__name__} {value!r}.")
+    return bool(value)
+
+
+# --------------------------------------------------------------------------- bars
+def check_index(name: str, index) -> pd.DatetimeIndex:
+    """A tz-aware, strictly increasing DatetimeIndex."""
+    if not isinstance(index, pd.DatetimeIndex):
+        raise TypeError(
+            f"`{name}` must be a DatetimeIndex of bar open times, got {type(index).__name__}; "
+            "load bars with ml.data.load_bars or set the index to the timestamps."
+        )
+    if index.tz is None:
+        raise BarDataError(
+            f"`{name}` must be timezone-aware, got naive timestamps; localise them first "
+            "(e.g. index.tz_localize('America/Sao_Paulo')).",
+            column="timestamp",
+        )
+    ns = index.asi8
+    if len(ns) > 1:
+        step = np.diff(ns)
+        bad = np.flatnonzero(step <= 0)
+        if len(bad):
+            i = int(bad[0]) + 1
+            what = "duplicate" if step[bad[0]] == 0 else "out-of-order"
+            raise BarDataError(
+                f"`{name}` must be strictly increasing; {what} timestamp {index[i]} at position {i} "
+                f"({len(bad)} such rows); sort and deduplicate the bars first "
+                "(ml.data.validate_bars does both).",
+                column="timestamp", row=i, timestamp=index[i],
+            )
+    return index
+
+
+def check_bars(bars, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Validate ``bars`` and return its ``columns`` as float64 arrays."""
+    if not isinstance(bars, pd.DataFrame):
+        raise TypeError(f"`bars` must be a pandas DataFrame, got {type(bars).__name__}.")
+    missing = [c for c in columns if c not in bars.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"`bars` lacks column(s) {', '.join('`%s`' % c for c in missing)}; "
+            f"columns found: {', '.join(map(str, bars.columns))}.",
+            column=missing[0],
+        )
+    if len(bars) == 0:
+        raise EmptyDataError("`bars` holds no rows.")
+    index = check_index("bars.index", bars.index)
+    out = {}
+    for c in columns:
+        s = bars[c]
+        if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+            raise TypeError(f"`bars` column `{c}` must be numeric, got dtype {s.dtype}.")
+        a = s.to_numpy(dtype="float64", na_value=np.nan)
+        bad = np.flatnonzero(~(a > 0) | ~np.isfinite(a))
+        if len(bad):
+            i = int(bad[0])
+            raise BarDataError(
+                f"`bars` column `{c}` must hold finite prices > 0, got {float(a[i])!r} at {index[i]} "
+                f"(position {i}; {len(bad)} such rows); bad prices are never filled or dropped silently.",
+                column=c, row=i, timestamp=index[i],
+            )
+        out[c] = a
+    return out
+
+
+def check_series(name: str, value, index: pd.DatetimeIndex) -> np.ndarray:
+    """A per-bar Series (same index as the bars) or 1-D array of length n, as float64."""
+    if isinstance(value, pd.DataFrame):
+        raise TypeError(f"`{name}` must be a Series or 1-D array aligned with `bars`, got a DataFrame.")
+    if isinstance(value, pd.Series):
+        if not value.index.equals(index):
+            raise ParameterError(
+                f"`{name}` must have the same index as `bars` ({len(index)} rows from {index[0]}); "
+                f"got {len(value)} rows; align it first (e.g. `{name}.reindex(bars.index)`), "
+                "rows are never dropped or filled silently."
+            )
+        value = value.to_numpy()
+    arr = np.asarray(value)
+    if arr.ndim != 1 or len(arr) != len(index):
+        raise ParameterError(
+            f"`{name}` must be 1-D with one value per bar ({len(index)}), got shape {arr.shape}."
+        )
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == object):
+        raise TypeError(f"`{name}` must be numeric, got dtype {arr.dtype}.")
+    try:
+        return np.asarray(pd.to_numeric(pd.Series(arr), errors="raise"), dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{name}` must be numeric: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- sessions
+def segments(bars: pd.DataFrame, calendar, cross_session: bool):
+    """Session/contract segments of ``bars``.
+
+    Returns
+    -------
+    seg_end : ndarray of int64
+        For every bar, the position of the last bar a label started there may
+        use: the last bar of its session (or of the data when
+        ``cross_session``), never past a change of ``symbol`` (futures roll).
+    first_in_session : ndarray of bool
+        True on the first bar of each session or contract (for volatility).
+    open_end : bool
+        Whether the data may go on after the last bar: always with
+        ``cross_session``; otherwise when the last bar closes before its
+        session's end (bar length = median bar spacing).
+    calendar_name : str
+    """
+    index = bars.index
+    n = len(index)
+    cal = bars_calendar(bars, calendar)
+    info = cal.sessions(index)
+    new_symbol = np.zeros(n, dtype=bool)
+    if "symbol" in bars.columns:
+        sym = bars["symbol"].to_numpy()
+        new_symbol[1:] = sym[1:] != sym[:-1]
+    first_in_session = info.first_in_session | new_symbol
+    boundary = new_symbol.copy() if cross_session else first_in_session.copy()
+    boundary[0] = True
+    starts = np.flatnonzero(boundary)
+    nxt = np.searchsorted(starts, np.arange(n), side="right")
+    ends = np.append(starts[1:] - 1, n - 1)
+    seg_end = ends[nxt - 1].astype(np.int64)
+    if cross_session or n < 2:
+        open_end = True
+    else:
+        ns = index.as_unit("ns").asi8
+        step = int(np.median(np.diff(ns)))
+        open_end = bool(ns[-1] + step < info.end[-1])
+    return seg_end, first_in_session, open_end, cal.name
+
+
+def wrap_t1(index: pd.DatetimeIndex, exit_idx: np.ndarray) -> pd.DatetimeIndex:
+    """Timestamps of the exit bars, NaT where ``exit_idx`` is -1."""
+    valid = exit_idx >= 0
+    return index.take(np.where(valid, exit_idx, 0)).where(valid)
+
+
+def barrier_names(codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Barrier codes of the kernels as strings (missing where undefined)."""
+    return pd.Series(BARRIER_NAMES[codes], index=index, dtype="str")

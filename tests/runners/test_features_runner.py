@@ -1,0 +1,92 @@
+"""runners.features, invoked as a user would: a subprocess on the bundled sample."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args, cwd):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "runners.features", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("user")
+    proc = run(["--quiet"], cwd)
+    return proc, cwd
+
+
+def test_no_arguments_runs_on_the_bundled_sample_and_says_where(default_run):
+    proc, cwd = default_run
+    assert proc.returncode == 0, proc.stderr
+    out = Path(proc.stdout.strip().split("results: ")[-1])
+    assert out.parent == (cwd / "runs").resolve() and out.name.startswith("features-")
+    for name in ("features.parquet", "labels.parquet", "selection.json", "data_report.json",
+                 "feature_catalog.csv", "run.log"):
+        assert (out / name).is_file(), name
+
+
+def test_outputs_are_consistent(default_run):
+    proc, _ = default_run
+    out = Path(proc.stdout.strip().split("results: ")[-1])
+    X = pd.read_parquet(out / "features.parquet")
+    lab = pd.read_parquet(out / "labels.parquet")
+    sel = json.loads((out / "selection.json").read_text())
+    rep = json.loads((out / "data_report.json").read_text())
+    assert len(X) == len(lab) == 27096
+    assert X.shape[1] - 1 == rep["features"] == 87  # WDO has no trades / buy / sell volume
+    assert len(sel["selected"]) == 20 and set(sel["selected"]) <= set(X.columns)
+    assert [r["to"] for r in rep["rolls"]] == ["WDOF22", "WDOG22"]
+    # labels end after they start, and training labels never reach the held-out sessions
+    t1 = lab["t1"].dropna()
+    assert (t1 > t1.index).all()
+    test_start = pd.Timestamp(sel["test_start"])
+    train_sessions = X["session"] < sel["train_sessions"]
+    assert (X.index[~train_sessions] >= test_start).all()
+    assert sel["train_rows"] <= int((lab["t1"][train_sessions.to_numpy()] < test_start).sum())
+    assert set(np.unique(lab["label"].dropna())) <= {-1.0, 0.0, 1.0}
+    log = (out / "run.log").read_text()
+    assert "skipped 14 feature(s)" in log and "selected 20 features" in log
+
+
+def test_same_seed_same_selection(default_run, tmp_path):
+    proc, _ = default_run
+    first = json.loads((Path(proc.stdout.strip().split("results: ")[-1]) / "selection.json").read_text())
+    again = run(["--quiet", "--out", str(tmp_path / "again")], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "again" / "selection.json").read_text())["selected"] == first["selected"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--data", "no/such/file.csv"], "no/such/file.csv"),
+    (["--horizon", "0"], "--horizon"),
+    (["--label", "tripple"], "--label"),
+    (["--train-frac", "1.5"], "--train-frac"),
+    (["--calendar", "B4"], "Did you mean 'B3'"),
+    (["--symbol", "WIN"], "`symbol` 'WIN' is not in the data"),
+    (["--groups", "momentun"], "Did you mean 'momentum'"),
+])
+def test_user_errors_are_one_line_and_exit_2(tmp_path, args, needle):
+    proc = run(["--quiet", "--out", str(tmp_path / "o"), *args], tmp_path)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_column_names_the_file_and_column(tmp_path):
+    bad = tmp_path / "bars.csv"
+    bad.write_text("timestamp,open,high,low,volume,symbol\n2025-02-03 09:00:00,1,2,0.5,10,WDOH25\n")
+    proc = run(["--quiet", "--data", str(bad), "--out", str(tmp_path / "o")], tmp_path)
+    assert proc.returncode == 2
+    assert "`close`" in proc.stderr and "bars.csv" in proc.stderr and "Traceback" not in proc.stderr
