@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ml.data._calendar import bars_calendar
+from ml.data._frame import check_bar_frame
 from ml.exceptions import (
     BarDataError,
     DataQualityWarning,
-    EmptyDataError,
     MissingColumnsError,
     ParameterError,
 )
@@ -31,7 +31,6 @@ ADJUST_METHODS = ("ratio", "difference", None)
 _MONTHS = "FGHJKMNQUVXZ"
 _CONTRACT = re.compile(r"^(?P<root>[A-Z][A-Z0-9]*?)(?P<month>[FGHJKMNQUVXZ])(?P<year>\d{2})$")
 _ADJUSTED = ("open", "high", "low", "close", "vwap")
-_REQUIRED = ("open", "high", "low", "close", "volume")
 
 
 def parse_contract(symbol: str) -> tuple[str, int, int] | None:
@@ -72,22 +71,6 @@ def _check_choice(name: str, value, valid: tuple) -> None:
     near = difflib.get_close_matches(str(value), [str(v) for v in valid if v is not None], n=1)
     hint = f" Did you mean {near[0]!r}?" if near else ""
     raise ParameterError(f"`{name}` must be one of {shown}, got {value!r}.{hint}")
-
-
-def _check_bars(bars) -> None:
-    if not isinstance(bars, pd.DataFrame):
-        raise TypeError(f"`bars` must be a pandas DataFrame, got {type(bars).__name__}.")
-    if not isinstance(bars.index, pd.DatetimeIndex):
-        raise TypeError(
-            "`bars` must be indexed by bar open time (a DatetimeIndex), got "
-            f"{type(bars.index).__name__}; load them with ml.data.load_bars or validate_bars."
-        )
-    if bars.index.tz is None:
-        raise BarDataError(
-            "`bars` index `timestamp` must be timezone-aware; localise it first "
-            "(e.g. bars.tz_localize('America/Sao_Paulo')).", column="timestamp")
-    if len(bars) == 0:
-        raise EmptyDataError("`bars` holds no rows.")
 
 
 def _order_contracts(symbols: list[str], first_pos: np.ndarray) -> tuple[list[int], bool]:
@@ -174,11 +157,16 @@ def continuous_contract(
 
     Raises
     ------
+    TypeError
+        ``bars`` is not a DataFrame indexed by a DatetimeIndex, or ``root``
+        is not a non-empty str.
     ParameterError
         Unknown ``roll`` or ``adjust``; several contract roots mixed; no
         ``root`` can be inferred.
     MissingColumnsError
         ``symbol`` or a price / volume column is missing.
+    EmptyDataError
+        ``bars`` holds no rows.
     BarDataError
         Naive timestamps or a duplicate (timestamp, symbol).
 
@@ -241,16 +229,15 @@ def continuous_contract(
     """
     _check_choice("roll", roll, ROLL_METHODS)
     _check_choice("adjust", adjust, ADJUST_METHODS)
-    _check_bars(bars)
+    # Several contracts share timestamps: order is checked per symbol below.
+    check_bar_frame(bars, sorted_unique=False)
     if root is not None and (not isinstance(root, str) or not root.strip()):
         raise TypeError(f"`root` must be a non-empty str, got {root!r}.")
-    missing = [c for c in (*_REQUIRED, "symbol") if c not in bars.columns]
-    if missing:
+    if "symbol" not in bars.columns:
         raise MissingColumnsError(
-            f"missing column(s) {', '.join('`%s`' % c for c in missing)} in `bars`; "
-            f"columns found: {', '.join(map(str, bars.columns))}. A continuous series needs "
-            "the contract code of every bar in `symbol`.",
-            column=missing[0],
+            f"`bars` lacks column(s) `symbol`; columns found: {', '.join(map(str, bars.columns))}. "
+            "A continuous series needs the contract code of every bar in `symbol`.",
+            column="symbol",
         )
     cal = bars_calendar(bars, calendar)
 

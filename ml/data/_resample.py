@@ -10,11 +10,11 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from ml.data._calendar import bars_calendar
-from ml.exceptions import BarDataError, EmptyDataError, MissingColumnsError, ParameterError
+from ml.data._frame import check_bar_frame
+from ml.exceptions import ParameterError
 
 __all__ = ["resample_bars"]
 
-_REQUIRED = ("open", "high", "low", "close", "volume")
 _SUMS = ("volume", "trades", "buy_volume", "sell_volume")
 
 
@@ -95,6 +95,8 @@ def resample_bars(bars: pd.DataFrame, rule, calendar=None) -> pd.DataFrame:
         or is shorter than, or not a multiple of, the input bar spacing.
     MissingColumnsError
         A price or ``volume`` column is missing.
+    EmptyDataError
+        ``bars`` holds no rows.
     BarDataError
         Naive timestamps.
 
@@ -123,27 +125,9 @@ def resample_bars(bars: pd.DataFrame, rule, calendar=None) -> pd.DataFrame:
     >>> [t.strftime("%H:%M") for t in out.index], out["close"].tolist(), out["volume"].tolist()
     (['09:00', '09:05'], [5.0, 7.0], [5.0, 2.0])
     """
-    if not isinstance(bars, pd.DataFrame):
-        raise TypeError(f"`bars` must be a pandas DataFrame, got {type(bars).__name__}.")
+    # Rows are grouped by symbol and time below, so they need not be sorted.
+    check_bar_frame(bars, sorted_unique=False)
     nanos, rule_text = _rule_nanos(rule)
-    if not isinstance(bars.index, pd.DatetimeIndex):
-        raise TypeError(
-            "`bars` must be indexed by bar open time (a DatetimeIndex), got "
-            f"{type(bars.index).__name__}; load them with ml.data.load_bars or validate_bars."
-        )
-    if bars.index.tz is None:
-        raise BarDataError(
-            "`bars` index `timestamp` must be timezone-aware; localise it first "
-            "(e.g. bars.tz_localize('UTC')).", column="timestamp")
-    missing = [c for c in _REQUIRED if c not in bars.columns]
-    if missing:
-        raise MissingColumnsError(
-            f"missing column(s) {', '.join('`%s`' % c for c in missing)} in `bars`; "
-            f"columns found: {', '.join(map(str, bars.columns))}.",
-            column=missing[0],
-        )
-    if len(bars) == 0:
-        raise EmptyDataError("`bars` holds no rows.")
     cal = bars_calendar(bars, calendar)
 
     ts_ns = bars.index.as_unit("ns").asi8

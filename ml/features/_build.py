@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ml.data._calendar import SessionCalendar, SessionInfo, bars_calendar
+from ml.data._frame import check_bar_frame, check_bar_index
 from ml.exceptions import BarDataError, DataQualityWarning, MissingOptionalColumnsWarning, ParameterError
 from ml.features import _features_nb as nb
 
@@ -467,27 +468,15 @@ def feature_catalog() -> pd.DataFrame:
 
 
 def _check_bars(bars) -> None:
-    if not isinstance(bars, pd.DataFrame):
-        raise TypeError(f"`bars` must be a pandas DataFrame from ml.data.load_bars, got {type(bars).__name__}.")
-    missing = [c for c in ("open", "high", "low", "close", "volume") if c not in bars.columns]
-    if missing:
-        raise BarDataError(f"`bars` lacks column(s) {', '.join(missing)}; load them with ml.data.load_bars.",
-                           column=missing[0])
-    if len(bars) == 0:
-        raise BarDataError("`bars` is empty.")
+    check_bar_frame(bars, sorted_unique=False)
     idx = bars.index
-    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
-        raise BarDataError("`bars` must be indexed by tz-aware timestamps (as ml.data.load_bars returns).")
-    if not idx.is_monotonic_increasing or idx.has_duplicates:
-        if "symbol" in bars.columns and bars["symbol"].nunique() > 1:
+    if not (idx.is_monotonic_increasing and idx.is_unique) and "symbol" in bars.columns:
+        n_symbols = bars["symbol"].nunique()
+        if n_symbols > 1:
             raise BarDataError(
-                f"`bars` hold {bars['symbol'].nunique()} symbols at the same times; build features per "
+                f"`bars` hold {n_symbols} symbols at the same times; build features per "
                 "symbol (load_bars(..., symbol=...)) or make one series with ml.data.continuous_contract.")
-        dup = idx.duplicated()
-        i = int(np.flatnonzero(dup)[0]) if dup.any() else int(np.flatnonzero(np.diff(idx.asi8) < 0)[0]) + 1
-        raise BarDataError(f"`bars` index must be strictly increasing; position {i} (0-based, timestamp "
-                           f"{idx[i]}) breaks it.",
-                           row=i, timestamp=idx[i])
+    check_bar_index(idx, name="bars.index")
 
 
 def bar_minutes_of(bars: pd.DataFrame) -> float:

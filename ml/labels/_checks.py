@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ml.data import bars_calendar
-from ml.exceptions import BarDataError, EmptyDataError, MissingColumnsError, ParameterError
+from ml.data._frame import check_bar_frame, check_bar_index
+from ml.exceptions import BarDataError, ParameterError
 from ml.labels import _labels_nb, _labels_py
 
 #: Test-only switch: run the plain-Python twins instead of the numba kernels.
@@ -56,47 +57,13 @@ def check_bool(name: str, value) -> bool:
 # --------------------------------------------------------------------------- bars
 def check_index(name: str, index) -> pd.DatetimeIndex:
     """A tz-aware, strictly increasing DatetimeIndex."""
-    if not isinstance(index, pd.DatetimeIndex):
-        raise TypeError(
-            f"`{name}` must be a DatetimeIndex of bar open times, got {type(index).__name__}; "
-            "load bars with ml.data.load_bars or set the index to the timestamps."
-        )
-    if index.tz is None:
-        raise BarDataError(
-            f"`{name}` must be timezone-aware, got naive timestamps; localise them first "
-            "(e.g. index.tz_localize('America/Sao_Paulo')).",
-            column="timestamp",
-        )
-    ns = index.asi8
-    if len(ns) > 1:
-        step = np.diff(ns)
-        bad = np.flatnonzero(step <= 0)
-        if len(bad):
-            i = int(bad[0]) + 1
-            what = "duplicate" if step[bad[0]] == 0 else "out-of-order"
-            raise BarDataError(
-                f"`{name}` must be strictly increasing; {what} timestamp {index[i]} at position {i} "
-                f"({len(bad)} such rows); sort and deduplicate the bars first "
-                "(ml.data.validate_bars does both).",
-                column="timestamp", row=i, timestamp=index[i],
-            )
-    return index
+    return check_bar_index(index, name=name)
 
 
 def check_bars(bars, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Validate ``bars`` and return its ``columns`` as float64 arrays."""
-    if not isinstance(bars, pd.DataFrame):
-        raise TypeError(f"`bars` must be a pandas DataFrame, got {type(bars).__name__}.")
-    missing = [c for c in columns if c not in bars.columns]
-    if missing:
-        raise MissingColumnsError(
-            f"`bars` lacks column(s) {', '.join('`%s`' % c for c in missing)}; "
-            f"columns found: {', '.join(map(str, bars.columns))}.",
-            column=missing[0],
-        )
-    if len(bars) == 0:
-        raise EmptyDataError("`bars` holds no rows.")
-    index = check_index("bars.index", bars.index)
+    check_bar_frame(bars, columns)
+    index = bars.index
     out = {}
     for c in columns:
         s = bars[c]

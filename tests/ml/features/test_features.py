@@ -1,5 +1,6 @@
 """build_features: catalogue, values against pandas twins, sessions, errors."""
 
+import re
 import warnings
 
 import numpy as np
@@ -182,10 +183,14 @@ def test_bad_input_raises_clear_errors(fil_bars):
         build_features(fil_bars.drop(columns="close"))
     with pytest.raises(BarDataError, match="empty"):
         build_features(fil_bars.iloc[:0])
-    with pytest.raises(BarDataError, match="strictly increasing; position 2"):
+    ts = re.escape(str(fil_bars.index[1]))  # the bar at position 2 of the shuffled frame
+    with pytest.raises(BarDataError, match=rf"`bars.index` must be strictly increasing; "
+                                           rf"out-of-order timestamp {ts} at position 2 \(0-based"):
         build_features(fil_bars.iloc[[0, 2, 1, 3]])
-    with pytest.raises(BarDataError, match="tz-aware"):
+    with pytest.raises(BarDataError, match="`bars.index` must be timezone-aware"):
         build_features(fil_bars.tz_localize(None))
+    with pytest.raises(BarDataError, match="`bars.index` must be a DatetimeIndex"):
+        build_features(fil_bars.reset_index(drop=True))
     two = pd.concat([fil_bars.iloc[:50], fil_bars.iloc[:50].assign(symbol="OTHER")])
     with pytest.raises(BarDataError, match="2 symbols"):
         build_features(two)
