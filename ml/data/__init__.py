@@ -8,6 +8,7 @@ from ml.data._calendar import (
     get_calendar,
     infer_calendar,
 )
+from ml.data._frame import bar_minutes_of, check_bar_frame
 from ml.data._contracts import ADJUST_METHODS, ROLL_METHODS, continuous_contract, parse_contract
 from ml.data._loader import load_bars, validate_bars
 from ml.data._resample import resample_bars
@@ -23,7 +24,9 @@ __all__ = sorted([
     "ROLL_METHODS",
     "SessionCalendar",
     "SessionInfo",
+    "bar_minutes_of",
     "bars_calendar",
+    "check_bar_frame",
     "continuous_contract",
     "get_calendar",
     "infer_calendar",

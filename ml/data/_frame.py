@@ -17,7 +17,7 @@ import pandas as pd
 from ml.data._schema import REQUIRED_COLUMNS
 from ml.exceptions import BarDataError, BarDataTypeError, EmptyDataError, MissingColumnsError
 
-__all__ = ["BAR_COLUMNS", "check_bar_frame", "check_bar_index"]
+__all__ = ["BAR_COLUMNS", "bar_minutes_of", "check_bar_frame", "check_bar_index"]
 
 #: Columns every bar frame has once loaded: the schema's required ones but the index.
 BAR_COLUMNS = tuple(c for c in REQUIRED_COLUMNS if c != "timestamp")
@@ -161,3 +161,18 @@ def check_bar_frame(bars, columns=BAR_COLUMNS, *, name: str = "bars", sorted_uni
         )
     if len(bars) == 0:
         raise EmptyDataError(f"`{name}` holds no rows (the frame is empty); pass at least one bar.")
+
+
+def bar_minutes_of(bars: pd.DataFrame) -> float:
+    """Bar length in minutes: ``bars.attrs["bars"]["bar_minutes"]`` when the
+    loader recorded it, else the median spacing of consecutive bars.
+
+    The bar length is a property of the data set (its declared frequency), not
+    a statistic learnt from it; pass it explicitly where rows may be cut.
+    """
+    rec = (getattr(bars, "attrs", {}) or {}).get("bars", {}).get("bar_minutes")
+    if rec:
+        return float(rec)
+    steps = np.diff(bars.index.asi8) / 60e9
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if len(steps) else 1.0

@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from ml.data._calendar import SessionCalendar, SessionInfo, bars_calendar
+from ml.data._frame import bar_minutes_of
 from ml.data._frame import check_bar_frame, check_bar_index
 from ml.exceptions import BarDataError, DataQualityWarning, MissingOptionalColumnsWarning, ParameterError
 from ml.features import _features_nb as nb
 
-__all__ = ["FEATURE_GROUPS", "FeatureSpec", "bar_minutes_of", "build_features", "feature_catalog"]
+__all__ = ["FEATURE_GROUPS", "FeatureSpec", "build_features", "feature_catalog"]
 
 _LN2 = np.log(2.0)
 
@@ -51,6 +52,7 @@ class _Ctx:
         self.v = bars["volume"].to_numpy(np.float64)
         self.cols = {k: bars[k].to_numpy(np.float64) for k in
                      ("trades", "buy_volume", "sell_volume", "vwap") if k in bars.columns}
+        self.raw_c = _raw_close(bars)
         self.logc = np.log(self.c)
         self.r1 = _diff(self.logc, 1)
         self.bar_minutes = bar_minutes
@@ -84,6 +86,18 @@ class _Ctx:
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.where(cv > 0, pv / cv, np.nan)
         return self.cached("svwap", f)
+
+
+def _raw_close(bars: pd.DataFrame) -> np.ndarray:
+    """Close in traded prices: a back-adjusted continuous series
+    (:func:`ml.data.continuous_contract`) scales earlier bars by factors of
+    rolls that happen later, which log ratios ignore but price levels do not."""
+    c = bars["close"].to_numpy(np.float64)
+    if "adjustment" not in bars.columns:
+        return c
+    adjust = (getattr(bars, "attrs", {}) or {}).get("continuous", {}).get("adjust", "ratio")
+    a = bars["adjustment"].to_numpy(np.float64)
+    return c - a if adjust == "difference" else c / a
 
 
 def _shift(x, k):
@@ -355,7 +369,8 @@ def _trades(x: _Ctx):
 
 @_group("microstructure", [
     ("roll_spread_60", (), "Roll (1984) effective spread over 60 bars: 2 sqrt(max(-cov(dp_t, dp_t-1), 0)) / close"),
-    ("amihud_30", (), "Amihud illiquidity over 30 bars: sum |ret| / sum(close * volume), x 1e6"),
+    ("amihud_30", (), "Amihud illiquidity over 30 bars: sum |ret| / sum(close * volume), x 1e6 "
+                      "(close as traded, not back-adjusted)"),
     ("amihud_120", (), "Amihud illiquidity over 120 bars, x 1e6"),
     ("kyle_lambda_60", (), "Kyle lambda proxy over 60 bars: cov(ret, signed volume) / var(signed volume); "
                            "signed by buy - sell when present, else by sign(ret)"),
@@ -365,7 +380,7 @@ def _micro(x: _Ctx):
     cov = nb.rolling_cov_nb(dp, _shift(dp, 1), 60, 1)
     out = {"roll_spread_60": 2.0 * np.sqrt(np.maximum(-cov, 0.0)) / x.c}
     out["roll_spread_60"][np.isnan(cov)] = np.nan
-    dollar = x.c * x.v
+    dollar = x.raw_c * x.v  # traded prices: adjusted levels would depend on later rolls
     for w in (30, 120):
         out[f"amihud_{w}"] = 1e6 * _div(nb.rolling_sum_nb(np.abs(x.r1), w), nb.rolling_sum_nb(dollar, w))
     if "buy_volume" in x.cols and "sell_volume" in x.cols:
@@ -479,21 +494,6 @@ def _check_bars(bars) -> None:
     check_bar_index(idx, name="bars.index")
 
 
-def bar_minutes_of(bars: pd.DataFrame) -> float:
-    """Bar length in minutes: ``bars.attrs["bars"]["bar_minutes"]`` when the
-    loader recorded it, else the median spacing of consecutive bars.
-
-    The bar length is a property of the data set (its declared frequency), not
-    a statistic learnt from it; pass it explicitly where rows may be cut.
-    """
-    rec = (getattr(bars, "attrs", {}) or {}).get("bars", {}).get("bar_minutes")
-    if rec:
-        return float(rec)
-    steps = np.diff(bars.index.asi8) / 60e9
-    steps = steps[steps > 0]
-    return float(np.median(steps)) if len(steps) else 1.0
-
-
 def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minutes=None) -> pd.DataFrame:
     """Compute the causal feature set for one instrument's bars.
 
@@ -546,6 +546,11 @@ def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minute
             f"({', '.join(map(str, pd.unique(bars['symbol'])[:5]))}); returns across a roll include the price "
             "jump between contracts. Use ml.data.continuous_contract(bars) first.",
             DataQualityWarning, stacklevel=2)
+    if (getattr(bars, "attrs", {}) or {}).get("continuous", {}).get("adjust") == "difference":
+        warnings.warn(
+            "`bars` are difference-adjusted: log returns and ratios of additively shifted prices change "
+            "whenever a later roll is added, so features before a roll depend on it; use "
+            "continuous_contract(..., adjust='ratio') for features.", DataQualityWarning, stacklevel=2)
     cal = bars_calendar(bars, calendar)
     info = cal.sessions(bars.index)
     if bar_minutes is None:

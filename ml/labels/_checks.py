@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ml.data import bars_calendar
-from ml.data._frame import check_bar_frame, check_bar_index
+from ml.data._frame import bar_minutes_of, check_bar_frame, check_bar_index
 from ml.exceptions import BarDataError, ParameterError
 from ml.labels import _labels_nb, _labels_py
 
@@ -116,23 +116,31 @@ def segments(bars: pd.DataFrame, calendar, cross_session: bool):
     seg_end : ndarray of int64
         For every bar, the position of the last bar a label started there may
         use: the last bar of its session (or of the data when
-        ``cross_session``), never past a change of ``symbol`` (futures roll).
+        ``cross_session``), never past a change of ``symbol`` or
+        ``contract`` (futures roll).
     first_in_session : ndarray of bool
         True on the first bar of each session or contract (for volatility).
     open_end : bool
         Whether the data may go on after the last bar: always with
         ``cross_session``; otherwise when the last bar closes before its
-        session's end (bar length = median bar spacing).
+        session's end (bar length from :func:`ml.data.bar_minutes_of`).
     calendar_name : str
+    bars_to_close : ndarray of float64
+        Whole bars after each bar until its session's close by the calendar
+        (not by the rows present, so that it is known at decision time);
+        ``inf`` with ``cross_session``.
     """
     index = bars.index
     n = len(index)
     cal = bars_calendar(bars, calendar)
     info = cal.sessions(index)
     new_symbol = np.zeros(n, dtype=bool)
-    if "symbol" in bars.columns:
-        sym = bars["symbol"].to_numpy()
-        new_symbol[1:] = sym[1:] != sym[:-1]
+    # A roll ends every label: a change of `symbol` in raw bars, or of the
+    # traded `contract` in a continuous series (whose `symbol` is the root).
+    for col in ("symbol", "contract"):
+        if col in bars.columns:
+            sym = bars[col].to_numpy()
+            new_symbol[1:] |= sym[1:] != sym[:-1]
     first_in_session = info.first_in_session | new_symbol
     boundary = new_symbol.copy() if cross_session else first_in_session.copy()
     boundary[0] = True
@@ -144,9 +152,13 @@ def segments(bars: pd.DataFrame, calendar, cross_session: bool):
         open_end = True
     else:
         ns = index.as_unit("ns").asi8
-        step = int(np.median(np.diff(ns)))
+        step = int(round(bar_minutes_of(bars) * 60e9))
         open_end = bool(ns[-1] + step < info.end[-1])
-    return seg_end, first_in_session, open_end, cal.name
+    if cross_session:
+        bars_to_close = np.full(n, np.inf)
+    else:
+        bars_to_close = np.floor(info.minutes_to_close / bar_minutes_of(bars)) - 1.0
+    return seg_end, first_in_session, open_end, cal.name, bars_to_close
 
 
 def wrap_t1(index: pd.DatetimeIndex, exit_idx: np.ndarray) -> pd.DatetimeIndex:

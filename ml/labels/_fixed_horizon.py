@@ -106,7 +106,7 @@ def fixed_horizon_labels(bars: pd.DataFrame, horizon: int, threshold: float = 0.
     cross_session = check_bool("cross_session", cross_session)
     cols = check_bars(bars, ("open", "close"))
     index = bars.index
-    seg_end, _, _, cal_name = segments(bars, calendar, cross_session)
+    seg_end, _, _, cal_name, _ = segments(bars, calendar, cross_session)
     label, ret, exit_idx = kernel("fixed_horizon")(cols["open"], cols["close"], seg_end,
                                                    horizon, threshold)
     codes = np.where(exit_idx >= 0, 3, 0).astype(np.int8)

@@ -45,7 +45,9 @@ def triple_barrier_labels(bars: pd.DataFrame, *, max_holding: int, pt: float | N
 
     The decision for bar ``t`` is made after its close; the position is
     entered at ``entry = open[t + 1]``.  With ``width_t = sigma_t *
-    sqrt(max_holding)`` (log-return units) the horizontal barriers are
+    sqrt(h_t)`` (log-return units), ``h_t = min(max_holding, whole bars
+    left after t before the session close by the calendar)`` (``max_holding``
+    with ``cross_session``), the horizontal barriers are
 
     - profit taking ("upper"): ``entry * exp(+side * pt * width_t)``;
     - stop loss ("lower"): ``entry * exp(-side * sl * width_t)``;
@@ -167,7 +169,7 @@ def triple_barrier_labels(bars: pd.DataFrame, *, max_holding: int, pt: float | N
     cols = check_bars(bars, ("open", "high", "low", "close"))
     index = bars.index
     n = len(index)
-    seg_end, first_in_session, open_end, cal_name = segments(bars, calendar, cross_session)
+    seg_end, first_in_session, open_end, cal_name, bars_to_close = segments(bars, calendar, cross_session)
 
     if vol is None:
         sigma = _bar_volatility(cols["open"], cols["close"], first_in_session, vol_span)
@@ -187,7 +189,12 @@ def triple_barrier_labels(bars: pd.DataFrame, *, max_holding: int, pt: float | N
             raise ParameterError(f"`side` must hold -1, 0, +1 or NaN, got {float(side_arr[bad[0]])!r} at "
                                  f"{index[bad[0]]} ({len(bad)} such rows); use np.sign(signal).")
         has_side = True
-    width = sigma * math.sqrt(max_holding)
+    # Horizon actually available: the vertical barrier is cut at the session
+    # close, and the barriers shrink with it so that late bars are not labelled
+    # by barriers too wide for the time left.  Taken from the calendar, not
+    # from the rows present, so it is known at decision time.
+    horizon = np.clip(bars_to_close, 1.0, float(max_holding))
+    width = sigma * np.sqrt(horizon)
 
     label, ret, entry, exit_px, exit_idx, codes = kernel("triple_barrier")(
         cols["open"], cols["high"], cols["low"], cols["close"], width, side_arr, seg_end,

@@ -73,3 +73,32 @@ def test_perturb_after_keeps_rows_up_to_t_and_valid_bars(samples):
     assert (p["low"] <= p[["open", "close"]].min(axis=1)).all()
     np.testing.assert_allclose(p["buy_volume"] + p["sell_volume"], p["volume"])
     assert not p.iloc[101:]["close"].equals(bars.iloc[101:]["close"])
+
+
+def test_features_on_a_back_adjusted_series_do_not_depend_on_later_rolls(wdo_bars):
+    """Ratio back-adjustment rescales every bar before a roll by the roll's factor.
+    Features must not notice: cut the raw bars 3 sessions before the first roll,
+    build the continuous series and features on the cut, and compare with the full
+    series (which carries two later rolls)."""
+    from ml.data import continuous_contract
+
+    cut_at = wdo_bars.index.searchsorted(pd.Timestamp("2021-11-25", tz="America/Sao_Paulo"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = _features(continuous_contract(wdo_bars))
+        part = _features(continuous_contract(wdo_bars.iloc[:cut_at]))
+    a, b = full.iloc[:cut_at], part
+    assert a.columns.equals(b.columns)
+    # equal up to the rounding of multiplying prices by the roll factor
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_difference_adjusted_series_warn():
+    from ml.data import continuous_contract, load_bars, sample_path
+    from ml.exceptions import DataQualityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cont = continuous_contract(load_bars(sample_path("wdo")), adjust="difference")
+    with pytest.warns(DataQualityWarning, match="difference-adjusted"):
+        build_features(cont.iloc[:500], groups=["time"])

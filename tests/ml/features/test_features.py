@@ -205,7 +205,7 @@ def test_sequential_contracts_warn_about_roll_jumps(wdo_bars):
 
 def test_bar_length_comes_from_the_data_set_not_from_the_rows_present(wdo_one_contract):
     from ml.data import resample_bars
-    from ml.features._build import bar_minutes_of
+    from ml.data._frame import bar_minutes_of
 
     assert wdo_one_contract.attrs["bars"]["bar_minutes"] == 1.0
     five = resample_bars(wdo_one_contract, "5min")

@@ -204,3 +204,30 @@ def test_an_overnight_gap_does_not_move_the_next_sessions_labels(wdo):
                                   b.drop(columns=["entry_price", "exit_price"]),
                                   check_exact=False, rtol=1e-12, atol=1e-15)
     assert a["label"][second].notna().sum() > 400
+
+
+def test_barriers_shrink_with_the_time_left_before_the_close():
+    # 18:25 decision, entry 18:26 open = 100; the close at 18:30 leaves 4 bars (18:26-18:29),
+    # so width = 0.005 * sqrt(4) = 0.01 and not 0.005 * sqrt(30): 101.0 touches 100 e^0.01.
+    rows = [(100.0, 100.0, 100.0, 100.0), (100.0, 100.2, 99.9, 100.1),
+            (100.1, 101.1, 100.0, 101.0), (101.0, 101.0, 101.0, 101.0), (101.0, 101.0, 101.0, 101.0)]
+    bars = make_bars(rows, [f"2024-03-04 18:{m}" for m in range(25, 30)], tz="America/Sao_Paulo")
+    out = triple_barrier_labels(bars, max_holding=30, vol=[0.005] * 5, calendar="B3")
+    assert (out["label"].iloc[0], out["barrier"].iloc[0]) == (1.0, "upper")
+    assert out["exit_price"].iloc[0] == pytest.approx(UP, rel=1e-15)
+    # across sessions the full max_holding applies: 100 e^(0.005 sqrt 30) = 102.8 is not reached
+    wide = triple_barrier_labels(bars, max_holding=30, vol=[0.005] * 5, calendar="B3", cross_session=True)
+    assert np.isnan(wide["label"].iloc[0])  # the data end before the vertical barrier
+
+
+def test_labels_on_a_continuous_series_never_span_the_roll(wdo):
+    from ml.data import continuous_contract
+
+    with pytest.warns(UserWarning):
+        cont = continuous_contract(wdo)
+    for cross in (False, True):
+        out = triple_barrier_labels(cont, max_holding=60, cross_session=cross)
+        ok = out["t1"].notna()
+        start_contract = cont["contract"][ok].to_numpy()
+        end_contract = cont["contract"].reindex(out["t1"][ok]).to_numpy()
+        assert (start_contract == end_contract).all(), cross
