@@ -151,7 +151,8 @@ def main(argv=None) -> Path:
     share = float(np.clip(np.nanmean(labels["weight"][ok]), 0.02, 1.0))
     selector = FeatureSelector(n_features=min(args.n_features, X.shape[1]), method=args.selector,
                                max_samples=share, min_samples_leaf=20, random_state=args.seed)
-    selector.fit(X[ok], labels["label"][ok])  # overlap handled by max_samples; weights would count it twice
+    # overlap handled by max_samples (weights would count it twice); t1 purges a permutation hold-out
+    selector.fit(X[ok], labels["label"][ok], t1=labels["t1"][ok])
     selected = list(selector.selected_)
     log.info("selected %d features on %d training sessions (%s rows, purged at %s): %s", len(selected),
              n_train, f"{int(ok.sum()):,}", test_start, ", ".join(selected))

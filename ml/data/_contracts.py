@@ -187,17 +187,18 @@ def continuous_contract(
     Roll rule (``roll="volume"``), per calendar session *d* with total volume
     per contract:
 
-    * first session of the data: the contract with the largest volume in it
-      (ties: nearest expiry);
+    * first session of the data: the front month, i.e. the nearest-expiry
+      contract that trades in it (its volume is not looked at);
     * session *d* > 0: the active contract stays unless a later-expiring
       contract's volume in session *d-1* exceeded it, in which case the
       highest-volume later contract of *d-1* becomes active from the first bar
       of *d*.  The decision uses only the previous session, so it is causal;
-    * if the contract so chosen has no bar in session *d*, the session's
-      highest-volume contract later than the previous active one is taken (a
-      forced roll: it uses session *d*'s volume, the one non-causal step,
-      needed when a contract expires); if no later contract trades in *d*,
-      the previous active contract stays.
+    * if the contract so chosen has no bar in session *d* (it expired), the
+      series is forced to a later contract that trades in *d*: the one with
+      the largest volume in session *d-1* (ties and no volume: nearest
+      expiry).  Only whether a contract trades in *d* is used, never its
+      volume in *d*; if no later contract trades in *d*, the previous active
+      contract stays.
       The series never rolls back to an earlier expiry; a session where only
       earlier contracts trade is dropped with a warning.
 
@@ -281,7 +282,7 @@ def continuous_contract(
 
     # Active contract per session (rank), per the Notes.
     active = np.empty(n_s, dtype=np.int64)
-    active[0] = int(np.argmax(np.where(has[0], vol[0], -np.inf)))
+    active[0] = int(np.argmax(has[0]))  # the front month: nearest expiry trading in the first session
     dropped_sessions: list[pd.Timestamp] = []
     for d in range(1, n_s):
         prev = cur = int(active[d - 1])
@@ -291,7 +292,7 @@ def continuous_contract(
         if not has[d, cur]:  # forced: the chosen contract does not trade in session d
             trading = has[d, prev + 1:]
             if trading.any():
-                cur = prev + 1 + int(np.argmax(np.where(trading, vol[d, prev + 1:], -np.inf)))
+                cur = prev + 1 + int(np.argmax(np.where(trading, vol[d - 1, prev + 1:], -np.inf)))
             elif has[d, prev]:
                 cur = prev
             else:

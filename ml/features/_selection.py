@@ -222,7 +222,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, t1=None):
         """Learn which features to keep from the given rows only.
 
         Parameters
@@ -236,13 +236,19 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative finite row weights (e.g. label uniqueness), used by
             the forest and the permutation scores.
+        t1 : array-like of datetimes, shape (n_samples,), default=None
+            End time of each row's label.  With ``method="permutation"`` the
+            rows of the fitted part whose label ends at or after the first
+            hold-out row's time are purged (PITFALLS 20), so the hold-out score
+            never rewards a label the model partly saw.  Needs ``X`` indexed by
+            increasing timestamps.  Ignored by the other methods.
 
         Returns
         -------
         self : FeatureSelector
             Fitted selector.
         """
-        return self._fit(X, y, sample_weight, n_name="n_features")
+        return self._fit(X, y, sample_weight, n_name="n_features", t1=t1)
 
     def _check_params(self, n_name: str):
         n = self.n_features
@@ -298,12 +304,13 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
             raise TypeError(f"`random_state` must be an int, a numpy RandomState or None, got {rs!r}.")
         return n, method, corr_method, float(t), seed
 
-    def _fit(self, X, y, sample_weight, *, n_name: str):
+    def _fit(self, X, y, sample_weight, *, n_name: str, t1=None):
         n_keep, method, corr_method, threshold, seed = self._check_params(n_name)
         names, values, has_str_names = _as_matrix(X)
         n_rows, n_cols = values.shape
         y_arr = _as_target(y, X, n_rows)
         sw = _as_weight(sample_weight, n_rows)
+        times = _row_times(X, t1, method, n_rows)
 
         self.n_features_in_ = n_cols
         if has_str_names:
@@ -351,6 +358,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         Xc = Xc[:, usable]
         yc = np.asarray(y_arr[row_ok])
         swc = None if sw is None else sw[row_ok]
+        times_c = None if times is None else (times[0][row_ok], times[1][row_ok])
         kind = type_of_target(yc)
         if kind == "unknown":
             raise ParameterError(
@@ -373,7 +381,8 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         labels = _cluster(Xc, corr_method, threshold)
 
         # 3. importance
-        imp = self._importance(method, Xc, yc, swc, seed)
+        self.n_rows_purged_ = 0
+        imp = self._importance(method, Xc, yc, swc, seed, times_c)
         if method == "mdi" and not np.any(imp > 0):
             raise ParameterError(
                 "every feature has zero importance: the forest's trees made no split "
@@ -435,7 +444,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
             n_jobs=self.n_jobs,
         )
 
-    def _importance(self, method, X, y, sw, seed) -> np.ndarray:
+    def _importance(self, method, X, y, sw, seed, times=None) -> np.ndarray:
         if method == "mdi":
             model = self._forest(seed, len(y)).fit(X, y, sample_weight=sw)
             return np.asarray(model.feature_importances_, dtype=float)
@@ -463,7 +472,17 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
             )
         sw_fit = None if sw is None else sw[:n_fit]
         sw_hold = None if sw is None else sw[n_fit:]
-        model = self._forest(seed, n_fit).fit(X[:n_fit], y_fit, sample_weight=sw_fit)
+        fit_rows = np.ones(n_fit, dtype=bool)
+        if times is not None:  # purge labels reaching into the hold-out
+            start, end = times
+            fit_rows = end[:n_fit] < start[n_fit]
+            self.n_rows_purged_ = int((~fit_rows).sum())
+            if not fit_rows.any():
+                raise ParameterError("every fitted row's label (`t1`) reaches into the permutation hold-out; "
+                                     "pass more rows or shorter labels.")
+        y_fit = y_fit[fit_rows]
+        sw_fit = None if sw_fit is None else sw_fit[fit_rows]
+        model = self._forest(seed, int(fit_rows.sum())).fit(X[:n_fit][fit_rows], y_fit, sample_weight=sw_fit)
         result = permutation_importance(
             model, X[n_fit:], y_hold, scoring=_neg_log_loss, n_repeats=PERMUTATION_REPEATS,
             random_state=seed, n_jobs=self.n_jobs, sample_weight=sw_hold,
@@ -566,7 +585,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         return np.asarray([str(given[p]) for p in positions], dtype=object)
 
 
-def select_features(X, y, n=20, method="mdi", *, sample_weight=None, corr_threshold=0.9,
+def select_features(X, y, n=20, method="mdi", *, sample_weight=None, t1=None, corr_threshold=0.9,
                     random_state=0) -> list:
     """Names of the ``n`` most important, mutually not-too-correlated features.
 
@@ -585,6 +604,8 @@ def select_features(X, y, n=20, method="mdi", *, sample_weight=None, corr_thresh
         Importance measure.
     sample_weight : array-like of shape (n_samples,), default=None
         Row weights.
+    t1 : array-like of datetimes, default=None
+        Label end times; purges the permutation hold-out (see :meth:`FeatureSelector.fit`).
     corr_threshold : float, default=0.9
         Features with ``|corr|`` above it share a cluster.
     random_state : int, RandomState or None, default=0
@@ -605,7 +626,7 @@ def select_features(X, y, n=20, method="mdi", *, sample_weight=None, corr_thresh
     """
     sel = FeatureSelector(n_features=n, method=method, corr_threshold=corr_threshold,
                           random_state=random_state)
-    return list(sel._fit(X, y, sample_weight, n_name="n").selected_)
+    return list(sel._fit(X, y, sample_weight, n_name="n", t1=t1).selected_)
 
 
 # ---------------------------------------------------------------- helpers
@@ -705,6 +726,28 @@ def _as_weight(sample_weight, n_rows: int):
             f"`sample_weight` must be finite and >= 0, got {_plain(sw[bad])!r} at row {bad}."
         )
     return sw
+
+
+def _row_times(X, t1, method: str, n_rows: int):
+    """(row start ns, label end ns) when ``t1`` is given, else None; checks time order."""
+    index = X.index if isinstance(X, pd.DataFrame) else None
+    if method == "permutation" and isinstance(index, pd.DatetimeIndex) and not index.is_monotonic_increasing:
+        raise ParameterError("`X` must be in time order for method='permutation' (the hold-out is the "
+                             "last 25% of rows); sort it by its index first.")
+    if t1 is None:
+        return None
+    if not isinstance(index, pd.DatetimeIndex):
+        raise TypeError("`t1` needs `X` as a DataFrame indexed by the rows' timestamps.")
+    end = pd.DatetimeIndex(pd.Series(t1).to_numpy() if isinstance(t1, pd.Series) else t1)
+    if len(end) != n_rows:
+        raise ParameterError(f"`t1` must have one end time per row of `X` ({n_rows}), got {len(end)}.")
+    if isinstance(t1, pd.Series) and not t1.index.equals(index):
+        raise ParameterError("`t1` index must equal `X` index.")
+    if (end.tz is None) != (index.tz is None):
+        raise ParameterError("`t1` and `X` index must both be timezone-aware or both naive.")
+    start_ns = index.as_unit("ns").asi8
+    end_ns = np.where(end.isna(), np.iinfo(np.int64).max, end.as_unit("ns").asi8)
+    return start_ns, end_ns
 
 
 def _too_few_rows_message(names, finite, col_ok, y_ok, n_used, n_rows) -> str:

@@ -129,7 +129,6 @@ class TestOverlappingRoll:
         assert out.attrs["continuous"]["dropped_rows"] == 5
 
     def test_volume_crossover_decided_from_previous_session(self):
-        # J25 leads in the first session: it is active from the start, no roll.
         rows = [
             (f"{D1} 09:00", "WDOH25", 100, 10), (f"{D1} 09:00", "WDOJ25", 103, 30),
             (f"{D1} 09:01", "WDOH25", 102, 10), (f"{D1} 09:01", "WDOJ25", 105, 30),
@@ -137,9 +136,13 @@ class TestOverlappingRoll:
             (f"{D3} 09:00", "WDOH25", 101, 50), (f"{D3} 09:00", "WDOJ25", 107, 1),
         ]
         out = continuous_contract(make_bars(rows), adjust="difference")
-        # First session: the higher-volume contract of the session (J25).
-        assert out["contract"].tolist() == ["WDOJ25", "WDOJ25", "WDOJ25", "WDOJ25"]
-        assert out.attrs["rolls"] == []
+        # First session: the front month (H25), whatever the session's volumes; J25
+        # led on D1, so the roll is at the start of D2, measured at D1's last common bar.
+        assert out["contract"].tolist() == ["WDOH25", "WDOH25", "WDOJ25", "WDOJ25"]
+        (r,) = out.attrs["rolls"]
+        assert r["session"] == pd.Timestamp(D2)
+        assert r["measured_at"] == (pd.Timestamp(f"{D1} 09:01", tz=TZ),) * 2
+        assert r["difference"] == 3.0
         rows[1] = (f"{D1} 09:00", "WDOJ25", 103, 5)
         rows[3] = (f"{D1} 09:01", "WDOJ25", 105, 5)
         rows[4] = (f"{D2} 09:00", "WDOH25", 101, 0.5)  # J25 leads on D2 -> roll on D3
@@ -202,16 +205,28 @@ class TestForcedRoll:
                                     pd.Timestamp(f"{D2} 09:00", tz=TZ))
         assert r["session"] == pd.Timestamp(D2)
 
-    def test_forced_roll_takes_highest_volume_later_contract(self):
+    def test_forced_roll_never_looks_at_the_new_sessions_volume(self):
+        # H25 expired: on D2 only J25 and K25 trade.  Neither traded on D1, so the
+        # nearest expiry (J25) is taken, although K25 has more volume on D2.
         rows = [
             (f"{D1} 09:00", "WDOH25", 100, 10),
             (f"{D2} 09:00", "WDOJ25", 110, 5), (f"{D2} 09:00", "WDOK25", 120, 50),
         ]
         with pytest.warns(DataQualityWarning):
             out = continuous_contract(make_bars(rows), adjust="difference")
-        assert out["contract"].tolist() == ["WDOH25", "WDOK25"]
-        assert out["close"].tolist() == [120.0, 120.0]
+        assert out["contract"].tolist() == ["WDOH25", "WDOJ25"]
+        assert out["close"].tolist() == [110.0, 110.0]
         assert out.attrs["continuous"]["contracts"] == ["WDOH25", "WDOJ25", "WDOK25"]
+
+    def test_forced_roll_takes_the_later_contract_with_most_volume_the_session_before(self):
+        rows = [
+            (f"{D1} 09:00", "WDOH25", 100, 10), (f"{D1} 09:00", "WDOJ25", 101, 1),
+            (f"{D1} 09:00", "WDOK25", 102, 5),
+            (f"{D2} 09:00", "WDOJ25", 110, 50), (f"{D2} 09:00", "WDOK25", 120, 1),
+        ]
+        out = continuous_contract(make_bars(rows), adjust=None)  # overlap on D1: no gap warning
+        assert out["contract"].tolist() == ["WDOH25", "WDOK25"]
+        assert out.attrs["rolls"][0]["measured_at"] == (pd.Timestamp(f"{D1} 09:00", tz=TZ),) * 2
 
     def test_never_rolls_back_to_an_earlier_contract(self):
         rows = [
@@ -224,9 +239,10 @@ class TestForcedRoll:
         with pytest.warns(DataQualityWarning, match="never rolls back") as rec:
             out = continuous_contract(make_bars(rows))
         assert len(rec) == 1 and "2025-02-06" in str(rec[0].message)
-        assert out["contract"].tolist() == ["WDOJ25"] * 4
+        # D1: front month H25; J25 led on D1 -> J25 from D2 on, and never back to H25
+        assert out["contract"].tolist() == ["WDOH25"] + ["WDOJ25"] * 3
         assert out.index.equals(_ts(f"{D1} 09:00", f"{D2} 09:00", f"{D3} 09:00", f"{D5} 09:00"))
-        assert out.attrs["rolls"] == []
+        assert [r["to"] for r in out.attrs["rolls"]] == ["WDOJ25"]
         assert out.attrs["continuous"]["dropped_sessions"] == [pd.Timestamp(D4)]
 
     def test_expiry_order_not_appearance_order(self):

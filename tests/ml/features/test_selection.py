@@ -487,3 +487,34 @@ def test_a_forest_without_splits_is_an_error_not_an_arbitrary_choice():
     y = pd.Series(rng.integers(0, 2, 200))
     with pytest.raises(ParameterError, match="zero importance.*no split"):
         FeatureSelector(n_features=2, n_estimators=5, min_samples_leaf=150).fit(X, y)
+
+
+def _timed_frame(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2024-01-02", periods=n, freq="min", tz="UTC")
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"], index=idx)
+    y = pd.Series((X["a"] + 0.5 * rng.normal(size=n) > 0).astype(int), index=idx)
+    return X, y
+
+
+def test_permutation_hold_out_is_purged_with_t1():
+    X, y = _timed_frame()
+    t1 = pd.Series(X.index + pd.Timedelta(minutes=10), index=X.index)
+    sel = FeatureSelector(n_features=2, method="permutation", n_estimators=20).fit(X, y, t1=t1)
+    n_fit = int(np.floor(0.75 * len(X)))
+    hold_start = X.index[n_fit]
+    assert sel.n_rows_purged_ == int((t1.iloc[:n_fit] >= hold_start).sum()) == 10
+    # the purge changes what the model is fitted on, so it is the same as fitting without those rows
+    manual = FeatureSelector(n_features=2, method="permutation", n_estimators=20).fit(X, y)
+    assert manual.n_rows_purged_ == 0
+    assert sel.selected_[0] == "a"
+
+
+def test_permutation_needs_time_order_and_aligned_t1():
+    X, y = _timed_frame()
+    with pytest.raises(ParameterError, match="time order"):
+        FeatureSelector(n_features=2, method="permutation").fit(X.iloc[::-1], y.iloc[::-1])
+    with pytest.raises(ParameterError, match="`t1` must have one end time per row"):
+        FeatureSelector(n_features=2, method="permutation").fit(X, y, t1=X.index[:10])
+    with pytest.raises(TypeError, match="`t1` needs `X` as a DataFrame"):
+        FeatureSelector(n_features=2, method="permutation").fit(X.to_numpy(), y.to_numpy(), t1=X.index)
