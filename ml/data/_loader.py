@@ -517,6 +517,16 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
             detail = ", ".join(f"{k}={col[k][i]:g}" for k in shown)
             _fail(BarDataError, f"{msg} ({detail}; {len(bad)} such row(s))", origin, i, ts=ts[i], column=name)
 
+    if "vwap" in col:  # exporters round VWAP (B3: within a tick), so outside the range only warns
+        v = col["vwap"]
+        outside = np.flatnonzero(np.isfinite(v) & ((v < l) | (v > h)))
+        if len(outside):
+            i = int(outside[0])
+            warnings.warn(
+                f"`vwap` lies outside [low, high] on {len(outside)} bar(s), first at {origin.where(i)} "
+                f"(timestamp {ts[i]}: low={l[i]:g}, high={h[i]:g}, vwap={v[i]:g}); VWAP features use it as given.",
+                DataQualityWarning, stacklevel=3)
+
     # Order and duplicates, per symbol.
     sym = df["symbol"].to_numpy()
     ts_ns = ts.asi8

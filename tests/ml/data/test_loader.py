@@ -751,3 +751,18 @@ def test_bar_length_is_recorded_at_load_time():
     from ml.data import load_bars, sample_path
 
     assert load_bars(sample_path("filusdt")).attrs["bars"]["bar_minutes"] == 1.0
+
+
+def test_vwap_outside_the_bar_range_warns_naming_the_row(tmp_path):
+    import pytest as _pytest
+
+    from ml.data import load_bars
+    from ml.exceptions import DataQualityWarning
+
+    f = tmp_path / "bars.csv"
+    f.write_text("timestamp,open,high,low,close,volume,vwap,symbol\n"
+                 "2024-02-01 00:00:00,10,11,9,10,5,10.2,X\n"
+                 "2024-02-01 00:01:00,10,11,9,10,5,50,X\n")
+    with _pytest.warns(DataQualityWarning, match=r"`vwap` lies outside \[low, high\] on 1 bar.*line 3.*vwap=50"):
+        bars = load_bars(f, calendar="24/7")
+    assert bars["vwap"].iloc[1] == 50.0
