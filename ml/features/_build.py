@@ -155,7 +155,7 @@ _RET_H = (1, 2, 5, 15, 30, 60, 120)
     ("macd", (), "(EMA12 - EMA26) of close, divided by close"),
     ("macd_hist", (), "macd minus its EMA9 (signal line)"),
     ("rsi_14", (), "Wilder RSI over 14 bars, 0..100 (smoothing seeded with the first move, not a 14-bar "
-                   "average as in Wilder's book; identical after warm-up)"),
+                   "average as in Wilder's book; the difference decays geometrically)"),
     ("rsi_60", (), "Wilder RSI over 60 bars, 0..100"),
     ("stoch_k_14", (), "stochastic %K: (close - min low 14) / (max high 14 - min low 14)"),
     ("eff_ratio_30", (), "Kaufman efficiency ratio over 30 bars: |net move| / sum |moves|"),
