@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BarDataError",
     "BarDataTypeError",
+    "CorruptModelError",
     "DataQualityWarning",
     "EmptyDataError",
     "LookAheadError",
@@ -55,6 +56,20 @@ class MissingColumnsError(BarDataError):
 
 class EmptyDataError(BarDataError):
     """A file or frame holds no bars."""
+
+
+class CorruptModelError(ValueError):
+    """A stored model file or its metadata does not match what was registered.
+
+    Attributes
+    ----------
+    path : str
+        The file at fault.
+    """
+
+    def __init__(self, message, *, path=None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
 
 
 class ParameterError(ValueError):
