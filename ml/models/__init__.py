@@ -6,9 +6,13 @@ every adapter honours.
 """
 
 from ml.models._base import BaseAdapter, BaseClassifierAdapter
+from ml.models._importance import IMPORTANCE_METHODS, feature_importance, importance_stability
 from ml.models._registry import MODELS, available_models, get_model, get_model_class
 
 __all__ = sorted([
+    "IMPORTANCE_METHODS",
+    "feature_importance",
+    "importance_stability",
     "BaseAdapter",
     "BaseClassifierAdapter",
     "MODELS",
