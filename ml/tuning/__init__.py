@@ -1,0 +1,5 @@
+"""Optuna hyper-parameter search over purged / walk-forward splits."""
+
+from ml.tuning._tune import SCORINGS, TuneResult, fold_score, tune
+
+__all__ = sorted(["SCORINGS", "TuneResult", "fold_score", "tune"])

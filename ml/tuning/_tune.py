@@ -1,0 +1,239 @@
+"""Hyper-parameter search with Optuna over purged cross-validation."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import log_loss
+
+from ml.exceptions import ParameterError
+from ml.models import get_model_class
+
+__all__ = ["SCORINGS", "TuneResult", "fold_score", "tune"]
+
+#: scoring name -> optimisation direction.
+SCORINGS = {"log_loss": "minimize", "sharpe": "maximize", "accuracy": "maximize"}
+_PRUNERS = ("median", "successive_halving", "none")
+
+
+@dataclass
+class TuneResult:
+    """Outcome of :func:`tune`.
+
+    Attributes
+    ----------
+    best_params : dict
+        Constructor arguments the best trial's ``search_space`` returned
+        (``fixed_params`` not repeated; tuples stored as lists).
+    best_score : float
+        Mean fold score of the best trial.
+    fold_scores : list of float
+        Per-fold scores of the best trial.
+    n_trials : int
+        Every trial the study holds (complete, pruned and failed): the number
+        of configurations tried, to feed the deflated Sharpe ratio.
+    scoring, direction : str
+    study : optuna.Study
+    """
+
+    best_params: dict
+    best_score: float
+    fold_scores: list
+    n_trials: int
+    scoring: str
+    direction: str
+    study: optuna.Study = field(repr=False)
+
+
+def fold_score(scoring: str, y_true, proba, classes, returns=None, threshold: float = 0.05) -> float:
+    """Score one fold's out-of-sample probabilities.
+
+    - ``log_loss``: multi-class log loss (lower is better);
+    - ``accuracy``: share of rows whose most probable class is right;
+    - ``sharpe``: Sharpe ratio of the thresholded signal per labelled sample,
+      ``mean(pnl) / std(pnl)`` with ``pnl = position * returns`` and
+      ``position = +1`` where ``P(up) - P(down) > threshold``, ``-1`` where
+      it is ``< -threshold``, else 0 (``returns`` is the label's realised
+      return, e.g. ``triple_barrier_labels(...)["ret"]``; up = the largest
+      class, down = the smallest).  Not annualised: it ranks trials, it is
+      not a performance figure.  0 when no position is taken.
+    """
+    classes = np.asarray(classes)
+    y_true = np.asarray(y_true)
+    if scoring == "log_loss":
+        return float(log_loss(y_true, proba, labels=classes))
+    if scoring == "accuracy":
+        return float(np.mean(classes[np.argmax(proba, axis=1)] == y_true))
+    if returns is None:
+        raise ParameterError("scoring='sharpe' needs `returns` (each sample's realised label return).")
+    edge = proba[:, -1] - (proba[:, 0] if len(classes) > 1 else 0.0)
+    pos = np.where(edge > threshold, 1.0, np.where(edge < -threshold, -1.0, 0.0))
+    pnl = pos * np.asarray(returns, dtype=float)
+    pnl = pnl[np.isfinite(pnl)]
+    sd = pnl.std(ddof=1) if len(pnl) > 1 else 0.0
+    return float(pnl.mean() / sd) if sd > 0 else 0.0
+
+
+def _jsonable(params: dict) -> dict:
+    """Constructor arguments as JSON values (RDB storages keep user attributes as JSON)."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, tuple):
+            v = list(v)
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def _choice(name, value, valid):
+    if value not in valid:
+        near = difflib.get_close_matches(str(value), list(valid), n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise ParameterError(f"`{name}` must be one of {', '.join(map(repr, valid))}, got {value!r}.{hint}")
+
+
+def _pruner(name):
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.NopPruner()
+
+
+def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_name=None, timeout=None,
+         scoring: str = "log_loss", returns=None, threshold: float = 0.05, sample_weight=None,
+         fixed_params: dict | None = None, pruner: str = "median", seed: int = 0, n_jobs: int = 1,
+         show_progress_bar: bool = False) -> TuneResult:
+    """Search a model's hyper-parameters with Optuna (TPE) over a purged splitter.
+
+    Each trial draws parameters from the adapter's ``search_space(trial)``,
+    fits on every training fold of ``cv`` and scores the test fold; the
+    running mean is reported after each fold so that the pruner stops bad
+    trials early.
+
+    Parameters
+    ----------
+    model_name : str
+        Registered model (``ml.models.available_models("classifier")``).
+    X : DataFrame of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+        Labels; rows with NaN labels must be removed beforehand.
+    cv : splitter
+        An object with ``split(X, y, groups)``, e.g. :class:`ml.validation.PurgedKFold`
+        or :class:`ml.validation.WalkForward` (purging needs the label end times).
+    n_trials : int
+        Trials this call adds to the study.
+    storage : str, optional
+        Optuna storage URL.  Default in memory.  ``"sqlite:///tune.db"`` lets
+        several processes on one machine work on one study, any RDB URL
+        (``postgresql://...``) several machines: run the same call, with the
+        same ``storage`` and ``study_name``, in each worker (see README).
+    study_name : str, optional
+        Name of the study in ``storage`` (required with a storage); an existing
+        study is continued.
+    timeout : float, optional
+        Seconds after which no new trial starts.
+    scoring : {"log_loss", "sharpe", "accuracy"}
+        See :func:`fold_score`.
+    returns : array-like, optional
+        Realised return per sample (for ``scoring="sharpe"``).
+    threshold : float
+        Probability edge needed to take a position (``sharpe``).
+    sample_weight : array-like, optional
+        Passed to ``fit`` (e.g. label uniqueness).
+    fixed_params : dict, optional
+        Constructor arguments applied to every trial (e.g. ``thread_count``);
+        they override the search space where both name a parameter.
+    pruner : {"median", "successive_halving", "none"}
+    seed : int
+        Seed of the TPE sampler and the models' ``random_state``.
+    n_jobs : int
+        Parallel trials in this process (threads).
+
+    Returns
+    -------
+    TuneResult
+    """
+    cls = get_model_class(model_name)
+    if getattr(cls, "kind", "") != "classifier":
+        raise ParameterError(f"`model_name` {model_name!r} is a {cls.kind} model; tune a classifier.")
+    _choice("scoring", scoring, SCORINGS)
+    _choice("pruner", pruner, _PRUNERS)
+    if not isinstance(n_trials, (int, np.integer)) or isinstance(n_trials, bool) or n_trials < 1:
+        raise ParameterError(f"`n_trials` must be an int >= 1, got {n_trials!r}.")
+    if not hasattr(cv, "split"):
+        raise TypeError(f"`cv` must be a splitter with split(X, y, groups), got {type(cv).__name__}; "
+                        "use ml.validation.PurgedKFold(n_splits, t1=labels['t1']).")
+    if storage is not None and not study_name:
+        raise ParameterError("`study_name` is required with a `storage`, so that workers find the same study.")
+    if not isinstance(X, pd.DataFrame):
+        X = pd.DataFrame(np.asarray(X, dtype=float))
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ParameterError(f"`X` has {len(X)} rows but `y` has {len(y)}.")
+    if pd.isna(y).any():
+        raise ParameterError("`y` holds NaN labels; drop those rows (and their X rows) first.")
+    if scoring == "sharpe":
+        if returns is None:
+            raise ParameterError("scoring='sharpe' needs `returns` (each sample's realised label return).")
+        returns = np.asarray(returns, dtype=float)
+        if len(returns) != len(y):
+            raise ParameterError(f"`returns` has {len(returns)} rows, `y` {len(y)}.")
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(X, y)]
+    if not folds:
+        raise ParameterError("`cv` yields no split for these rows.")
+    classes = np.unique(y)
+    fixed = dict(fixed_params or {})
+    if "random_state" in cls().get_params() and "random_state" not in fixed:
+        fixed["random_state"] = seed
+    direction = SCORINGS[scoring]
+
+    def objective(trial):
+        params = cls.search_space(trial)
+        model = cls(**{**params, **fixed})  # fixed parameters win over the search space
+        scores = []
+        for k, (tr, te) in enumerate(folds):
+            m = clone(model)
+            kw = {} if sw is None else {"sample_weight": sw[tr]}
+            m.fit(X.iloc[tr], y[tr], **kw)
+            proba = np.zeros((len(te), len(classes)))
+            p = m.predict_proba(X.iloc[te])
+            for j, c in enumerate(m.classes_):  # a fold may miss a class
+                proba[:, int(np.searchsorted(classes, c))] = p[:, j]
+            scores.append(fold_score(scoring, y[te], proba, classes,
+                                     None if returns is None else returns[te], threshold))
+            trial.report(float(np.mean(scores)), k)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        trial.set_user_attr("fold_scores", scores)
+        trial.set_user_attr("params", _jsonable(params))
+        return float(np.mean(scores))
+
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction,
+                                sampler=sampler, pruner=_pruner(pruner), load_if_exists=True)
+    if study.direction.name.lower() != direction:
+        raise ParameterError(f"study {study_name!r} in `storage` optimises {study.direction.name.lower()}, "
+                             f"but scoring={scoring!r} needs {direction}; use another study_name.")
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        study.optimize(objective, n_trials=int(n_trials), timeout=timeout, n_jobs=n_jobs,
+                       show_progress_bar=show_progress_bar, gc_after_trial=False)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        raise ParameterError(f"no trial of {model_name!r} completed ({len(study.trials)} tried); "
+                             "see the study's failed trials.")
+    best = study.best_trial
+    return TuneResult(best_params=dict(best.user_attrs.get("params", best.params)), best_score=float(best.value),
+                      fold_scores=list(best.user_attrs.get("fold_scores", [])), n_trials=len(study.trials),
+                      scoring=scoring, direction=direction, study=study)
