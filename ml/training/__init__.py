@@ -1,0 +1,11 @@
+"""Walk-forward training: features, per-fold selection, tuning, fit, out-of-sample probabilities."""
+
+from ml.training._walkforward import (
+    LABELS,
+    FoldResult,
+    WalkForwardConfig,
+    WalkForwardResult,
+    train_walkforward,
+)
+
+__all__ = sorted(["FoldResult", "LABELS", "WalkForwardConfig", "WalkForwardResult", "train_walkforward"])

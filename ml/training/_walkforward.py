@@ -1,0 +1,386 @@
+"""Walk-forward training: per fold selection, (tuning), fit and out-of-sample probabilities."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+
+from ml.data import bars_calendar, check_bar_frame
+from ml.exceptions import ParameterError
+from ml.features import FeatureSelector, build_features
+from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
+from ml.models import feature_importance, get_model, get_model_class, importance_stability
+from ml.validation import PurgedKFold, WalkForward
+
+__all__ = ["FoldResult", "LABELS", "WalkForwardConfig", "WalkForwardResult", "train_walkforward"]
+
+#: label name -> function(bars, calendar=..., **label_params)
+LABELS = {
+    "triple_barrier": lambda bars, calendar, **kw: triple_barrier_labels(bars, calendar=calendar, **kw),
+    "fixed_horizon": lambda bars, calendar, **kw: fixed_horizon_labels(bars, calendar=calendar, **kw),
+}
+_DEFAULT_LABEL_PARAMS = {"triple_barrier": {"max_holding": 30, "pt": 1.0, "sl": 1.0},
+                         "fixed_horizon": {"horizon": 30, "threshold": 0.0}}
+
+
+@dataclass(frozen=True)
+class WalkForwardConfig:
+    """Everything :func:`train_walkforward` does, as data (TOML / CLI map onto it).
+
+    Parameters
+    ----------
+    model : str
+        Registered classifier (``catboost``, ``random_forest``, ``svm``,
+        ``mlp``, ``lstm``, ``transformer``).
+    model_params : dict
+        Constructor arguments of the model (``random_state`` is ``seed``).
+    label : {"triple_barrier", "fixed_horizon"}
+    label_params : dict, optional
+        Arguments of the label function (default: 30 bars, 1 x volatility
+        barriers / zero threshold).
+    train_sessions, test_sessions : int
+        Walk-forward window lengths in sessions of the bars' calendar.
+    step_sessions : int, optional
+        Move per fold (default ``test_sessions``: every later bar is tested once).
+    anchored : bool
+        Expanding instead of rolling training window.
+    n_features : int
+        Features kept per fold by :class:`ml.features.FeatureSelector`, fit
+        on that fold's training rows only; 0 keeps all.
+    selector : {"mdi", "permutation", "mutual_info"}
+    feature_groups : tuple of str, optional
+        Feature groups to build (default all).
+    tune_trials : int
+        Optuna trials per fold (0: no tuning), over an inner purged K-fold of
+        the fold's training rows.
+    tune_splits : int
+        Inner folds for tuning.
+    tune_scoring : {"log_loss", "sharpe", "accuracy"}
+    storage : str, optional
+        Optuna storage URL; each fold's study is ``"<study_name>-fold<k>"``.
+    study_name : str
+    seed : int
+        Seed of the models, the selector and the sampler.
+    n_jobs : int
+        Folds trained in parallel (joblib; ``joblib.parallel_config`` picks
+        the backend, e.g. Dask or Ray on a cluster).
+    calendar : str, optional
+        Session calendar (default: the bars' own).
+    min_train_rows : int
+        A fold with fewer labelled training rows is an error.
+    """
+
+    model: str = "catboost"
+    model_params: dict = field(default_factory=dict)
+    label: str = "triple_barrier"
+    label_params: dict | None = None
+    train_sessions: int = 20
+    test_sessions: int = 5
+    step_sessions: int | None = None
+    anchored: bool = False
+    n_features: int = 20
+    selector: str = "mdi"
+    feature_groups: tuple | None = None
+    tune_trials: int = 0
+    tune_splits: int = 3
+    tune_scoring: str = "log_loss"
+    storage: str | None = None
+    study_name: str = "walkforward"
+    seed: int = 0
+    n_jobs: int = 1
+    calendar: str | None = None
+    min_train_rows: int = 200
+
+    def replace(self, **changes) -> "WalkForwardConfig":
+        """A copy with ``changes``; unknown names get a did-you-mean error."""
+        names = [f.name for f in dataclasses.fields(self)]
+        for k in changes:
+            if k not in names:
+                near = difflib.get_close_matches(k, names, n=1)
+                hint = f" Did you mean {near[0]!r}?" if near else ""
+                raise ParameterError(f"unknown setting {k!r}.{hint}")
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Check every setting; raise ParameterError naming the bad one."""
+        cls = get_model_class(self.model)
+        if cls.kind != "classifier":
+            raise ParameterError(f"`model` {self.model!r} is a {cls.kind} model; choose a classifier.")
+        if self.label not in LABELS:
+            near = difflib.get_close_matches(self.label, list(LABELS), n=1)
+            hint = f" Did you mean {near[0]!r}?" if near else ""
+            raise ParameterError(f"`label` must be one of {', '.join(LABELS)}, got {self.label!r}.{hint}")
+        for name in ("train_sessions", "test_sessions"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ParameterError(f"`{name}` must be an int >= 1, got {v!r}.")
+        for name, lo in (("n_features", 0), ("tune_trials", 0), ("tune_splits", 2), ("min_train_rows", 1)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
+                raise ParameterError(f"`{name}` must be an int >= {lo}, got {v!r}.")
+        if self.step_sessions is not None and (not isinstance(self.step_sessions, (int, np.integer))
+                                               or self.step_sessions < 1):
+            raise ParameterError(f"`step_sessions` must be an int >= 1 or None, got {self.step_sessions!r}.")
+        if not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
+            raise ParameterError(f"`n_jobs` must be a non-zero int (-1: all cores), got {self.n_jobs!r}.")
+        if not isinstance(self.model_params, dict):
+            raise TypeError(f"`model_params` must be a dict, got {type(self.model_params).__name__}.")
+
+
+@dataclass
+class FoldResult:
+    """One fold: its windows, selected features, parameters, metrics and importance."""
+
+    fold: int
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+    n_train: int
+    n_test: int
+    n_purged: int
+    selected: list
+    params: dict
+    metrics: dict
+    importance: pd.Series
+    proba: pd.DataFrame = field(repr=False)
+    n_trials: int = 0
+    seconds: float = 0.0
+    model: object = field(default=None, repr=False)
+
+
+@dataclass
+class WalkForwardResult:
+    """Stitched out-of-sample predictions and per-fold diagnostics.
+
+    Attributes
+    ----------
+    predictions : DataFrame
+        One row per tested bar: ``fold``, ``p_<class>`` probabilities,
+        ``p_up`` (probability of the highest class), ``label``, ``ret``, ``t1``.
+    folds : list of FoldResult
+    fold_metrics : DataFrame
+        Per fold: windows, rows, AUC, log loss, accuracy, trials, seconds.
+    metrics : dict
+        Over all out-of-sample labelled rows: auc, log_loss, accuracy,
+        n_predictions, n_labelled, n_folds, n_trials (tuning trials, for the
+        deflated Sharpe ratio), importance_stability (mean rank correlation).
+    importance : DataFrame
+        Features x folds (0 where a fold did not select the feature).
+    stability : dict
+        :func:`ml.models.importance_stability` of ``importance``.
+    selection_frequency : Series
+        Share of folds that selected each feature.
+    features, labels : DataFrame
+        All features and labels (for reports).
+    config : WalkForwardConfig
+    """
+
+    predictions: pd.DataFrame
+    folds: list
+    fold_metrics: pd.DataFrame
+    metrics: dict
+    importance: pd.DataFrame
+    stability: dict
+    selection_frequency: pd.Series
+    features: pd.DataFrame = field(repr=False)
+    labels: pd.DataFrame = field(repr=False)
+    config: WalkForwardConfig = field(repr=False)
+
+
+def _classification_metrics(y, proba: np.ndarray, classes: np.ndarray) -> dict:
+    """AUC (one-vs-rest macro for 3 classes), log loss and accuracy; NaN where undefined."""
+    out = {"n": int(len(y))}
+    if len(y) == 0:
+        return {**out, "auc": np.nan, "log_loss": np.nan, "accuracy": np.nan}
+    present = np.unique(y)
+    out["accuracy"] = float(accuracy_score(y, classes[np.argmax(proba, axis=1)]))
+    p = np.clip(proba, 1e-15, 1)
+    out["log_loss"] = float(log_loss(y, p / p.sum(axis=1, keepdims=True), labels=classes))
+    try:
+        if len(present) < 2:
+            out["auc"] = np.nan
+        elif len(classes) == 2:
+            out["auc"] = float(roc_auc_score(y == classes[1], proba[:, 1]))
+        else:
+            cols = np.searchsorted(classes, present)
+            sub = proba[:, cols] / np.clip(proba[:, cols].sum(axis=1, keepdims=True), 1e-15, None)
+            out["auc"] = float(roc_auc_score(y, sub, multi_class="ovr", labels=present)) if len(present) > 2 \
+                else float(roc_auc_score(y == present[1], sub[:, 1]))
+    except ValueError:
+        out["auc"] = np.nan
+    return out
+
+
+def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model):
+    t0 = time.perf_counter()
+    y_all = labels["label"].to_numpy()
+    tr = train[~np.isnan(y_all[train])]
+    if len(tr) < cfg.min_train_rows:
+        raise ParameterError(f"fold {k} has {len(tr)} labelled training rows (< `min_train_rows` "
+                             f"{cfg.min_train_rows}); use more `train_sessions` or a shorter label horizon.")
+    Xtr, ytr = X.iloc[tr], y_all[tr]
+    if len(np.unique(ytr)) < 2:
+        raise ParameterError(f"fold {k}: training labels hold a single class; check the label settings.")
+    selected = list(X.columns)
+    if cfg.n_features and cfg.n_features < X.shape[1]:
+        share = float(np.clip(np.nanmean(weights[tr]), 0.02, 1.0))
+        sel = FeatureSelector(n_features=cfg.n_features, method=cfg.selector, max_samples=share,
+                              min_samples_leaf=20, random_state=cfg.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sel.fit(Xtr, ytr, t1=labels["t1"].iloc[tr])
+        selected = list(sel.selected_)
+    params = dict(cfg.model_params)
+    n_trials = 0
+    if cfg.tune_trials:
+        from ml.tuning import tune
+
+        inner = PurgedKFold(cfg.tune_splits, t1=labels["t1"].iloc[tr])
+        res = tune(cfg.model, Xtr[selected], ytr, inner, n_trials=cfg.tune_trials, storage=cfg.storage,
+                   study_name=f"{cfg.study_name}-fold{k}", scoring=cfg.tune_scoring,
+                   returns=labels["ret"].iloc[tr].to_numpy(), sample_weight=weights[tr],
+                   fixed_params={**cfg.model_params, "random_state": cfg.seed}, seed=cfg.seed)
+        params.update(res.best_params)
+        n_trials = res.n_trials
+    model = get_model(cfg.model, **{"random_state": cfg.seed, **params})
+    model.fit(Xtr[selected], ytr, sample_weight=weights[tr])
+    Xte = X.iloc[test][selected]
+    p = model.predict_proba(Xte)
+    proba = np.zeros((len(test), len(classes)))
+    for j, c in enumerate(model.classes_):
+        proba[:, int(np.searchsorted(classes, c))] = p[:, j]
+    yte = y_all[test]
+    lab = ~np.isnan(yte)
+    metrics = _classification_metrics(yte[lab], proba[lab], classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if lab.sum() >= 10 and len(np.unique(yte[lab])) > 1:
+            imp = feature_importance(model, Xte[lab], yte[lab], method="auto", random_state=cfg.seed)
+        else:
+            imp = pd.Series(np.nan, index=selected)
+    idx = X.index
+    return FoldResult(
+        fold=k, train_start=idx[train[0]], train_end=idx[train[-1]], test_start=idx[test[0]],
+        test_end=idx[test[-1]], n_train=int(len(tr)), n_test=int(len(test)),
+        n_purged=0, selected=selected, params=params, metrics=metrics, importance=imp,
+        proba=pd.DataFrame(proba, index=idx[test], columns=[f"p_{_fmt(c)}" for c in classes]),
+        n_trials=n_trials, seconds=time.perf_counter() - t0, model=model if keep_model else None,
+    )
+
+
+def _fmt(c) -> str:
+    return str(int(c)) if float(c).is_integer() else str(c)
+
+
+def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = None, *, keep_models: bool = False,
+                      progress: bool = False, **overrides) -> WalkForwardResult:
+    """Train and test a model walking forward through the sessions of ``bars``.
+
+    Per fold: feature selection on the training rows only, optional Optuna
+    tuning over an inner purged K-fold of the training rows, a fit on the
+    training rows (weighted by label uniqueness) and probabilities for every
+    bar of the test window.  Training labels whose end time ``t1`` reaches
+    into the test window are purged.  Features and labels are computed once
+    for the whole series: both are causal (tested), so this equals computing
+    them per fold.  Folds run in parallel through joblib (``n_jobs``).
+
+    Parameters
+    ----------
+    bars : DataFrame
+        One instrument's bars (a continuous series for futures), as from
+        :func:`ml.data.load_bars` / :func:`ml.data.continuous_contract`.
+    config : WalkForwardConfig, optional
+    keep_models : bool
+        Keep each fold's fitted model on its :class:`FoldResult`.
+    progress : bool
+        Show a progress bar over folds (sequential runs).
+    **overrides
+        Settings replacing those of ``config`` (e.g. ``model="random_forest"``).
+
+    Returns
+    -------
+    WalkForwardResult
+    """
+    cfg = (config or WalkForwardConfig()).replace(**overrides) if overrides else (config or WalkForwardConfig())
+    cfg.validate()
+    check_bar_frame(bars)
+    cal = bars_calendar(bars, cfg.calendar)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped-feature warnings: listed in X.attrs
+        X = build_features(bars, groups=list(cfg.feature_groups) if cfg.feature_groups else None, calendar=cal)
+    label_params = {**_DEFAULT_LABEL_PARAMS[cfg.label], **(cfg.label_params or {})}
+    labels = LABELS[cfg.label](bars, cal, **label_params)
+    weights = uniqueness_weights(labels["t1"], bars.index).to_numpy()
+    session = cal.sessions(bars.index).session
+    # Unlabelled bars still get predictions; their label "ends" where it starts.
+    t1 = labels["t1"].where(labels["t1"].notna(), pd.Series(bars.index, index=bars.index))
+    wf = WalkForward(cfg.train_sessions, cfg.test_sessions, step=cfg.step_sessions, anchored=cfg.anchored,
+                     purge=True, t1=t1, unit="sessions")
+    n_sessions = int(session.max()) + 1
+    if n_sessions < cfg.train_sessions + 1:
+        raise ParameterError(f"the bars hold {n_sessions} sessions; `train_sessions`={cfg.train_sessions} "
+                             f"plus at least one test session are needed.")
+    splits = list(wf.split(X, groups=session))
+    classes = np.unique(labels["label"].dropna().to_numpy())
+    if len(classes) < 2:
+        raise ParameterError("labels hold fewer than two classes; check the label settings.")
+    tasks = [delayed(_run_fold)(k, tr, te, X, labels, weights, cfg, classes, keep_models)
+             for k, (tr, te) in enumerate(splits)]
+    if cfg.n_jobs == 1:
+        it = tasks
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(tasks, desc="walk-forward folds", unit="fold")
+        folds = [fn(*a, **kw) for fn, a, kw in it]
+    else:
+        folds = Parallel(n_jobs=cfg.n_jobs)(tasks)
+
+    # Purged counts: training window size minus the rows the splitter kept.
+    for f, (tr, _) in zip(folds, splits):
+        window = ((bars.index >= f.train_start) & (bars.index <= f.train_end)).sum()
+        f.n_purged = int(window - len(tr))
+    preds = pd.concat([f.proba.assign(fold=f.fold) for f in folds])
+    preds = preds[["fold", *[c for c in preds.columns if c != "fold"]]]
+    preds["p_up"] = preds[f"p_{_fmt(classes[-1])}"]
+    preds = preds.join(labels[["label", "ret", "t1"]])
+    preds.index.name = "timestamp"
+    lab = preds["label"].notna().to_numpy()
+    pcols = [f"p_{_fmt(c)}" for c in classes]
+    overall = _classification_metrics(preds["label"].to_numpy()[lab], preds[pcols].to_numpy()[lab], classes)
+    importance = pd.concat([f.importance.rename(f.fold) for f in folds], axis=1).fillna(0.0)
+    importance.columns.name = "fold"
+    if len(folds) > 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stability = importance_stability(importance)
+    else:
+        stability = {"mean": np.nan, "n_folds": 1}
+    freq = pd.Series(0.0, index=X.columns)
+    for f in folds:
+        freq[f.selected] += 1.0 / len(folds)
+    fold_metrics = pd.DataFrame([{
+        "fold": f.fold, "train_start": f.train_start, "train_end": f.train_end, "test_start": f.test_start,
+        "test_end": f.test_end, "n_train": f.n_train, "n_test": f.n_test, "n_purged": f.n_purged,
+        "auc": f.metrics["auc"], "log_loss": f.metrics["log_loss"], "accuracy": f.metrics["accuracy"],
+        "n_trials": f.n_trials, "seconds": round(f.seconds, 3)} for f in folds]).set_index("fold")
+    metrics = {
+        "auc": overall["auc"], "log_loss": overall["log_loss"], "accuracy": overall["accuracy"],
+        "n_predictions": int(len(preds)), "n_labelled": int(lab.sum()), "n_folds": len(folds),
+        "n_trials": int(sum(f.n_trials for f in folds)),
+        "importance_stability": float(stability.get("mean", np.nan)),
+        "classes": [_fmt(c) for c in classes],
+    }
+    return WalkForwardResult(predictions=preds, folds=folds, fold_metrics=fold_metrics, metrics=metrics,
+                             importance=importance, stability=stability,
+                             selection_frequency=freq.sort_values(ascending=False), features=X,
+                             labels=labels, config=cfg)

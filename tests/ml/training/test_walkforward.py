@@ -1,0 +1,115 @@
+"""train_walkforward: leakage, determinism, stitching, purging, tuning, errors."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.exceptions import ParameterError
+from ml.features._causality import perturb_after
+from ml.training import WalkForwardConfig, train_walkforward
+
+FAST = WalkForwardConfig(model="random_forest", model_params={"n_estimators": 20, "min_samples_leaf": 20},
+                         train_sessions=3, test_sessions=2, n_features=8, label_params={"max_holding": 20},
+                         min_train_rows=100)
+
+
+def run(bars, cfg=FAST, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return train_walkforward(bars, cfg, **kw)
+
+
+@pytest.fixture(scope="module")
+def fil_result(fil_bars):
+    return run(fil_bars, keep_models=True)
+
+
+def test_stitched_predictions_cover_every_later_bar_once(fil_bars, fil_result):
+    p = fil_result.predictions
+    assert p.index.is_unique and p.index.is_monotonic_increasing
+    first_test = fil_bars.index[3 * 1440]  # 24/7 sessions are UTC days of 1440 bars
+    assert p.index[0] == first_test and p.index[-1] == fil_bars.index[-1]
+    assert len(p) == len(fil_bars) - 3 * 1440
+    assert list(p["fold"].unique()) == [0, 1]
+    probs = p[[c for c in p.columns if c.startswith("p_") and c != "p_up"]]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-9)
+    assert (p["p_up"] == p["p_1"]).all()
+
+
+def test_metrics_and_diagnostics(fil_result):
+    m = fil_result.metrics
+    assert m["n_folds"] == 2 and 0 <= m["auc"] <= 1 and m["log_loss"] > 0 and 0 <= m["accuracy"] <= 1
+    fm = fil_result.fold_metrics
+    assert list(fm.columns[:4]) == ["train_start", "train_end", "test_start", "test_end"]
+    assert (fm["train_end"] < fm["test_start"]).all()
+    assert all(len(f.selected) == 8 for f in fil_result.folds)
+    assert fil_result.importance.shape[1] == 2
+    assert -1 <= m["importance_stability"] <= 1
+    assert fil_result.selection_frequency.max() == 1.0
+    assert all(f.model is not None for f in fil_result.folds)
+
+
+def test_training_labels_never_reach_the_test_window(fil_bars, fil_result):
+    t1 = fil_result.labels["t1"]
+    for f in fil_result.folds:
+        window = (fil_bars.index >= f.train_start) & (fil_bars.index <= f.train_end)
+        reaching = int((window & (t1 >= f.test_start).to_numpy()).sum())
+        assert f.n_purged == reaching  # exactly those were dropped from training
+
+
+def test_predictions_before_t_do_not_change_when_later_data_change(fil_bars, fil_result):
+    """The leakage test: perturb every bar after T (inside the second test window);
+    every prediction for a bar <= T is bit-identical."""
+    t = 5 * 1440 + 300
+    other = run(perturb_after(fil_bars, t, seed=11))
+    a = fil_result.predictions.loc[: fil_bars.index[t]]
+    b = other.predictions.loc[: fil_bars.index[t]]
+    cols = [c for c in a.columns if c.startswith("p_")] + ["fold"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    # and the perturbation did change later predictions
+    assert not np.allclose(fil_result.predictions["p_up"].iloc[-500:], other.predictions["p_up"].iloc[-500:])
+
+
+def test_deterministic_and_parallel_equals_serial(fil_bars, fil_result):
+    again = run(fil_bars, n_jobs=2)
+    pd.testing.assert_frame_equal(again.predictions, fil_result.predictions)
+
+
+def test_tuning_inside_each_fold_counts_trials(fil_bars):
+    cfg = FAST.replace(tune_trials=2, tune_splits=2)
+    res = run(fil_bars.iloc[: 6 * 1440], cfg)
+    assert res.metrics["n_trials"] == 2 * res.metrics["n_folds"]
+    assert all(set(f.params) >= {"n_estimators"} for f in res.folds)
+
+
+def test_on_a_continuous_futures_series(wdo_bars):
+    from ml.data import continuous_contract
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cont = continuous_contract(wdo_bars)
+    res = run(cont.loc[:"2021-11-30"], FAST.replace(train_sessions=10, test_sessions=3))
+    # 17 sessions (15 Nov is a holiday): train on 10, test 3 + 3 + 1 from 22 Nov 09:00
+    assert res.metrics["n_folds"] == 3
+    assert res.predictions.index[0] == pd.Timestamp("2021-11-22 09:00", tz="America/Sao_Paulo")
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"model": "catbost"}, "Did you mean 'catboost'"),
+    ({"model": "garch"}, "volatility model"),
+    ({"label": "triple"}, "Did you mean 'triple_barrier'"),
+    ({"train_sessions": 0}, "`train_sessions` must be an int >= 1"),
+    ({"n_features": -1}, "`n_features`"),
+    ({"n_jobs": 0}, "`n_jobs`"),
+    ({"train_sessions": 30}, "sessions"),
+])
+def test_bad_settings(fil_bars, changes, match):
+    with pytest.raises(ParameterError, match=match):
+        run(fil_bars, FAST.replace(**changes))
+
+
+def test_unknown_setting_names_a_suggestion():
+    with pytest.raises(ParameterError, match="Did you mean 'train_sessions'"):
+        FAST.replace(train_session=3)
