@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -106,6 +107,21 @@ def _pruner(name):
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()
+
+
+def _create_study(storage, study_name, direction, sampler, pruner, attempts: int = 6):
+    """``optuna.create_study(load_if_exists=True)``, retried while another worker
+    is creating the same fresh RDB storage (its schema set-up races)."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(storage=storage, study_name=study_name, direction=direction,
+                                       sampler=sampler, pruner=pruner, load_if_exists=True)
+        except (IntegrityError, OperationalError, optuna.exceptions.DuplicatedStudyError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_name=None, timeout=None,
@@ -215,12 +231,11 @@ def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_n
             if trial.should_prune():
                 raise optuna.TrialPruned()
         trial.set_user_attr("fold_scores", scores)
-        trial.set_user_attr("params", _jsonable(params))
+        trial.set_user_attr("params", _jsonable({k: v for k, v in params.items() if k not in fixed}))
         return float(np.mean(scores))
 
     sampler = optuna.samplers.TPESampler(seed=seed)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction,
-                                sampler=sampler, pruner=_pruner(pruner), load_if_exists=True)
+    study = _create_study(storage, study_name, direction, sampler, _pruner(pruner))
     if study.direction.name.lower() != direction:
         raise ParameterError(f"study {study_name!r} in `storage` optimises {study.direction.name.lower()}, "
                              f"but scoring={scoring!r} needs {direction}; use another study_name.")

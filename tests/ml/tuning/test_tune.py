@@ -121,3 +121,20 @@ def test_nan_labels_rejected(data):
     y[3] = np.nan
     with pytest.raises(ParameterError, match="NaN labels"):
         tune("random_forest", X, y, Forward(), n_trials=1, fixed_params=FAST)
+
+
+def _worker(args):
+    X, y, url = args
+    return tune("random_forest", X, y, Forward(), n_trials=2, storage=url, study_name="shared",
+                fixed_params=FAST).n_trials
+
+
+def test_two_processes_share_one_fresh_sqlite_study(data, tmp_path):
+    """Both workers start on an empty database at once (Optuna's schema set-up races)."""
+    import multiprocessing as mp
+
+    X, y, _ = data
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with mp.get_context("fork").Pool(2) as pool:
+        pool.map(_worker, [(X.iloc[:1200], y[:1200], url)] * 2)
+    assert len(optuna.load_study(study_name="shared", storage=url).trials) == 4
