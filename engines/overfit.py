@@ -64,8 +64,8 @@ EULER_GAMMA = 0.5772156649015329
 _MAX_ABS_SR = 1.0
 _ANNUALISED_HINT = (
     " Sharpe ratios here are per period (not annualised): divide an annualised "
-    "Sharpe ratio by sqrt(periods per year), e.g. sqrt(252 * 540) for 1-minute "
-    "bars in a 9-hour session."
+    "Sharpe ratio by sqrt(periods per year), e.g. sqrt(252 * 570) for 1-minute "
+    "bars in the 9.5-hour B3 session (engines.metrics.periods_per_year)."
 )
 _METRICS = ("sharpe", "mean")
 # Soft cap on the number of floats of one chunk of combinations in the PBO kernel.
