@@ -11,13 +11,13 @@ session is known even when the opening minute has no trade.
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 
 __all__ = ["CALENDARS", "SessionCalendar", "SessionInfo", "bars_calendar", "get_calendar", "infer_calendar"]
@@ -194,10 +194,9 @@ def get_calendar(calendar) -> SessionCalendar:
     if key in CALENDARS:
         return CALENDARS[key]
     names = sorted(CALENDARS) + sorted(_ALIASES)
-    close = difflib.get_close_matches(calendar.upper(), names, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ParameterError(
-        f"unknown calendar {calendar!r}; known calendars: {', '.join(sorted(CALENDARS))}.{hint}"
+        f"unknown calendar {calendar!r}; known calendars: {', '.join(sorted(CALENDARS))}."
+        f"{did_you_mean(calendar, names, cutoff=0.5)}"
     )
 
 

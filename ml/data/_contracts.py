@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 import warnings
@@ -11,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ml._checks import check_choice
 from ml.data._calendar import bars_calendar
 from ml.data._frame import check_bar_frame
 from ml.exceptions import (
@@ -62,15 +62,6 @@ def parse_contract(symbol: str) -> tuple[str, int, int] | None:
     if m is None:
         return None
     return m["root"], 2000 + int(m["year"]), _MONTHS.index(m["month"]) + 1
-
-
-def _check_choice(name: str, value, valid: tuple) -> None:
-    if value in valid and (value is not None or None in valid):
-        return
-    shown = ", ".join(repr(v) for v in valid)
-    near = difflib.get_close_matches(str(value), [str(v) for v in valid if v is not None], n=1)
-    hint = f" Did you mean {near[0]!r}?" if near else ""
-    raise ParameterError(f"`{name}` must be one of {shown}, got {value!r}.{hint}")
 
 
 def _order_contracts(symbols: list[str], first_pos: np.ndarray) -> tuple[list[int], bool]:
@@ -228,8 +219,8 @@ def continuous_contract(
     >>> out["close"].round(4).tolist(), out["contract"].tolist()
     ([108.9109, 110.0, 110.0], ['WDOH25', 'WDOH25', 'WDOJ25'])
     """
-    _check_choice("roll", roll, ROLL_METHODS)
-    _check_choice("adjust", adjust, ADJUST_METHODS)
+    check_choice("roll", roll, ROLL_METHODS, type_error=ParameterError)
+    check_choice("adjust", adjust, ADJUST_METHODS, type_error=ParameterError)
     # Several contracts share timestamps: order is checked per symbol below.
     check_bar_frame(bars, sorted_unique=False)
     if root is not None and (not isinstance(root, str) or not root.strip()):

@@ -9,11 +9,11 @@ function needs it, strictly increasing in time.  That check lives here, once.
 
 from __future__ import annotations
 
-import difflib
 
 import numpy as np
 import pandas as pd
 
+from ml._checks import close_match
 from ml.data._schema import REQUIRED_COLUMNS
 from ml.exceptions import BarDataError, BarDataTypeError, EmptyDataError, MissingColumnsError
 
@@ -151,8 +151,8 @@ def check_bar_frame(bars, columns=BAR_COLUMNS, *, name: str = "bars", sorted_uni
     missing = [c for c in columns if c not in bars.columns]
     if missing:
         found = [str(c) for c in bars.columns]
-        near = [(c, difflib.get_close_matches(c, found, n=1, cutoff=0.6)) for c in missing]
-        hints = [f"{m[0]!r} for {c!r}" for c, m in near if m]
+        near = [(c, close_match(c, found)) for c in missing]
+        hints = [f"{m!r} for {c!r}" for c, m in near if m is not None]
         hint = f" Did you mean {', '.join(hints)}?" if hints else ""
         raise MissingColumnsError(
             f"`{name}` lacks column(s) {', '.join('`%s`' % c for c in missing)}; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import os
 import re
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml._checks import close_match, did_you_mean
 from ml.data._calendar import SessionCalendar, get_calendar, infer_calendar
 from ml.data._schema import COLUMNS, NUMERIC_COLUMNS, OPTIONAL_COLUMNS, PRICE_COLUMNS, REQUIRED_COLUMNS
 from ml.exceptions import (
@@ -304,9 +304,9 @@ def _check_required(df: pd.DataFrame, source: str | None) -> None:
         return
     hints = []
     for c in missing:
-        near = difflib.get_close_matches(c, [str(x) for x in df.columns], n=1, cutoff=0.6)
-        if near:
-            hints.append(f"{near[0]!r} for {c!r}?")
+        near = close_match(c, df.columns)
+        if near is not None:
+            hints.append(f"{near!r} for {c!r}?")
     hint = (" Did you mean " + ", ".join(hints)) if hints else ""
     src = os.path.basename(source) if source else "the frame"
     raise MissingColumnsError(
@@ -334,11 +334,9 @@ def _select_symbol(df: pd.DataFrame, origin: _Origin, symbol: str):
         mask = (up.str.startswith(want) & tails.str.match(_MONTH_CODE)).to_numpy()
     if not mask.any():
         present = sorted(sym.unique())
-        near = difflib.get_close_matches(want, [p.upper() for p in present], n=1)
-        near = [p for p in present if near and p.upper() == near[0]][:1]
-        hint = f" Did you mean {near[0]!r}?" if near else ""
         shown = ", ".join(present[:10]) + (" ..." if len(present) > 10 else "")
-        raise ParameterError(f"`symbol` {symbol!r} is not in the data; symbols present: {shown}.{hint}")
+        raise ParameterError(f"`symbol` {symbol!r} is not in the data; symbols present: {shown}."
+                             f"{did_you_mean(want, present)}")
     return df.loc[mask].reset_index(drop=True), origin.take(mask)
 
 

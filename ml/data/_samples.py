@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
+from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 
 __all__ = ["SAMPLES", "sample_path"]
@@ -24,7 +24,6 @@ def sample_path(name: str = "wdo") -> Path:
     """Path of a bundled real sample file (``"wdo"`` or ``"filusdt"``)."""
     key = str(name).lower()
     if key not in SAMPLES:
-        near = difflib.get_close_matches(key, list(SAMPLES), n=1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
-        raise ParameterError(f"unknown sample {name!r}; samples: {', '.join(SAMPLES)}.{hint}")
+        raise ParameterError(f"unknown sample {name!r}; samples: {', '.join(SAMPLES)}."
+                             f"{did_you_mean(key, SAMPLES)}")
     return _DIR / SAMPLES[key]

@@ -12,15 +12,8 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from ml.ensemble._checks import (
-    check_bool,
-    check_classes,
-    check_fraction,
-    check_int,
-    check_sample_weight,
-    check_y,
-    did_you_mean,
-)
+from ml._checks import check_bool, check_int, check_real, did_you_mean
+from ml.ensemble._checks import check_classes, check_sample_weight, check_y
 from ml.exceptions import ParameterError
 
 __all__ = ["BlendingEnsemble"]
@@ -148,8 +141,8 @@ class BlendingEnsemble(BaseEstimator):
         names, P = _check_probas("oof_probas", oof_probas)
         M, n, K = P.shape
         mode, fixed = self._check_weights(names)
-        min_weight = check_fraction(
-            "min_weight", self.min_weight, 1.0 / M,
+        min_weight = check_real(  # a rounding hair above 1/M passes
+            "min_weight", self.min_weight, lo=0.0, hi=1.0 / M + 1e-12,
             hint=f" With {M} models the floor can be at most 1/{M} (which forces equal weights).",
         )
         if regime_aware and mode != "optimize":

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-import math
 import numbers
-
 import warnings
 
 import numpy as np
@@ -18,48 +15,14 @@ from ml.exceptions import ParameterError
 
 __all__ = [
     "as_matrix",
-    "check_bool",
     "check_classes",
     "check_classifier",
     "check_cv",
-    "check_fraction",
-    "check_int",
     "check_sample_weight",
     "check_y",
-    "did_you_mean",
     "n_samples",
     "take_rows",
 ]
-
-
-def did_you_mean(value, valid) -> str:
-    """`` Did you mean 'x'?`` or an empty string."""
-    near = difflib.get_close_matches(str(value), [str(v) for v in valid], n=1)
-    return f" Did you mean {near[0]!r}?" if near else ""
-
-
-def check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int >= {minimum}, got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ParameterError(f"`{name}` must be >= {minimum}, got {int(value)!r}.")
-    return int(value)
-
-
-def check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be True or False, got {type(value).__name__} {value!r}.")
-    return bool(value)
-
-
-def check_fraction(name: str, value, upper: float = 1.0, *, hint: str = "") -> float:
-    """A finite real in ``[0, upper]``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number, got {type(value).__name__} {value!r}.")
-    value = float(value)
-    if not (math.isfinite(value) and 0.0 <= value <= upper + 1e-12):
-        raise ParameterError(f"`{name}` must be in [0, {upper:.6g}], got {value!r}.{hint}")
-    return value
 
 
 def check_classifier(name: str, estimator) -> None:

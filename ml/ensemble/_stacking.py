@@ -8,9 +8,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from ml._checks import check_bool
 from ml.ensemble._checks import (
     as_matrix,
-    check_bool,
     check_classes,
     check_classifier,
     check_cv,

@@ -9,13 +9,13 @@ units, so features are comparable across instruments and price levels.
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ml._checks import did_you_mean
 from ml.data._calendar import SessionCalendar, SessionInfo, bars_calendar
 from ml.data._frame import bar_minutes_of
 from ml.data._frame import check_bar_frame, check_bar_index
@@ -538,9 +538,8 @@ def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minute
         groups = [groups]
     for g in groups:
         if g not in _GROUPS:
-            near = difflib.get_close_matches(str(g), list(_GROUPS), n=1)
-            hint = f" Did you mean {near[0]!r}?" if near else ""
-            raise ParameterError(f"unknown feature group {g!r} in `groups`; groups: {', '.join(_GROUPS)}.{hint}")
+            raise ParameterError(f"unknown feature group {g!r} in `groups`; groups: {', '.join(_GROUPS)}."
+                                 f"{did_you_mean(g, _GROUPS)}")
     if "symbol" in bars.columns and "contract" not in bars.columns and bars["symbol"].nunique() > 1:
         warnings.warn(
             f"`bars` hold {bars['symbol'].nunique()} contracts in sequence "

@@ -7,7 +7,6 @@ from the rows it is fitted on.  :func:`select_features` is a one-call wrapper.
 
 from __future__ import annotations
 
-import difflib
 import numbers
 import warnings
 
@@ -25,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from ml._checks import check_choice, check_int, check_real, close_match
 from ml.exceptions import DataQualityWarning, ParameterError
 
 __all__ = ["FeatureSelector", "select_features"]
@@ -40,16 +40,6 @@ MIN_ROWS = 10
 PERMUTATION_FIT_SHARE = 0.75
 #: Repeats of each permutation for ``method="permutation"``.
 PERMUTATION_REPEATS = 5
-
-
-def _choice(value, name: str, valid: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"`{name}` must be a str, one of {list(valid)}, got {value!r}.")
-    if value not in valid:
-        near = difflib.get_close_matches(value.lower(), valid, n=1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
-        raise ParameterError(f"`{name}` must be one of {list(valid)}, got {value!r}.{hint}")
-    return value
 
 
 def _is_int(value) -> bool:
@@ -251,25 +241,12 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, n_name="n_features", t1=t1)
 
     def _check_params(self, n_name: str):
-        n = self.n_features
-        if not _is_int(n):
-            raise TypeError(f"`{n_name}` must be an int >= 1, got {n!r}.")
-        if n < 1:
-            raise ParameterError(f"`{n_name}` must be an int >= 1, got {n!r}.")
-        method = _choice(self.method, "method", METHODS)
-        corr_method = _choice(self.corr_method, "corr_method", CORR_METHODS)
-        t = self.corr_threshold
-        if not _is_real(t):
-            raise TypeError(f"`corr_threshold` must be a float in (0, 1], got {t!r}.")
-        if not (0.0 < float(t) <= 1.0):
-            raise ParameterError(
-                f"`corr_threshold` must be in (0, 1], got {t!r}; e.g. 0.9 groups features "
-                "with |corr| > 0.9, 1.0 groups only exact copies."
-            )
-        if not _is_int(self.n_estimators):
-            raise TypeError(f"`n_estimators` must be an int >= 1, got {self.n_estimators!r}.")
-        if self.n_estimators < 1:
-            raise ParameterError(f"`n_estimators` must be an int >= 1, got {self.n_estimators!r}.")
+        n = check_int(n_name, self.n_features, 1)
+        method = check_choice("method", self.method, METHODS)
+        corr_method = check_choice("corr_method", self.corr_method, CORR_METHODS)
+        t = check_real("corr_threshold", self.corr_threshold, lo=0.0, hi=1.0, lo_open=True,
+                       hint=" E.g. 0.9 groups features with |corr| > 0.9, 1.0 groups only exact copies.")
+        check_int("n_estimators", self.n_estimators, 1)
         ms = self.max_samples
         if ms is not None:
             if _is_int(ms):
@@ -302,7 +279,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
             seed = int(check_random_state(rs).randint(np.iinfo(np.int32).max))
         else:
             raise TypeError(f"`random_state` must be an int, a numpy RandomState or None, got {rs!r}.")
-        return n, method, corr_method, float(t), seed
+        return n, method, corr_method, t, seed
 
     def _fit(self, X, y, sample_weight, *, n_name: str, t1=None):
         n_keep, method, corr_method, threshold, seed = self._check_params(n_name)
@@ -514,9 +491,9 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
                     present = [str(c) for c in X.columns]
                     hints = []
                     for c in missing:
-                        near = difflib.get_close_matches(str(c), present, n=1)
-                        if near:
-                            hints.append(f"{c!r} -> did you mean {near[0]!r}?")
+                        near = close_match(c, present)
+                        if near is not None:
+                            hints.append(f"{c!r} -> did you mean {near!r}?")
                     hint = (" " + "; ".join(hints)) if hints else ""
                     raise ParameterError(
                         f"`X` lacks selected column(s) {missing} that were present in fit.{hint}"

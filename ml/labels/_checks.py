@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 import pandas as pd
 
+from ml._checks import check_real
 from ml.data import bars_calendar
 from ml.data._frame import bar_minutes_of, check_bar_frame, check_bar_index
 from ml.exceptions import BarDataError, ParameterError
@@ -27,31 +25,10 @@ def kernel(name: str):
 
 
 # --------------------------------------------------------------------------- scalars
-def check_int(name: str, value, minimum: int, *, hint: str = "") -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int >= {minimum}, got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ParameterError(f"`{name}` must be >= {minimum}, got {int(value)!r}.{hint}")
-    return int(value)
-
-
 def check_float(name: str, value, *, allow_none: bool = False, hint: str = "") -> float:
     """A finite real >= 0 (``None`` -> 0.0 when allowed)."""
-    if value is None and allow_none:
-        return 0.0
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        none = " or None" if allow_none else ""
-        raise TypeError(f"`{name}` must be a real number{none}, got {type(value).__name__} {value!r}.")
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ParameterError(f"`{name}` must be a finite number >= 0, got {value!r}.{hint}")
-    return value
-
-
-def check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be True or False, got {type(value).__name__} {value!r}.")
-    return bool(value)
+    value = check_real(name, value, lo=0.0, allow_none=allow_none, hint=hint)
+    return 0.0 if value is None else value
 
 
 # --------------------------------------------------------------------------- bars

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ml._checks import check_bool, check_int
 from ml.labels._checks import (
     barrier_names,
     check_bars,
-    check_bool,
     check_float,
-    check_int,
     kernel,
     segments,
     wrap_t1,

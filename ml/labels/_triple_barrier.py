@@ -7,13 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from ml._checks import check_bool, check_int
 from ml.exceptions import ParameterError
 from ml.labels._checks import (
     barrier_names,
     check_bars,
-    check_bool,
     check_float,
-    check_int,
     check_series,
     kernel,
     segments,

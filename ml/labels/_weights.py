@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ml._checks import check_bool
 from ml.exceptions import ParameterError
-from ml.labels._checks import check_bool, check_index, check_series, kernel
+from ml.labels._checks import check_index, check_series, kernel
 
 __all__ = [
     "average_uniqueness",

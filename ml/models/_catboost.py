@@ -6,13 +6,9 @@ import numpy as np
 from catboost import CatBoostClassifier, Pool
 from sklearn.utils.validation import check_is_fitted
 
+from ml._checks import check_choice, check_int, check_real
 from ml.exceptions import ParameterError
-from ml.models._sklearn import (
-    TabularClassifierAdapter,
-    _check_float,
-    _check_int,
-    _check_random_state,
-)
+from ml.models._sklearn import TabularClassifierAdapter, _check_random_state
 
 __all__ = ["CatBoostModel"]
 
@@ -82,16 +78,15 @@ class CatBoostModel(TabularClassifierAdapter):
         self.verbose = verbose
 
     def _check_params(self):
-        _check_int("iterations", self.iterations, 1)
-        _check_int("depth", self.depth, 1, 16)
-        _check_float("learning_rate", self.learning_rate, 0.0, low_open=True)
-        _check_float("l2_leaf_reg", self.l2_leaf_reg, 0.0)
-        _check_int("border_count", self.border_count, 1, 65535)
-        if self.auto_class_weights not in _AUTO_CLASS_WEIGHTS:
-            raise ParameterError(f"`auto_class_weights` must be one of {list(_AUTO_CLASS_WEIGHTS)}, "
-                                 f"got {self.auto_class_weights!r}.")
+        check_int("iterations", self.iterations, 1)
+        check_int("depth", self.depth, 1, 16)
+        check_real("learning_rate", self.learning_rate, lo=0.0, lo_open=True)
+        check_real("l2_leaf_reg", self.l2_leaf_reg, lo=0.0)
+        check_int("border_count", self.border_count, 1, 65535)
+        check_choice("auto_class_weights", self.auto_class_weights, _AUTO_CLASS_WEIGHTS,
+                     type_error=ParameterError)
         _check_random_state(self.random_state)
-        tc = _check_int("thread_count", self.thread_count, -1)
+        tc = check_int("thread_count", self.thread_count, -1)
         if tc == 0:
             raise ParameterError("`thread_count` must be -1 (all cores) or >= 1, got 0.")
 

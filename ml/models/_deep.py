@@ -23,6 +23,7 @@ torch is an optional dependency: ``pip install '.[deep]'``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import numbers
 from pathlib import Path
 
@@ -39,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the deep models (lstm, transformer) need PyTorch; "
                       "install it with: pip install '.[deep]'", name="torch") from exc
 
+from ml._checks import check_bool, check_int, check_real
 from ml.exceptions import ParameterError
 from ml.models._base import BaseClassifierAdapter, atomic_dump
 from ml.models._sequences import make_windows
@@ -95,23 +97,9 @@ class _TransformerNet(nn.Module):
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ParameterError(f"`{name}` must be an int >= {low}, got {value!r}.")
-    return int(value)
-
-
-def _check_float(name, value, low, high, *, low_open=False, high_open=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and \
-             (high is None or (value < high if high_open else value <= high))
-    if not ok:
-        left = "(" if low_open else "["
-        right = "inf)" if high is None else f"{high}{')' if high_open else ']'}"
-        interval = f"{left}{low}, {right}"
-        raise ParameterError(f"`{name}` must be a number in {interval}, got {value!r}.")
-    return float(value)
+# The deep adapters raise ParameterError for every bad argument, wrong types included.
+_int = functools.partial(check_int, type_error=ParameterError)
+_real = functools.partial(check_real, type_error=ParameterError)
 
 
 def _seed_of(random_state) -> int:
@@ -158,21 +146,20 @@ class _SequenceClassifier(BaseClassifierAdapter):
     # ------------------------------------------------------------ validation
     def _check_params(self) -> dict:
         p = {
-            "window": _check_int("window", self.window, 1),
-            "hidden_size": _check_int("hidden_size", self.hidden_size, 1),
-            "num_layers": _check_int("num_layers", self.num_layers, 1),
-            "dropout": _check_float("dropout", self.dropout, 0.0, 1.0, high_open=True),
-            "lr": _check_float("lr", self.lr, 0.0, None, low_open=True),
-            "epochs": _check_int("epochs", self.epochs, 1),
-            "batch_size": _check_int("batch_size", self.batch_size, 1),
-            "weight_decay": _check_float("weight_decay", self.weight_decay, 0.0, None),
-            "validation_fraction": _check_float("validation_fraction", self.validation_fraction,
-                                                0.0, 1.0, low_open=True, high_open=True),
-            "patience": _check_int("patience", self.patience, 1),
+            "window": _int("window", self.window, 1),
+            "hidden_size": _int("hidden_size", self.hidden_size, 1),
+            "num_layers": _int("num_layers", self.num_layers, 1),
+            "dropout": _real("dropout", self.dropout, lo=0.0, hi=1.0, hi_open=True),
+            "lr": _real("lr", self.lr, lo=0.0, lo_open=True),
+            "epochs": _int("epochs", self.epochs, 1),
+            "batch_size": _int("batch_size", self.batch_size, 1),
+            "weight_decay": _real("weight_decay", self.weight_decay, lo=0.0),
+            "validation_fraction": _real("validation_fraction", self.validation_fraction,
+                                         lo=0.0, hi=1.0, lo_open=True, hi_open=True),
+            "patience": _int("patience", self.patience, 1),
             "seed": _seed_of(self.random_state),
         }
-        if not isinstance(self.early_stopping, (bool, np.bool_)):
-            raise ParameterError(f"`early_stopping` must be True or False, got {self.early_stopping!r}.")
+        check_bool("early_stopping", self.early_stopping, type_error=ParameterError)
         p["device"] = self._device()
         p.update(self._check_arch_params())
         return p
@@ -622,7 +609,7 @@ patience, random_state, device
         self.device = device
 
     def _check_arch_params(self) -> dict:
-        n_heads = _check_int("n_heads", self.n_heads, 1)
+        n_heads = _int("n_heads", self.n_heads, 1)
         if self.hidden_size % n_heads:
             raise ParameterError(f"`hidden_size` (d_model) must be a multiple of `n_heads`, got "
                                  f"hidden_size={self.hidden_size}, n_heads={n_heads}.")

@@ -22,7 +22,7 @@ undone) and per bar.  To annualise a per-bar sigma multiply it by
 
 from __future__ import annotations
 
-import difflib
+import functools
 import numbers
 import warnings
 
@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from ml._checks import check_choice, check_int
 from ml.exceptions import ParameterError
 from ml.models._base import BaseAdapter
 
@@ -48,26 +49,9 @@ _MEANS = {"Zero": "ZeroMean", "Constant": "ConstantMean"}
 _INITS = ("fit", "continue")
 
 
-def _choice(name: str, value, valid) -> str:
-    """Match ``value`` to one of ``valid`` ignoring case, else a did-you-mean ParameterError."""
-    valid = list(valid)
-    if isinstance(value, str):
-        for v in valid:
-            if v.lower() == value.strip().lower():
-                return v
-    near = difflib.get_close_matches(str(value).lower(), [v.lower() for v in valid], n=1)
-    hint = ""
-    if near:
-        hint = f" Did you mean {next(v for v in valid if v.lower() == near[0])!r}?"
-    raise ParameterError(f"`{name}` must be one of {', '.join(map(repr, valid))}, got {value!r}.{hint}")
-
-
-def _int_param(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ParameterError(f"`{name}` must be an integer >= {low}, got {value!r}.")
-    if value < low:
-        raise ParameterError(f"`{name}` must be an integer >= {low}, got {value!r}.")
-    return int(value)
+# Adapters raise ParameterError for every bad argument, wrong types included.
+_int = functools.partial(check_int, type_error=ParameterError)
+_choice = functools.partial(check_choice, ignore_case=True, type_error=ParameterError)
 
 
 def _as_returns(returns, name: str = "returns") -> pd.Series:
@@ -238,9 +222,9 @@ class GarchModel(BaseAdapter):
         vol = _choice("vol", self.vol, _VOLS)
         dist = _choice("dist", self.dist, _DISTS)
         mean = _choice("mean", self.mean, _MEANS)
-        p = _int_param("p", self.p, 1)
-        o = _int_param("o", self.o, 0)
-        q = _int_param("q", self.q, 0)
+        p = _int("p", self.p, 1)
+        o = _int("o", self.o, 0)
+        q = _int("q", self.q, 0)
         if vol == "GJR":
             o = max(o, 1)
         scale = self.scale
@@ -432,8 +416,8 @@ class GarchModel(BaseAdapter):
             return units.
         """
         self._cfg()
-        h = _int_param("h", h, 1)
-        simulations = _int_param("simulations", simulations, 1)
+        h = _int("h", h, 1)
+        simulations = _int("simulations", simulations, 1)
         if returns is None:
             resids = self._scaled_resids(self.train_returns_)
         else:

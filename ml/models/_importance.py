@@ -21,7 +21,6 @@ Breiman, L. (2001). Random forests. *Machine Learning* 45, 5-32
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import warnings
 
@@ -31,6 +30,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import log_loss, make_scorer
 from sklearn.utils.validation import check_is_fitted
 
+from ml._checks import check_choice, check_int
 from ml.exceptions import ParameterError
 
 __all__ = ["IMPORTANCE_METHODS", "feature_importance", "importance_stability"]
@@ -38,14 +38,6 @@ __all__ = ["IMPORTANCE_METHODS", "feature_importance", "importance_stability"]
 #: Accepted values of ``method`` in :func:`feature_importance`.
 IMPORTANCE_METHODS = ("auto", "shap", "permutation", "native")
 _CORR_METHODS = ("spearman", "kendall")
-
-
-def _choice(name, value, choices):
-    if not isinstance(value, str) or value not in choices:
-        near = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
-        raise ParameterError(f"`{name}` must be one of {list(choices)}, got {value!r}.{hint}")
-    return value
 
 
 def _feature_names(model, X) -> list[str]:
@@ -134,7 +126,7 @@ def feature_importance(model, X, y=None, method: str = "auto", *, sample_weight=
     >>> imp = feature_importance(model, X_val, y_val, method="permutation")  # doctest: +SKIP
     >>> imp.sort_values(ascending=False).head(10)                            # doctest: +SKIP
     """
-    _choice("method", method, IMPORTANCE_METHODS)
+    check_choice("method", method, IMPORTANCE_METHODS, type_error=ParameterError)
     check_is_fitted(model)
     resolved = _resolve_method(model, method, y)
     names = _feature_names(model, X)
@@ -155,9 +147,7 @@ def feature_importance(model, X, y=None, method: str = "auto", *, sample_weight=
         if y is None:
             raise ParameterError("`y` is required for method='permutation': pass the labels "
                                  "of the validation fold `X`.")
-        if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) \
-                or n_repeats < 1:
-            raise ParameterError(f"`n_repeats` must be an int >= 1, got {n_repeats!r}.")
+        check_int("n_repeats", n_repeats, 1, type_error=ParameterError)
         y_arr = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
         y_arr = y_arr.reshape(-1) if y_arr.ndim == 2 and y_arr.shape[1] == 1 else y_arr
         if len(y_arr) != np.shape(X)[0]:
@@ -277,7 +267,7 @@ def importance_stability(importances, *, method: str = "spearman") -> dict:
     correlations are NaN, a warning names it, and the summary statistics
     skip it.
     """
-    _choice("method", method, _CORR_METHODS)
+    check_choice("method", method, _CORR_METHODS, type_error=ParameterError)
     frame = _as_frame(importances)
     matrix = frame.corr(method=method)
     flat = frame.columns[(frame.nunique() <= 1).to_numpy()]

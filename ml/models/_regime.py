@@ -27,7 +27,7 @@ mixture found its components.
 
 from __future__ import annotations
 
-import difflib
+import functools
 import numbers
 
 import numpy as np
@@ -37,6 +37,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ml._checks import check_choice, check_int, did_you_mean
 from ml.data._calendar import bars_calendar
 from ml.data._frame import check_bar_frame
 from ml.exceptions import ParameterError
@@ -49,21 +50,9 @@ _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 MIN_ROWS_PER_REGIME = 25
 
 
-def _choice(name, value, valid):
-    if isinstance(value, str) and value.strip().lower() in valid:
-        return value.strip().lower()
-    near = difflib.get_close_matches(str(value).lower(), list(valid), n=1)
-    hint = f" Did you mean {near[0]!r}?" if near else ""
-    raise ParameterError(f"`{name}` must be one of {', '.join(map(repr, valid))}, got {value!r}.{hint}")
-
-
-def _int_param(name, value, low, high=None):
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= low
-    ok = ok and (high is None or value <= high)
-    if not ok:
-        rng = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ParameterError(f"`{name}` must be an integer {rng}, got {value!r}.")
-    return int(value)
+# Adapters raise ParameterError for every bad argument, wrong types included.
+_int = functools.partial(check_int, type_error=ParameterError)
+_choice = functools.partial(check_choice, ignore_case=True, type_error=ParameterError)
 
 
 def regime_features(bars: pd.DataFrame, window: int = 60, *, calendar=None) -> pd.DataFrame:
@@ -98,7 +87,7 @@ def regime_features(bars: pd.DataFrame, window: int = 60, *, calendar=None) -> p
     never back-filled).  Row ``t`` uses bars ``<= t`` only.  ``attrs`` records
     the window and how many 1-bar returns were masked.
     """
-    window = _int_param("window", window, 2)
+    window = _int("window", window, 2)
     check_bar_frame(bars, columns=("close",), name="bars")
     cal = bars_calendar(bars, calendar)
     info = cal.sessions(bars.index)
@@ -267,10 +256,9 @@ class RegimeModel(BaseAdapter):
         if isinstance(ob, str):
             if ob in names:
                 return names.index(ob)
-            near = difflib.get_close_matches(ob, names, n=1)
-            hint = f" Did you mean {near[0]!r}?" if near else ""
             known = f"columns: {', '.join(names)}" if names else "X has no column names; give a position"
-            raise ParameterError(f"`order_by` {ob!r} is not a column of `X` ({known}).{hint}")
+            raise ParameterError(f"`order_by` {ob!r} is not a column of `X` ({known})."
+                                 f"{did_you_mean(ob, names)}")
         if isinstance(ob, bool) or not isinstance(ob, numbers.Integral) or not 0 <= ob < self.n_features_in_:
             raise ParameterError(f"`order_by` must be a column name or a position in [0, "
                                  f"{self.n_features_in_ - 1}], got {ob!r}.")
@@ -291,10 +279,10 @@ class RegimeModel(BaseAdapter):
         -------
         self
         """
-        k = _int_param("n_regimes", self.n_regimes, 2, 5)
+        k = _int("n_regimes", self.n_regimes, 2, 5)
         cov = _choice("covariance_type", self.covariance_type, _COVARIANCE_TYPES)
-        n_init = _int_param("n_init", self.n_init, 1)
-        max_iter = _int_param("max_iter", self.max_iter, 1)
+        n_init = _int("n_init", self.n_init, 1)
+        max_iter = _int("max_iter", self.max_iter, 1)
         if self.random_state is not None and (isinstance(self.random_state, bool)
                                               or not isinstance(self.random_state, numbers.Integral)):
             raise ParameterError(f"`random_state` must be an int or None, got {self.random_state!r}.")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 
+from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 
 __all__ = ["MODELS", "available_models", "get_model", "get_model_class"]
@@ -29,9 +29,8 @@ def get_model_class(name: str):
         raise TypeError(f"model name must be a str, got {type(name).__name__}.")
     key = name.strip().lower()
     if key not in MODELS:
-        near = difflib.get_close_matches(key, list(MODELS), n=1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
-        raise ParameterError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}.{hint}")
+        raise ParameterError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}."
+                             f"{did_you_mean(key, MODELS)}")
     module, cls = MODELS[key].split(":")
     try:
         mod = importlib.import_module(module)

@@ -9,11 +9,10 @@ from the past only.  It is a strided *view* of one padded copy of ``X`` (no
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ml._checks import check_int
 from ml.exceptions import ParameterError
 
 __all__ = ["make_windows"]
@@ -55,11 +54,7 @@ def make_windows(X, window: int) -> np.ndarray:
            [0., 1., 2.],
            [1., 2., 3.]])
     """
-    if isinstance(window, bool) or not isinstance(window, numbers.Integral):
-        raise ParameterError(f"`window` must be an int >= 1, got {window!r}.")
-    window = int(window)
-    if window < 1:
-        raise ParameterError(f"`window` must be an int >= 1, got {window}.")
+    window = check_int("window", window, 1, type_error=ParameterError)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ParameterError(

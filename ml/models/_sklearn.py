@@ -37,6 +37,7 @@ from sklearn.svm import SVC
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ml._checks import check_bool, check_int, check_real
 from ml.exceptions import DataQualityWarning, ParameterError
 from ml.models._base import BaseClassifierAdapter
 
@@ -44,36 +45,6 @@ __all__ = ["MLPModel", "RandomForestModel", "SVMModel", "TabularClassifierAdapte
 
 
 # --------------------------------------------------------------------------- parameters
-def _check_int(name, value, low, high=None, *, allow_none=False):
-    none = " or None" if allow_none else ""
-    if value is None and allow_none:
-        return None
-    rule = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be {rule}{none}, got {type(value).__name__} {value!r}.")
-    if value < low or (high is not None and value > high):
-        raise ParameterError(f"`{name}` must be {rule}{none}, got {int(value)!r}.")
-    return int(value)
-
-
-def _check_float(name, value, low, high=None, *, low_open=False, high_open=False,
-                 allow_none=False):
-    if value is None and allow_none:
-        return None
-    lo = "(" if low_open else "["
-    hi = ")" if high is None or high_open else "]"
-    rule = f"a number in {lo}{low}, {'inf' if high is None else high}{hi}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        none = " or None" if allow_none else ""
-        raise TypeError(f"`{name}` must be {rule}{none}, got {type(value).__name__} {value!r}.")
-    v = float(value)
-    bad = (not math.isfinite(v) or v < low or (low_open and v == low)
-           or (high is not None and (v > high or (high_open and v == high))))
-    if bad:
-        raise ParameterError(f"`{name}` must be {rule}, got {v!r}.")
-    return v
-
-
 def _check_random_state(value):
     if value is None or isinstance(value, np.random.RandomState):
         return value
@@ -382,8 +353,8 @@ class RandomForestModel(TabularClassifierAdapter):
         self.n_jobs = n_jobs
 
     def _check_params(self):
-        _check_int("n_estimators", self.n_estimators, 1)
-        _check_int("max_depth", self.max_depth, 1, allow_none=True)
+        check_int("n_estimators", self.n_estimators, 1)
+        check_int("max_depth", self.max_depth, 1, allow_none=True)
         _check_random_state(self.random_state)
 
     def _fit_codes(self, X, codes, sample_weight):
@@ -484,12 +455,12 @@ class SVMModel(TabularClassifierAdapter):
         self.random_state = random_state
 
     def _check_params(self):
-        _check_float("C", self.C, 0.0, low_open=True)
+        check_real("C", self.C, lo=0.0, lo_open=True)
         if self.calibration not in ("sigmoid", "isotonic"):
             raise ParameterError(f"`calibration` must be 'sigmoid' or 'isotonic', got "
                                  f"{self.calibration!r}.")
-        _check_int("calibration_folds", self.calibration_folds, 2)
-        _check_int("max_train_rows", self.max_train_rows, 2, allow_none=True)
+        check_int("calibration_folds", self.calibration_folds, 2)
+        check_int("max_train_rows", self.max_train_rows, 2, allow_none=True)
         _check_random_state(self.random_state)
 
     def _fit_codes(self, X, codes, sample_weight):
@@ -616,18 +587,17 @@ class MLPModel(TabularClassifierAdapter):
         if not sizes:
             raise ParameterError("`hidden_layer_sizes` must name at least one layer, got ().")
         for s in sizes:
-            _check_int("hidden_layer_sizes", s, 1)
-        _check_float("alpha", self.alpha, 0.0)
-        _check_float("learning_rate_init", self.learning_rate_init, 0.0, low_open=True)
+            check_int("hidden_layer_sizes", s, 1)
+        check_real("alpha", self.alpha, lo=0.0)
+        check_real("learning_rate_init", self.learning_rate_init, lo=0.0, lo_open=True)
         if self.batch_size != "auto":
-            _check_int("batch_size", self.batch_size, 1)
-        _check_int("max_iter", self.max_iter, 1)
-        if not isinstance(self.early_stopping, (bool, np.bool_)):
-            raise TypeError(f"`early_stopping` must be True or False, got {self.early_stopping!r}.")
-        _check_float("validation_fraction", self.validation_fraction, 0.0, 1.0,
-                     low_open=True, high_open=True)
-        _check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        _check_float("tol", self.tol, 0.0)
+            check_int("batch_size", self.batch_size, 1)
+        check_int("max_iter", self.max_iter, 1)
+        check_bool("early_stopping", self.early_stopping)
+        check_real("validation_fraction", self.validation_fraction, lo=0.0, hi=1.0,
+                   lo_open=True, hi_open=True)
+        check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        check_real("tol", self.tol, lo=0.0)
         _check_random_state(self.random_state)
 
     def _fit_codes(self, X, codes, sample_weight):

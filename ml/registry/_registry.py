@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as _dt
-import difflib
 import errno
 import hashlib
 import importlib
@@ -34,6 +33,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
+from ml._checks import did_you_mean
 from ml.exceptions import CorruptModelError, ParameterError
 from ml.registry._env import code_version, library_versions
 from ml.registry._json import to_jsonable
@@ -361,11 +361,9 @@ class ModelRegistry:
 
     def _unknown_name(self, name: str) -> ParameterError:
         known = self.names()
-        near = difflib.get_close_matches(name, known, n=1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
         listing = ", ".join(known) if known else "none yet"
         return ParameterError(f"no model named {name!r} in registry {str(self.root)!r}; "
-                              f"names: {listing}.{hint}")
+                              f"names: {listing}.{did_you_mean(name, known)}")
 
     def _resolve(self, name: str, version) -> int:
         found = self._versions(name)

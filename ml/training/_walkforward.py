@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
+from ml._checks import check_choice, check_int, did_you_mean
 from ml.data import bars_calendar, check_bar_frame
 from ml.exceptions import ParameterError
 from ml.features import FeatureSelector, build_features
@@ -104,9 +104,7 @@ class WalkForwardConfig:
         names = [f.name for f in dataclasses.fields(self)]
         for k in changes:
             if k not in names:
-                near = difflib.get_close_matches(k, names, n=1)
-                hint = f" Did you mean {near[0]!r}?" if near else ""
-                raise ParameterError(f"unknown setting {k!r}.{hint}")
+                raise ParameterError(f"unknown setting {k!r}.{did_you_mean(k, names)}")
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> None:
@@ -114,21 +112,11 @@ class WalkForwardConfig:
         cls = get_model_class(self.model)
         if cls.kind != "classifier":
             raise ParameterError(f"`model` {self.model!r} is a {cls.kind} model; choose a classifier.")
-        if self.label not in LABELS:
-            near = difflib.get_close_matches(self.label, list(LABELS), n=1)
-            hint = f" Did you mean {near[0]!r}?" if near else ""
-            raise ParameterError(f"`label` must be one of {', '.join(LABELS)}, got {self.label!r}.{hint}")
-        for name in ("train_sessions", "test_sessions"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ParameterError(f"`{name}` must be an int >= 1, got {v!r}.")
-        for name, lo in (("n_features", 0), ("tune_trials", 0), ("tune_splits", 2), ("min_train_rows", 1)):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
-                raise ParameterError(f"`{name}` must be an int >= {lo}, got {v!r}.")
-        if self.step_sessions is not None and (not isinstance(self.step_sessions, (int, np.integer))
-                                               or self.step_sessions < 1):
-            raise ParameterError(f"`step_sessions` must be an int >= 1 or None, got {self.step_sessions!r}.")
+        check_choice("label", self.label, LABELS)
+        for name, lo in (("train_sessions", 1), ("test_sessions", 1), ("n_features", 0), ("tune_trials", 0),
+                         ("tune_splits", 2), ("min_train_rows", 1)):
+            check_int(name, getattr(self, name), lo, type_error=ParameterError)
+        check_int("step_sessions", self.step_sessions, 1, allow_none=True, type_error=ParameterError)
         if not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
             raise ParameterError(f"`n_jobs` must be a non-zero int (-1: all cores), got {self.n_jobs!r}.")
         if not isinstance(self.model_params, dict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import time
 import warnings
@@ -14,6 +13,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import log_loss
 
+from ml._checks import check_choice, check_int
 from ml.exceptions import ParameterError
 from ml.models import get_model_class
 
@@ -92,13 +92,6 @@ def _jsonable(params: dict) -> dict:
             v = v.item()
         out[k] = v
     return out
-
-
-def _choice(name, value, valid):
-    if value not in valid:
-        near = difflib.get_close_matches(str(value), list(valid), n=1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
-        raise ParameterError(f"`{name}` must be one of {', '.join(map(repr, valid))}, got {value!r}.{hint}")
 
 
 def _pruner(name):
@@ -181,10 +174,9 @@ def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_n
     cls = get_model_class(model_name)
     if getattr(cls, "kind", "") != "classifier":
         raise ParameterError(f"`model_name` {model_name!r} is a {cls.kind} model; tune a classifier.")
-    _choice("scoring", scoring, SCORINGS)
-    _choice("pruner", pruner, _PRUNERS)
-    if not isinstance(n_trials, (int, np.integer)) or isinstance(n_trials, bool) or n_trials < 1:
-        raise ParameterError(f"`n_trials` must be an int >= 1, got {n_trials!r}.")
+    check_choice("scoring", scoring, SCORINGS, type_error=ParameterError)
+    check_choice("pruner", pruner, _PRUNERS, type_error=ParameterError)
+    check_int("n_trials", n_trials, 1, type_error=ParameterError)
     if not hasattr(cv, "split"):
         raise TypeError(f"`cv` must be a splitter with split(X, y, groups), got {type(cv).__name__}; "
                         "use ml.validation.PurgedKFold(n_splits, t1=labels['t1']).")

@@ -25,7 +25,6 @@ Lopez de Prado 2018, chapter 7).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import inspect
 import math
 import numbers
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
+from ml._checks import close_match
 from ml.exceptions import ParameterError
 
 __all__ = [
@@ -43,44 +43,13 @@ __all__ = [
     "Embargo",
     "LabelTimes",
     "SplitPlan",
-    "check_bool",
-    "check_choice",
     "check_embargo",
-    "check_int",
     "check_label_times",
     "embargo_end",
     "group_bounds",
     "n_samples_of",
     "purged_positions",
 ]
-
-
-# --------------------------------------------------------------------------- scalars
-def check_int(name: str, value, minimum: int, *, hint: str = "") -> int:
-    """An ``int`` >= ``minimum`` (bools rejected)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int >= {minimum}, got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ParameterError(f"`{name}` must be >= {minimum}, got {int(value)!r}.{hint}")
-    return int(value)
-
-
-def check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be True or False, got {type(value).__name__} {value!r}.")
-    return bool(value)
-
-
-def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
-    """One of ``choices``, with a "did you mean" suggestion."""
-    if not isinstance(value, str):
-        raise TypeError(f"`{name}` must be one of {', '.join(map(repr, choices))}, "
-                        f"got {type(value).__name__} {value!r}.")
-    if value not in choices:
-        close = difflib.get_close_matches(value, choices, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else "."
-        raise ParameterError(f"`{name}` must be one of {', '.join(map(repr, choices))}, got {value!r}{hint}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -388,8 +357,8 @@ class BaseSplitter(BaseCrossValidator):
         valid = self._get_param_names()
         for key, value in params.items():
             if key not in valid:
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(valid)}."
+                close = close_match(key, valid)
+                hint = f"; did you mean {close!r}?" if close else f"; valid: {', '.join(valid)}."
                 raise ParameterError(f"{type(self).__name__} has no parameter `{key}`{hint}")
             setattr(self, key, value)
         return self

@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
+from ml._checks import check_int
 from ml.exceptions import ParameterError
-from ml.validation._base import BaseSplitter, SplitPlan, check_int, group_bounds
+from ml.validation._base import BaseSplitter, SplitPlan, group_bounds
 
 __all__ = ["CombinatorialPurgedCV"]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ml._checks import check_int
 from ml.exceptions import ParameterError
-from ml.validation._base import BaseSplitter, SplitPlan, check_int, group_bounds
+from ml.validation._base import BaseSplitter, SplitPlan, group_bounds
 
 __all__ = ["PurgedKFold"]
 

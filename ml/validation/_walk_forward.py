@@ -7,14 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ml._checks import check_bool, check_choice, check_int
 from ml.exceptions import ParameterError
 from ml.validation._base import (
     BaseSplitter,
     SplitPlan,
-    check_bool,
-    check_choice,
     check_embargo,
-    check_int,
     check_label_times,
     n_samples_of,
 )

@@ -190,7 +190,7 @@ def test_sample_weight_changes_the_fit(two_regimes):
         ({"weights": {"truht": 1, "noise": 1}}, {}, ParameterError, r"`weights`.*Did you mean 'truth'"),
         ({"weights": {"truth": 1}}, {}, ParameterError, r"`weights`.*missing \['noise'\]"),
         ({"weights": {"truth": -1, "noise": 1}}, {}, ParameterError, r"`weights\['truth'\]`"),
-        ({"min_weight": 0.6}, {}, ParameterError, r"`min_weight` must be in \[0, 0.5\]"),
+        ({"min_weight": 0.6}, {}, ParameterError, r"`min_weight` must be a number in \[0, 0.5\], got 0.6"),
         ({"min_regime_samples": 0}, {}, ParameterError, "`min_regime_samples`"),
         ({"regime_aware": True}, {}, ParameterError, "`regimes` is required"),
         ({"regime_aware": True, "weights": "equal"}, {"regimes": "ok"}, ParameterError, "`regime_aware=True`"),

@@ -254,7 +254,7 @@ def test_unknown_model_name_lists_valid_names():
 @pytest.mark.parametrize("params, match", [
     (dict(iterations=0), r"`iterations` must be an int >= 1, got 0"),
     (dict(depth=17), r"`depth` must be an int in \[1, 16\]"),
-    (dict(learning_rate=0.0), r"`learning_rate` must be a number in \(0.0, inf\)"),
+    (dict(learning_rate=0.0), r"`learning_rate` must be a finite number > 0, got 0.0"),
     (dict(auto_class_weights="balanced"), r"`auto_class_weights` must be one of"),
     (dict(thread_count=0), r"`thread_count` must be -1 \(all cores\) or >= 1"),
 ])
@@ -325,7 +325,7 @@ def test_mlp_warns_when_max_iter_is_too_small(tiny_xy, mlp_factory):
 
 def test_mlp_validation_fraction_errors(tiny_xy, mlp_factory):
     X, y = tiny_xy
-    with pytest.raises(ParameterError, match=r"`validation_fraction` must be a number in \(0.0, 1.0\)"):
+    with pytest.raises(ParameterError, match=r"`validation_fraction` must be a number in \(0, 1\), got 1.0"):
         mlp_factory(validation_fraction=1.0).fit(X, y)
     with pytest.raises(ParameterError, match=r"leaves 2 training and 1 validation rows"):
         mlp_factory(validation_fraction=0.2).fit(X.iloc[:3], np.array([0, 1, 0]))

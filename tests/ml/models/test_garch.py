@@ -259,7 +259,7 @@ def test_errors_name_the_parameter_or_row(train, garch):
         GarchModel(dist="skew-t").fit(train)
     with pytest.raises(ParameterError, match="`mean`"):
         GarchModel(mean="AR").fit(train)
-    with pytest.raises(ParameterError, match="`p` must be an integer >= 1"):
+    with pytest.raises(ParameterError, match="`p` must be an int >= 1"):
         GarchModel(p=0).fit(train)
     with pytest.raises(ParameterError, match="`scale`"):
         GarchModel(scale=-1).fit(train)

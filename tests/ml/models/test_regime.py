@@ -190,7 +190,7 @@ def test_registry_and_search_space():
 
 
 def test_bad_parameters_and_inputs(model, X):
-    with pytest.raises(ParameterError, match="`n_regimes` must be an integer in \\[2, 5\\]"):
+    with pytest.raises(ParameterError, match="`n_regimes` must be an int in \\[2, 5\\]"):
         RegimeModel(n_regimes=1).fit(X)
     with pytest.raises(ParameterError, match="Did you mean 'full'"):
         RegimeModel(covariance_type="ful").fit(X)

@@ -50,7 +50,7 @@ def shuffled():
 
 CASES = [
     # PurgedKFold
-    (lambda: kf(n_splits=1), ParameterError, "`n_splits` must be >= 2, got 1"),
+    (lambda: kf(n_splits=1), ParameterError, "`n_splits` must be an int >= 2, got 1"),
     (lambda: kf(n_splits=2.5), TypeError, "`n_splits` must be an int >= 2, got float 2.5"),
     (lambda: kf(n_splits=True), TypeError, "`n_splits` must be an int"),
     (lambda: kf(n_splits=13), ParameterError, r"`n_splits`=13 must not exceed the number of samples \(12\)"),
@@ -83,14 +83,14 @@ CASES = [
     (lambda: kf(n_splits=4, embargo=3), ParameterError,
      r"remove all 3 samples of training fold 1 \(positions 3-5\) in split 0 .*`n_splits`"),
     (lambda: kf(n_splits=4, t1=np.minimum(POS + 3, N - 1)), ParameterError, "PurgedKFold: purging .* remove all"),
-    (lambda: PurgedKFold(n_splits=0).get_n_splits(), ParameterError, "`n_splits` must be >= 2, got 0"),
+    (lambda: PurgedKFold(n_splits=0).get_n_splits(), ParameterError, "`n_splits` must be an int >= 2, got 0"),
     (lambda: kf_on(None, t1=POS), TypeError, "`X` is required"),
     (lambda: PurgedKFold(t1=POS).set_params(n_split=3), ParameterError,
      "PurgedKFold has no parameter `n_split`; did you mean 'n_splits'"),
     # CombinatorialPurgedCV
-    (lambda: cp(n_groups=1), ParameterError, "`n_groups` must be >= 2, got 1"),
+    (lambda: cp(n_groups=1), ParameterError, "`n_groups` must be an int >= 2, got 1"),
     (lambda: cp(n_groups="6"), TypeError, "`n_groups` must be an int"),
-    (lambda: cp(n_test_groups=0), ParameterError, "`n_test_groups` must be >= 1, got 0"),
+    (lambda: cp(n_test_groups=0), ParameterError, "`n_test_groups` must be an int >= 1, got 0"),
     (lambda: cp(n_groups=4, n_test_groups=4), ParameterError,
      r"`n_test_groups` must be < `n_groups` \(4\) so that every split keeps training data, got 4"),
     (lambda: cp(n_groups=13, n_test_groups=2), ParameterError, "`n_groups`=13 must not exceed the number of samples"),
@@ -105,17 +105,17 @@ CASES = [
     (lambda: CombinatorialPurgedCV(4, 2).stitch_paths([np.zeros(6)] * 5 + [np.zeros((6, 2))], 12), ParameterError,
      "`predictions` must all have the same number of columns"),
     (lambda: CombinatorialPurgedCV(4, 2).stitch_paths([np.zeros(6)] * 6, 3), ParameterError,
-     "`n_samples` must be >= 4, got 3"),
+     "`n_samples` must be an int >= 4, got 3"),
     (lambda: CombinatorialPurgedCV(4, 2).stitch_paths(None, 12), TypeError, "`predictions` must be a sequence"),
     # WalkForward
-    (lambda: wf(train_size=0), ParameterError, "`train_size` must be >= 1, got 0"),
-    (lambda: wf(test_size=0), ParameterError, "`test_size` must be >= 1, got 0"),
+    (lambda: wf(train_size=0), ParameterError, "`train_size` must be an int >= 1, got 0"),
+    (lambda: wf(test_size=0), ParameterError, "`test_size` must be an int >= 1, got 0"),
     (lambda: wf(test_size=1.0), TypeError, "`test_size` must be an int >= 1, got float 1.0"),
-    (lambda: wf(step=0), ParameterError, "`step` must be >= 1, got 0"),
+    (lambda: wf(step=0), ParameterError, "`step` must be an int >= 1, got 0"),
     (lambda: wf(anchored="yes"), TypeError, "`anchored` must be True or False, got str 'yes'"),
     (lambda: wf(purge=1), TypeError, "`purge` must be True or False, got int 1"),
-    (lambda: wf(unit="session"), ParameterError, "`unit` must be one of 'bars', 'sessions', got 'session'; "
-                                                 "did you mean 'sessions'"),
+    (lambda: wf(unit="session"), ParameterError, r"`unit` must be one of 'bars', 'sessions', got 'session'\. "
+                                                 r"Did you mean 'sessions'\?"),
     (lambda: wf(unit=None), TypeError, "`unit` must be one of"),
     (lambda: wf(train_size=10, test_size=3), ParameterError,
      r"`train_size`=10 plus `test_size`=3 need at least 13 bars for one split, got 12"),
