@@ -174,7 +174,7 @@ def feature_importance(model, X, y=None, method: str = "auto", *, sample_weight=
     return pd.Series(values, index=pd.Index(names, name="feature"), name=resolved)
 
 
-def _as_frame(importances) -> pd.DataFrame:
+def _as_frame(importances, allow_nan: bool = False) -> pd.DataFrame:
     if isinstance(importances, pd.DataFrame):
         frame = importances.copy()
         if not frame.index.is_unique:
@@ -203,7 +203,7 @@ def _as_frame(importances) -> pd.DataFrame:
                             f"{frame[col].dtype}.")
     frame = frame.astype(np.float64)
     bad = frame.isna().any()
-    if bad.any():
+    if bad.any() and not allow_nan:
         col = bad.index[bad.to_numpy()][0]
         raise ParameterError(f"`importances` fold {col!r} holds NaN for "
                              f"{int(frame[col].isna().sum())} features; every fold must score "
@@ -233,7 +233,8 @@ def _series_frame(series: list, names: list) -> pd.DataFrame:
     return pd.DataFrame(columns, index=first)
 
 
-def importance_stability(importances, *, method: str = "spearman") -> dict:
+def importance_stability(importances, *, method: str = "spearman", missing: str = "error",
+                         min_shared: int = 3) -> dict:
     """Agreement of feature-importance rankings across folds.
 
     Parameters
@@ -245,6 +246,14 @@ def importance_stability(importances, *, method: str = "spearman") -> dict:
         aligned by feature name.
     method : {"spearman", "kendall"}, default="spearman"
         Rank correlation.
+    missing : {"error", "shared"}, default="error"
+        What a NaN importance means.  ``"error"``: every fold must score every
+        feature.  ``"shared"``: NaN marks a feature the fold did not use (e.g.
+        not selected); each pair of folds is compared on the features both
+        scored, so the figure measures ranking agreement, not selection
+        overlap (report that separately).
+    min_shared : int, default=3
+        With ``missing="shared"``, pairs sharing fewer features get NaN.
 
     Returns
     -------
@@ -268,8 +277,9 @@ def importance_stability(importances, *, method: str = "spearman") -> dict:
     skip it.
     """
     check_choice("method", method, _CORR_METHODS, type_error=ParameterError)
-    frame = _as_frame(importances)
-    matrix = frame.corr(method=method)
+    check_choice("missing", missing, ("error", "shared"), type_error=ParameterError)
+    frame = _as_frame(importances, allow_nan=missing == "shared")
+    matrix = frame.corr(method=method, min_periods=max(2, int(min_shared)))
     flat = frame.columns[(frame.nunique() <= 1).to_numpy()]
     if len(flat):
         warnings.warn(f"importance_stability: fold(s) {list(flat)} give every feature the same "

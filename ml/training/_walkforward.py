@@ -117,6 +117,9 @@ class WalkForwardConfig:
                          ("tune_splits", 2), ("min_train_rows", 1)):
             check_int(name, getattr(self, name), lo, type_error=ParameterError)
         check_int("step_sessions", self.step_sessions, 1, allow_none=True, type_error=ParameterError)
+        if self.step_sessions is not None and self.step_sessions < self.test_sessions:
+            raise ParameterError(f"`step_sessions` must be >= `test_sessions` ({self.test_sessions}) so that every "
+                                 f"bar is tested once, got {self.step_sessions}.")
         if not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
             raise ParameterError(f"`n_jobs` must be a non-zero int (-1: all cores), got {self.n_jobs!r}.")
         if not isinstance(self.model_params, dict):
@@ -158,11 +161,15 @@ class WalkForwardResult:
     fold_metrics : DataFrame
         Per fold: windows, rows, AUC, log loss, accuracy, trials, seconds.
     metrics : dict
-        Over all out-of-sample labelled rows: auc, log_loss, accuracy,
-        n_predictions, n_labelled, n_folds, n_trials (tuning trials, for the
-        deflated Sharpe ratio), importance_stability (mean rank correlation).
+        Over all out-of-sample labelled rows: auc (up vs rest), log_loss,
+        accuracy, n_predictions, n_labelled, n_folds, tuning_trials (Optuna
+        trials run inside the folds: they never see out-of-sample data, so
+        they are NOT the trial count of the deflated Sharpe ratio, which
+        counts the walk-forward configurations a user compares),
+        importance_stability (mean rank correlation on the features two folds
+        share), selection_jaccard (mean overlap of the folds' selections).
     importance : DataFrame
-        Features x folds (0 where a fold did not select the feature).
+        Features x folds (NaN where a fold did not select the feature).
     stability : dict
         :func:`ml.models.importance_stability` of ``importance``.
     selection_frequency : Series
@@ -185,26 +192,21 @@ class WalkForwardResult:
 
 
 def _classification_metrics(y, proba: np.ndarray, classes: np.ndarray) -> dict:
-    """AUC (one-vs-rest macro for 3 classes), log loss and accuracy; NaN where undefined."""
+    """Up-vs-rest AUC, log loss and accuracy; NaN where undefined.
+
+    ``auc`` is the ROC AUC of ``P(up)`` (the highest class, the probability a
+    strategy trades on) for telling up-labelled bars from all others: the
+    same quantity in every fold whatever classes the fold happens to hold,
+    unlike a macro one-vs-rest average that a rare class would swing.
+    """
     out = {"n": int(len(y))}
     if len(y) == 0:
         return {**out, "auc": np.nan, "log_loss": np.nan, "accuracy": np.nan}
-    present = np.unique(y)
     out["accuracy"] = float(accuracy_score(y, classes[np.argmax(proba, axis=1)]))
     p = np.clip(proba, 1e-15, 1)
     out["log_loss"] = float(log_loss(y, p / p.sum(axis=1, keepdims=True), labels=classes))
-    try:
-        if len(present) < 2:
-            out["auc"] = np.nan
-        elif len(classes) == 2:
-            out["auc"] = float(roc_auc_score(y == classes[1], proba[:, 1]))
-        else:
-            cols = np.searchsorted(classes, present)
-            sub = proba[:, cols] / np.clip(proba[:, cols].sum(axis=1, keepdims=True), 1e-15, None)
-            out["auc"] = float(roc_auc_score(y, sub, multi_class="ovr", labels=present)) if len(present) > 2 \
-                else float(roc_auc_score(y == present[1], sub[:, 1]))
-    except ValueError:
-        out["auc"] = np.nan
+    up = y == classes[-1]
+    out["auc"] = float(roc_auc_score(up, proba[:, -1])) if 0 < up.sum() < len(up) else np.nan
     return out
 
 
@@ -212,6 +214,10 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
     t0 = time.perf_counter()
     y_all = labels["label"].to_numpy()
     tr = train[~np.isnan(y_all[train])]
+    # Sequence models (window > 1) read the bars before each row: they get the
+    # contiguous training rows (unlabelled ones only as context) and, at
+    # prediction time, the window-1 bars before the test window (past data).
+    window = int(get_model_class(cfg.model)().get_params().get("window", 1) or 1)
     if len(tr) < cfg.min_train_rows:
         raise ParameterError(f"fold {k} has {len(tr)} labelled training rows (< `min_train_rows` "
                              f"{cfg.min_train_rows}); use more `train_sessions` or a shorter label horizon.")
@@ -227,7 +233,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
             warnings.simplefilter("ignore")
             sel.fit(Xtr, ytr, t1=labels["t1"].iloc[tr])
         selected = list(sel.selected_)
-    params = dict(cfg.model_params)
+    params = {"random_state": cfg.seed, **cfg.model_params}  # model_params may pin its own seed
     n_trials = 0
     if cfg.tune_trials:
         from ml.tuning import tune
@@ -236,13 +242,19 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
         res = tune(cfg.model, Xtr[selected], ytr, inner, n_trials=cfg.tune_trials, storage=cfg.storage,
                    study_name=f"{cfg.study_name}-fold{k}", scoring=cfg.tune_scoring,
                    returns=labels["ret"].iloc[tr].to_numpy(), sample_weight=weights[tr],
-                   fixed_params={**cfg.model_params, "random_state": cfg.seed}, seed=cfg.seed)
+                   fixed_params=dict(params), seed=cfg.seed)
         params.update(res.best_params)
-        n_trials = res.n_trials
-    model = get_model(cfg.model, **{"random_state": cfg.seed, **params})
-    model.fit(Xtr[selected], ytr, sample_weight=weights[tr])
+        n_trials = res.n_trials_run
+    model = get_model(cfg.model, **params)
+    if window > 1:
+        ctx = np.arange(train[0], train[-1] + 1)
+        model.fit(X.iloc[ctx][selected], y_all[ctx], sample_weight=np.nan_to_num(weights[ctx]))
+        start = max(0, test[0] - (window - 1))
+        p = model.predict_proba(X.iloc[start:test[-1] + 1][selected])[-len(test):]
+    else:
+        model.fit(Xtr[selected], ytr, sample_weight=weights[tr])
+        p = model.predict_proba(X.iloc[test][selected])
     Xte = X.iloc[test][selected]
-    p = model.predict_proba(Xte)
     proba = np.zeros((len(test), len(classes)))
     for j, c in enumerate(model.classes_):
         proba[:, int(np.searchsorted(classes, c))] = p[:, j]
@@ -256,10 +268,13 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
         else:
             imp = pd.Series(np.nan, index=selected)
     idx = X.index
+    # The training window runs from its first row to the bar before the test
+    # window; rows of it the splitter left out were purged.
+    n_window = int(test[0] - train[0])
     return FoldResult(
-        fold=k, train_start=idx[train[0]], train_end=idx[train[-1]], test_start=idx[test[0]],
+        fold=k, train_start=idx[train[0]], train_end=idx[test[0] - 1], test_start=idx[test[0]],
         test_end=idx[test[-1]], n_train=int(len(tr)), n_test=int(len(test)),
-        n_purged=0, selected=selected, params=params, metrics=metrics, importance=imp,
+        n_purged=n_window - int(len(train)), selected=selected, params=params, metrics=metrics, importance=imp,
         proba=pd.DataFrame(proba, index=idx[test], columns=[f"p_{_fmt(c)}" for c in classes]),
         n_trials=n_trials, seconds=time.perf_counter() - t0, model=model if keep_model else None,
     )
@@ -277,7 +292,9 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     tuning over an inner purged K-fold of the training rows, a fit on the
     training rows (weighted by label uniqueness) and probabilities for every
     bar of the test window.  Training labels whose end time ``t1`` reaches
-    into the test window are purged.  Features and labels are computed once
+    into the test window are purged.  Selection runs once per fold, before
+    the inner tuning folds, so inner-CV scores are slightly optimistic (they
+    rank parameters; the out-of-sample figures come from the test windows).  Features and labels are computed once
     for the whole series: both are causal (tested), so this equals computing
     them per fold.  Folds run in parallel through joblib (``n_jobs``).
 
@@ -333,10 +350,6 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     else:
         folds = Parallel(n_jobs=cfg.n_jobs)(tasks)
 
-    # Purged counts: training window size minus the rows the splitter kept.
-    for f, (tr, _) in zip(folds, splits):
-        window = ((bars.index >= f.train_start) & (bars.index <= f.train_end)).sum()
-        f.n_purged = int(window - len(tr))
     preds = pd.concat([f.proba.assign(fold=f.fold) for f in folds])
     preds = preds[["fold", *[c for c in preds.columns if c != "fold"]]]
     preds["p_up"] = preds[f"p_{_fmt(classes[-1])}"]
@@ -345,14 +358,21 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     lab = preds["label"].notna().to_numpy()
     pcols = [f"p_{_fmt(c)}" for c in classes]
     overall = _classification_metrics(preds["label"].to_numpy()[lab], preds[pcols].to_numpy()[lab], classes)
-    importance = pd.concat([f.importance.rename(f.fold) for f in folds], axis=1).fillna(0.0)
+    # NaN where a fold did not select the feature: ranking agreement is measured
+    # on the features two folds share; selection agreement separately (Jaccard).
+    importance = pd.concat([f.importance.rename(f.fold) for f in folds], axis=1)
     importance.columns.name = "fold"
+    stability = {"mean": np.nan, "n_folds": len(folds)}
     if len(folds) > 1:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            stability = importance_stability(importance)
-    else:
-        stability = {"mean": np.nan, "n_folds": 1}
+            try:
+                stability = importance_stability(importance, missing="shared")
+            except ParameterError:
+                pass
+    sets = [set(f.selected) for f in folds]
+    pairs = [(a, b) for i, a in enumerate(sets) for b in sets[i + 1:]]
+    jaccard = float(np.mean([len(a & b) / len(a | b) for a, b in pairs])) if pairs else np.nan
     freq = pd.Series(0.0, index=X.columns)
     for f in folds:
         freq[f.selected] += 1.0 / len(folds)
@@ -360,12 +380,13 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
         "fold": f.fold, "train_start": f.train_start, "train_end": f.train_end, "test_start": f.test_start,
         "test_end": f.test_end, "n_train": f.n_train, "n_test": f.n_test, "n_purged": f.n_purged,
         "auc": f.metrics["auc"], "log_loss": f.metrics["log_loss"], "accuracy": f.metrics["accuracy"],
-        "n_trials": f.n_trials, "seconds": round(f.seconds, 3)} for f in folds]).set_index("fold")
+        "tuning_trials": f.n_trials, "seconds": round(f.seconds, 3)} for f in folds]).set_index("fold")
     metrics = {
         "auc": overall["auc"], "log_loss": overall["log_loss"], "accuracy": overall["accuracy"],
         "n_predictions": int(len(preds)), "n_labelled": int(lab.sum()), "n_folds": len(folds),
-        "n_trials": int(sum(f.n_trials for f in folds)),
+        "tuning_trials": int(sum(f.n_trials for f in folds)),
         "importance_stability": float(stability.get("mean", np.nan)),
+        "selection_jaccard": jaccard,
         "classes": [_fmt(c) for c in classes],
     }
     return WalkForwardResult(predictions=preds, folds=folds, fold_metrics=fold_metrics, metrics=metrics,

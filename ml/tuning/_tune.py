@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import warnings
@@ -38,8 +39,11 @@ class TuneResult:
     fold_scores : list of float
         Per-fold scores of the best trial.
     n_trials : int
-        Every trial the study holds (complete, pruned and failed): the number
-        of configurations tried, to feed the deflated Sharpe ratio.
+        Every trial the study holds (complete, pruned and failed, this call's
+        and earlier workers'): the number of configurations tried on this
+        data, to feed the deflated Sharpe ratio.
+    n_trials_run : int
+        Trials this call ran.
     scoring, direction : str
     study : optuna.Study
     """
@@ -48,6 +52,7 @@ class TuneResult:
     best_score: float
     fold_scores: list
     n_trials: int
+    n_trials_run: int
     scoring: str
     direction: str
     study: optuna.Study = field(repr=False)
@@ -63,8 +68,10 @@ def fold_score(scoring: str, y_true, proba, classes, returns=None, threshold: fl
       ``position = +1`` where ``P(up) - P(down) > threshold``, ``-1`` where
       it is ``< -threshold``, else 0 (``returns`` is the label's realised
       return, e.g. ``triple_barrier_labels(...)["ret"]``; up = the largest
-      class, down = the smallest).  Not annualised: it ranks trials, it is
-      not a performance figure.  0 when no position is taken.
+      class, down = the smallest).  When no class is negative (0/1
+      meta-labels, where 0 means "no trade") the signal is long or flat:
+      ``+1`` where ``P(up) - 0.5 > threshold``.  Not annualised: it ranks
+      trials, it is not a performance figure.  0 when no position is taken.
     """
     classes = np.asarray(classes)
     y_true = np.asarray(y_true)
@@ -74,8 +81,11 @@ def fold_score(scoring: str, y_true, proba, classes, returns=None, threshold: fl
         return float(np.mean(classes[np.argmax(proba, axis=1)] == y_true))
     if returns is None:
         raise ParameterError("scoring='sharpe' needs `returns` (each sample's realised label return).")
-    edge = proba[:, -1] - (proba[:, 0] if len(classes) > 1 else 0.0)
-    pos = np.where(edge > threshold, 1.0, np.where(edge < -threshold, -1.0, 0.0))
+    if classes.min() < 0:  # e.g. -1/0/1: long on up, short on down
+        edge = proba[:, -1] - proba[:, 0]
+        pos = np.where(edge > threshold, 1.0, np.where(edge < -threshold, -1.0, 0.0))
+    else:  # e.g. 0/1 meta-labels: 0 means "do not trade", so long or flat
+        pos = np.where(proba[:, -1] - 0.5 > threshold, 1.0, 0.0)
     pnl = pos * np.asarray(returns, dtype=float)
     pnl = pnl[np.isfinite(pnl)]
     sd = pnl.std(ddof=1) if len(pnl) > 1 else 0.0
@@ -92,6 +102,24 @@ def _jsonable(params: dict) -> dict:
             v = v.item()
         out[k] = v
     return out
+
+
+def _fingerprint(model_name, X, y, folds, fixed, scoring, threshold, sw, returns) -> str:
+    """Hash of everything that makes two studies' trials comparable."""
+    h = hashlib.sha256()
+    h.update(repr((model_name, list(map(str, X.columns)), X.shape, scoring, float(threshold),
+                   sorted((k, repr(v)) for k, v in fixed.items()))).encode())
+    h.update(np.ascontiguousarray(X.to_numpy(dtype=np.float64)).tobytes())
+    h.update(np.asarray(y).astype(str).tobytes() if np.asarray(y).dtype.kind in "OUS"
+             else np.ascontiguousarray(np.asarray(y, dtype=np.float64)).tobytes())
+    for tr, te in folds:
+        h.update(np.asarray(tr, dtype=np.int64).tobytes())
+        h.update(b"|")
+        h.update(np.asarray(te, dtype=np.int64).tobytes())
+    for extra in (sw, returns):
+        if extra is not None:
+            h.update(np.ascontiguousarray(np.asarray(extra, dtype=np.float64)).tobytes())
+    return h.hexdigest()[:32]
 
 
 def _pruner(name):
@@ -120,7 +148,7 @@ def _create_study(storage, study_name, direction, sampler, pruner, attempts: int
 def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_name=None, timeout=None,
          scoring: str = "log_loss", returns=None, threshold: float = 0.05, sample_weight=None,
          fixed_params: dict | None = None, pruner: str = "median", seed: int = 0, n_jobs: int = 1,
-         show_progress_bar: bool = False) -> TuneResult:
+         groups=None, show_progress_bar: bool = False) -> TuneResult:
     """Search a model's hyper-parameters with Optuna (TPE) over a purged splitter.
 
     Each trial draws parameters from the adapter's ``search_space(trial)``,
@@ -166,6 +194,9 @@ def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_n
         Seed of the TPE sampler and the models' ``random_state``.
     n_jobs : int
         Parallel trials in this process (threads).
+    groups : array-like, optional
+        Passed to ``cv.split`` (e.g. session ids for
+        ``WalkForward(unit="sessions")``).
 
     Returns
     -------
@@ -196,7 +227,7 @@ def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_n
         if len(returns) != len(y):
             raise ParameterError(f"`returns` has {len(returns)} rows, `y` {len(y)}.")
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(X, y)]
+    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(X, y, groups)]
     if not folds:
         raise ParameterError("`cv` yields no split for these rows.")
     classes = np.unique(y)
@@ -228,6 +259,19 @@ def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_n
 
     sampler = optuna.samplers.TPESampler(seed=seed)
     study = _create_study(storage, study_name, direction, sampler, _pruner(pruner))
+    # A study belongs to one model, data set, split and objective: refuse to
+    # continue a study of something else (its best trial would be stale).
+    fingerprint = _fingerprint(model_name, X, y, folds, fixed, scoring, threshold, sw, returns)
+    known = study.user_attrs.get("fingerprint")
+    if known is None:
+        study.set_user_attr("fingerprint", fingerprint)
+        study.set_user_attr("model", model_name)
+    elif known != fingerprint:
+        raise ParameterError(
+            f"study {study.study_name!r} in `storage` was built for other data, folds, fixed parameters or "
+            f"scoring (model {study.user_attrs.get('model')!r}); its trials do not apply here. Use another "
+            "`study_name` (or delete that study).")
+    n_before = len(study.trials)
     if study.direction.name.lower() != direction:
         raise ParameterError(f"study {study_name!r} in `storage` optimises {study.direction.name.lower()}, "
                              f"but scoring={scoring!r} needs {direction}; use another study_name.")
@@ -243,4 +287,4 @@ def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_n
     best = study.best_trial
     return TuneResult(best_params=dict(best.user_attrs.get("params", best.params)), best_score=float(best.value),
                       fold_scores=list(best.user_attrs.get("fold_scores", [])), n_trials=len(study.trials),
-                      scoring=scoring, direction=direction, study=study)
+                      n_trials_run=len(study.trials) - n_before, scoring=scoring, direction=direction, study=study)

@@ -248,3 +248,42 @@ def test_stability_across_real_folds(planted):
     assert out["mean_rank"].index[0] == "planted"
     assert (out["ranks"].loc["planted"] == 1).all()
     assert 0 < out["mean"] < 1
+
+
+def test_shared_mode_measures_ranking_not_selection_overlap():
+    """Zeros for unselected features made identical selections look stable even
+    with random rankings (about 0.97); on shared features the figure is about 0."""
+    import numpy as np
+    import pandas as pd
+
+    from ml.models import importance_stability
+
+    rng = np.random.default_rng(0)
+    feats = [f"f{i}" for i in range(80)]
+    chosen = feats[:20]
+    folds = {}
+    for k in range(6):
+        col = pd.Series(np.nan, index=feats)
+        col[chosen] = rng.random(20)
+        folds[k] = col
+    frame = pd.DataFrame(folds)
+    shared = importance_stability(frame, missing="shared")
+    zeros = importance_stability(frame.fillna(0.0))
+    assert zeros["mean"] > 0.9
+    assert abs(shared["mean"]) < 0.2
+    same = frame.copy()
+    for k in same.columns:
+        same[k] = frame[0]
+    assert importance_stability(same, missing="shared")["mean"] == pytest.approx(1.0)
+
+
+def test_nan_importances_are_an_error_by_default():
+    import numpy as np
+    import pandas as pd
+
+    from ml.exceptions import ParameterError
+    from ml.models import importance_stability
+
+    frame = pd.DataFrame({0: [1.0, 2.0, np.nan], 1: [1.0, 2.0, 3.0]}, index=list("abc"))
+    with pytest.raises(ParameterError, match="holds NaN"):
+        importance_stability(frame)

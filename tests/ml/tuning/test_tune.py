@@ -72,7 +72,7 @@ def test_sqlite_storage_is_shared_and_continued(data, tmp_path):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     tune("random_forest", X, y, Forward(), n_trials=2, storage=url, study_name="s", fixed_params=FAST)
     res = tune("random_forest", X, y, Forward(), n_trials=2, storage=url, study_name="s", fixed_params=FAST)
-    assert res.n_trials == 4  # a second worker (or run) adds to the same study
+    assert res.n_trials == 4 and res.n_trials_run == 2  # a second worker (or run) adds to the same study
     assert len(optuna.load_study(study_name="s", storage=url).trials) == 4
 
 
@@ -138,3 +138,35 @@ def test_two_processes_share_one_fresh_sqlite_study(data, tmp_path):
     with mp.get_context("fork").Pool(2) as pool:
         pool.map(_worker, [(X.iloc[:1200], y[:1200], url)] * 2)
     assert len(optuna.load_study(study_name="shared", storage=url).trials) == 4
+
+
+def test_a_study_of_other_data_is_refused_not_mixed(data, tmp_path):
+    X, y, _ = data
+    url = f"sqlite:///{tmp_path / 'mix.db'}"
+    tune("random_forest", X, y, Forward(), n_trials=1, storage=url, study_name="s", fixed_params=FAST)
+    shuffled = np.random.default_rng(0).permutation(y)
+    with pytest.raises(ParameterError, match="built for other data"):
+        tune("random_forest", X, shuffled, Forward(), n_trials=1, storage=url, study_name="s", fixed_params=FAST)
+    with pytest.raises(ParameterError, match="built for other data"):
+        tune("svm", X, y, Forward(), n_trials=1, storage=url, study_name="s")
+
+
+def test_binary_meta_labels_trade_long_or_flat():
+    classes = np.array([0, 1])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+    # P(1) - 0.5 = -0.4, 0.3, 0.1 -> positions 0, 1, 0 with threshold 0.15 (never short on "no trade")
+    s = fold_score("sharpe", [0, 1, 1], proba, classes, returns=[-0.05, 0.02, 0.01], threshold=0.15)
+    pnl = np.array([0.0, 0.02, 0.0])
+    assert s == pytest.approx(pnl.mean() / pnl.std(ddof=1))
+
+
+def test_groups_reach_the_splitter(data):
+    X, y, _ = data
+
+    class NeedsGroups(Forward):
+        def split(self, X, y=None, groups=None):
+            assert groups is not None and len(groups) == len(X)
+            yield from super().split(X, y)
+
+    res = tune("random_forest", X, y, NeedsGroups(), n_trials=1, fixed_params=FAST, groups=np.zeros(len(X)))
+    assert res.n_trials_run == 1
