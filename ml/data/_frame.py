@@ -173,6 +173,6 @@ def bar_minutes_of(bars: pd.DataFrame) -> float:
     rec = (getattr(bars, "attrs", {}) or {}).get("bars", {}).get("bar_minutes")
     if rec:
         return float(rec)
-    steps = np.diff(bars.index.asi8) / 60e9
+    steps = np.diff(bars.index.as_unit("ns").asi8) / 60e9  # any unit: pandas 3 may hold us
     steps = steps[steps > 0]
     return float(np.median(steps)) if len(steps) else 1.0

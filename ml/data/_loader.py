@@ -573,7 +573,7 @@ def _bar_minutes(out: pd.DataFrame) -> float:
     """The data set's bar length: the most common step between consecutive bars
     of a symbol (1.0 for 1-minute bars).  Recorded once at load time so that
     later computations on a cut of the data use the same value."""
-    ts = out.index.asi8
+    ts = out.index.as_unit("ns").asi8
     same = out["symbol"].to_numpy()[1:] == out["symbol"].to_numpy()[:-1]
     steps = np.diff(ts)[same]
     steps = steps[steps > 0]

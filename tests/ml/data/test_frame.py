@@ -193,3 +193,14 @@ def test_order_rule_matches_pandas(minutes):
         check_bar_frame(df)
     assert ei.value.row == first + 1 and ei.value.timestamp == idx[first]
     assert int(np.sum(np.diff(minutes) <= 0)) == int(re.search(r"(\d+) such row", str(ei.value))[1])
+
+
+def test_bar_minutes_of_any_time_unit():
+    import pandas as pd
+
+    from ml.data import bar_minutes_of
+
+    idx = pd.date_range("2024-01-02", periods=5, freq="5min", tz="UTC")
+    for unit in ("s", "ms", "us", "ns"):
+        bars = pd.DataFrame({"close": 1.0}, index=idx.as_unit(unit))
+        assert bar_minutes_of(bars) == 5.0, unit
