@@ -1,0 +1,489 @@
+"""Numba kernel of :func:`engines.simulate.simulate`: one strategy run, bar by bar.
+
+The kernel does not validate; :func:`engines.simulate.simulate` checks every
+argument and calls it.  Its plain-Python twin is
+:func:`engines.simulate.simulate_py` (same arguments, same outputs), which the
+tests compare with it on random inputs.  Sizes, stops and daily limits are the
+kernels of :mod:`risk` (never a second copy); the sweep kernel and the
+backtrader strategy follow the same rules.
+
+Conventions (each one a rule of ``PITFALLS.md``; see :func:`simulate_nb`)
+-------------------------------------------------------------------------
+Fill *slots* inside a bar, in time order: 0 the open, 1 inside the bar (a stop
+or a take), 2 the close.  Exit reasons: :data:`EXIT_SIGNAL` (0),
+:data:`EXIT_STOP` (1), :data:`EXIT_TAKE` (2) -- the codes of
+:mod:`risk.stops` --, :data:`EXIT_TIME` (3), :data:`EXIT_SESSION` (4),
+:data:`EXIT_LIMIT` (5, daily loss limit) and :data:`EXIT_END` (6: still open
+at the end of the data, marked at the last close, no exit order).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from risk._limits_nb import after_fill_update_nb, can_open_nb, loss_limit_hit_nb
+from risk._limits_nb import new_limits_state_nb, new_session_reset_nb
+from risk._sizing_nb import fixed_contracts_nb, fixed_fraction_nb, volatility_target_nb
+from risk._stops_nb import atr_stop_levels_nb, check_exit_nb, time_stop_nb, trailing_stop_update_nb
+
+__all__ = [
+    "C_LIMITS",
+    "C_NAN_PRICE",
+    "C_NO_ATR",
+    "C_ZERO_SIZE",
+    "EXIT_END",
+    "EXIT_LIMIT",
+    "EXIT_SESSION",
+    "EXIT_SIGNAL",
+    "EXIT_STOP",
+    "EXIT_TAKE",
+    "EXIT_TIME",
+    "N_COUNTERS",
+    "SIZE_FIXED",
+    "SIZE_FIXED_FRACTION",
+    "SIZE_VOL_TARGET",
+    "SLOT_CLOSE",
+    "SLOT_INTRABAR",
+    "SLOT_OPEN",
+    "TRADE_DTYPE",
+    "simulate_nb",
+]
+
+EXIT_SIGNAL = 0
+EXIT_STOP = 1
+EXIT_TAKE = 2
+EXIT_TIME = 3
+EXIT_SESSION = 4
+EXIT_LIMIT = 5
+EXIT_END = 6
+
+SLOT_OPEN = 0
+SLOT_INTRABAR = 1
+SLOT_CLOSE = 2
+
+SIZE_FIXED = 0
+SIZE_FIXED_FRACTION = 1
+SIZE_VOL_TARGET = 2
+
+#: Counters returned by the kernel (index -> what was counted).
+C_NAN_PRICE = 0  # orders rejected because the fill price was NaN (PITFALLS 19)
+C_NO_ATR = 1     # entries skipped: stops configured but the ATR at the decision was not > 0
+C_ZERO_SIZE = 2  # entries skipped: the sizing rule gave 0 contracts
+C_LIMITS = 3     # entries refused by the daily limits (trades per day, position cap)
+N_COUNTERS = 4
+
+#: One record per trade (entry to exit).  Indices are bar positions; prices
+#: are actual fills (slippage included); money in currency.
+TRADE_DTYPE = np.dtype([
+    ("signal_idx", np.int64),   # decision bar of the entry
+    ("entry_idx", np.int64),    # bar of the entry fill
+    ("exit_idx", np.int64),     # bar of the exit fill (last bar for EXIT_END)
+    ("side", np.int64),         # +1 long, -1 short
+    ("qty", np.float64),        # contracts, > 0
+    ("entry_price", np.float64),
+    ("exit_price", np.float64),
+    ("gross_pnl", np.float64),  # side * qty * multiplier * (exit - entry)
+    ("costs", np.float64),      # commissions of both legs (entry leg only for EXIT_END)
+    ("net_pnl", np.float64),    # gross_pnl - costs
+    ("exit_reason", np.int64),
+    ("entry_slot", np.int64),
+    ("exit_slot", np.int64),
+])
+
+# Indices of the run's scalar state (a float64 array, so helpers can update it).
+_SIDE = 0
+_QTY = 1
+_MARK = 2        # price at which the open position was last marked
+_STOP = 3
+_TAKE = 4
+_TRAIL = 5       # trailing distance in points (NaN: none)
+_SIG = 6         # decision bar of the open position
+_ENTRY_BAR = 7
+_EQ = 8          # equity, marked at _MARK
+_K = 9           # trades recorded so far (the open one included)
+_N_STATE = 10
+
+
+@njit(cache=True)
+def _market_fill_nb(ref, direction, slip, low, high):
+    """``ref`` moved ``slip`` points against an order of sign ``direction``, clipped to [low, high]."""
+    px = ref + direction * slip
+    if px > high:
+        px = high
+    if px < low:
+        px = low
+    return px
+
+
+@njit(cache=True)
+def _leg_cost_nb(qty, price, multiplier, commission_per_contract, commission_pct):
+    """Commission of one leg: per contract plus a fraction of the fill notional (multiplier included)."""
+    return qty * commission_per_contract + commission_pct * abs(price) * multiplier * qty
+
+
+@njit(cache=True)
+def _exit_nb(S, trades, i, px, reason, slot, multiplier, cpc, cpct, lim, sess):
+    """Close the open position at fill price ``px`` and complete its trade record."""
+    side = S[_SIDE]
+    qty = S[_QTY]
+    S[_EQ] += side * qty * multiplier * (px - S[_MARK])
+    cost = _leg_cost_nb(qty, px, multiplier, cpc, cpct)
+    S[_EQ] -= cost
+    k = int(S[_K]) - 1
+    gross = side * qty * multiplier * (px - trades[k]["entry_price"])
+    trades[k]["exit_idx"] = i
+    trades[k]["exit_price"] = px
+    trades[k]["gross_pnl"] = gross
+    trades[k]["costs"] = trades[k]["costs"] + cost
+    trades[k]["net_pnl"] = gross - trades[k]["costs"]
+    trades[k]["exit_reason"] = reason
+    trades[k]["exit_slot"] = slot
+    after_fill_update_nb(lim, sess, S[_EQ], side * qty, 0.0)
+    S[_SIDE] = 0.0
+    S[_QTY] = 0.0
+    S[_MARK] = math.nan
+    S[_STOP] = math.nan
+    S[_TAKE] = math.nan
+    S[_TRAIL] = math.nan
+
+
+@njit(cache=True)
+def _enter_nb(S, trades, counters, i, sig, target, ref, low, high, slot,
+              dec_eq, dec_price, dec_atr, dec_sigma,
+              size_mode, size_value, lot_size, min_qty, allow_fractional,
+              sl_mult, tp_mult, trail_mult,
+              max_loss, max_loss_frac, max_trades, max_position,
+              multiplier, cpc, cpct, slip, lim, sess):
+    """Open a position of side ``target`` at reference price ``ref`` if sizing and limits allow."""
+    if (sl_mult > 0.0 or tp_mult > 0.0 or trail_mult > 0.0) and not (dec_atr > 0.0):
+        counters[C_NO_ATR] += 1
+        return
+    px = _market_fill_nb(ref, target, slip, low, high)
+    if px != px:
+        counters[C_NAN_PRICE] += 1
+        return
+    if size_mode == SIZE_FIXED:
+        q = fixed_contracts_nb(size_value, lot_size, min_qty, max_position, allow_fractional)
+    elif size_mode == SIZE_FIXED_FRACTION:
+        sd = sl_mult * dec_atr if sl_mult > 0.0 else math.nan
+        q = fixed_fraction_nb(dec_eq, size_value, dec_price, multiplier, sd,
+                              lot_size, min_qty, max_position, allow_fractional)
+    else:
+        q = volatility_target_nb(dec_eq, size_value, dec_sigma, dec_price, multiplier,
+                                 lot_size, min_qty, max_position, allow_fractional)
+    if not (q > 0.0):
+        counters[C_ZERO_SIZE] += 1
+        return
+    if not can_open_nb(lim, sess, S[_EQ], 0.0, target * q, max_loss, max_loss_frac,
+                       max_trades, max_position):
+        counters[C_LIMITS] += 1
+        return
+    cost = _leg_cost_nb(q, px, multiplier, cpc, cpct)
+    S[_EQ] -= cost
+    S[_SIDE] = target
+    S[_QTY] = q
+    S[_MARK] = px
+    stop, take = atr_stop_levels_nb(ref, target, dec_atr, sl_mult, tp_mult)
+    S[_STOP] = stop
+    S[_TAKE] = take
+    S[_TRAIL] = trail_mult * dec_atr if trail_mult > 0.0 else math.nan
+    S[_SIG] = sig
+    S[_ENTRY_BAR] = i
+    k = int(S[_K])
+    trades[k]["signal_idx"] = sig
+    trades[k]["entry_idx"] = i
+    trades[k]["exit_idx"] = -1
+    trades[k]["side"] = target
+    trades[k]["qty"] = q
+    trades[k]["entry_price"] = px
+    trades[k]["exit_price"] = math.nan
+    trades[k]["gross_pnl"] = math.nan
+    trades[k]["costs"] = cost
+    trades[k]["net_pnl"] = math.nan
+    trades[k]["exit_reason"] = -1
+    trades[k]["entry_slot"] = slot
+    trades[k]["exit_slot"] = -1
+    S[_K] = k + 1
+    after_fill_update_nb(lim, sess, S[_EQ], 0.0, target * q)
+
+
+@njit(cache=True)
+def simulate_nb(open_, high, low, close, sides, session,
+                size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
+                atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
+                max_loss, max_loss_frac, max_trades, max_position,
+                multiplier, commission_per_contract, commission_pct,
+                slippage_ticks, tick_size, initial_equity, fill_on_close=False):
+    """Simulate one strategy run on one instrument.
+
+    Parameters
+    ----------
+    open_, high, low, close : ndarray of float64, shape (n,)
+        Bar prices in points.
+    sides : ndarray of int8, shape (n,)
+        Desired side decided with each bar's data (+1, 0, -1).
+    session : ndarray of int64, shape (n,)
+        Session number per bar.
+    size_mode : int
+        :data:`SIZE_FIXED` (``size_value`` contracts), :data:`SIZE_FIXED_FRACTION`
+        (``size_value`` = fraction of equity at risk: per stop distance
+        ``sl_mult * atr`` when ``sl_mult > 0``, else of notional) or
+        :data:`SIZE_VOL_TARGET` (``size_value`` = per-bar volatility target,
+        ``sigma`` the per-bar return volatility).
+    size_value : float
+    sigma : ndarray of float64, shape (n,)
+        Volatility for :data:`SIZE_VOL_TARGET` (unused otherwise).
+    lot_size, min_qty, allow_fractional :
+        Contract rounding (:meth:`risk.ContractSpec.kernel_args`).
+    atr : ndarray of float64, shape (n,)
+        ATR in points known at each bar's close.
+    sl_mult, tp_mult, trail_mult : float
+        Stop, take and trailing distances in ATRs of the decision bar
+        (<= 0 disables each).
+    max_bars : int
+        Time stop in bars held, entry bar counted as 1 (<= 0 disables).
+    rearm : bool
+        After a forced exit (stop, take, time, session, loss limit) the same
+        side is re-entered only once the desired side has first changed.
+    max_loss, max_loss_frac, max_trades, max_position :
+        Daily limits (:meth:`risk.DailyLimits.kernel_args`).
+    multiplier : float
+        Currency per point per contract (WDO: 10).
+    commission_per_contract : float
+        Currency per contract per leg.
+    commission_pct : float
+        Fraction of the fill notional ``price * multiplier * qty`` per leg.
+    slippage_ticks, tick_size : float
+        Adverse slippage ``slippage_ticks * tick_size`` points on market fills.
+    initial_equity : float
+    fill_on_close : bool, default False
+        Fill decisions at their own bar's close instead of the next open.
+
+    Returns
+    -------
+    position : ndarray of float64, shape (n,)
+        Signed contracts held at each bar's close, after that bar's fills.
+    equity : ndarray of float64, shape (n,)
+        Equity at each bar's close, marked to market, net of every cost paid.
+    trades : structured ndarray of :data:`TRADE_DTYPE`
+        One record per trade, in entry order.
+    counters : ndarray of int64, shape (:data:`N_COUNTERS`,)
+        Orders rejected / entries skipped, by cause (``C_*``).
+
+    Notes
+    -----
+    Per bar ``i`` (default, ``fill_on_close=False``), in this order:
+
+    0. First bar of a session: the daily-limit state starts the session with
+       the equity at the previous close.
+    1. **Open** (slot 0): the side decided at bar ``i - 1`` is executed at
+       bar ``i``'s open -- never earlier (PITFALLS 1).  If it differs from the
+       position's side, the position is closed (a market order), then a
+       position of the new side (if not flat) is opened, sized by the
+       :mod:`risk` kernel with the equity and close of the decision bar and
+       truncated to whole lots, if the daily limits allow.  A reversal is two
+       legs at the same price.
+    2. **Inside the bar** (slot 1): :func:`risk._stops_nb.check_exit_nb` with
+       the levels as they stood at the previous close, from the entry bar on
+       (never on the signal bar, PITFALLS 3): a gap through the stop fills at
+       the open (4), stop before take when both lie in the bar (6).  The
+       position is flat after it.  Then the trailing stop ratchets with this
+       bar's high / low (first checked on the next bar).
+    3. **Close** (slot 2): equity is marked to market,
+       ``qty * multiplier * (close - previous mark)`` in currency.  On the
+       last bar of a session (the next bar belongs to another session) a
+       position still open is closed at this close (:data:`EXIT_SESSION`): a
+       backstop for data with missing bars, since a strategy flat
+       ``flat_bars_before_close`` bars early has already left (PITFALLS 13).
+       A still-open position is never closed at the end of the data: its
+       trade is reported as :data:`EXIT_END`, marked at the last close.
+    4. **Decision**: the daily loss limit is checked on the marked equity
+       (halted: flatten at the next open, no entry for the rest of the
+       session); the time stop flags a position held ``max_bars`` bars
+       (entry bar = 1) for an exit at the next open; then the desired side
+       ``sides[i]`` (overridden to flat by the time stop, the loss limit or
+       ``rearm``) is queued for bar ``i + 1``'s open.
+
+    With ``fill_on_close=True`` (documented option, PITFALLS 1) step 1 is
+    skipped and the decision of bar ``i`` is executed at bar ``i``'s close
+    (slot 2), after the stop check of step 2 (from the bar after the entry on),
+    the marking and the time stop (exit at this close); on a session's last
+    bar the executed side is flat.
+
+    Fills: levels of the stops are ``entry reference -/+ mult * ATR`` with the
+    reference the raw open (close) of the fill bar and the ATR of the decision
+    bar.  Market fills (entries, signal / time / session / limit exits and
+    stop exits) move ``slippage_ticks * tick_size`` points against the order;
+    take-profit fills get no slippage (PITFALLS 5).  Every fill is clipped to
+    its bar's [low, high] (PITFALLS 7).  Fill prices are not rounded to the
+    tick grid.  Commission on each leg: ``qty * commission_per_contract +
+    commission_pct * price * multiplier * qty`` on the actual fill price
+    (PITFALLS 9).  An order whose fill price is NaN is rejected and counted
+    (PITFALLS 19).
+    """
+    n = open_.shape[0]
+    position = np.zeros(n)
+    equity = np.zeros(n)
+    trades = np.empty(n + 1, dtype=TRADE_DTYPE)
+    counters = np.zeros(N_COUNTERS, dtype=np.int64)
+    lim = new_limits_state_nb()
+    slip = slippage_ticks * tick_size
+    S = np.empty(_N_STATE)
+    S[_SIDE] = 0.0
+    S[_QTY] = 0.0
+    S[_MARK] = math.nan
+    S[_STOP] = math.nan
+    S[_TAKE] = math.nan
+    S[_TRAIL] = math.nan
+    S[_SIG] = -1.0
+    S[_ENTRY_BAR] = -1.0
+    S[_EQ] = initial_equity
+    S[_K] = 0.0
+    blocked = 0
+    pend_valid = False
+    pend_target = 0
+    pend_reason = EXIT_SIGNAL
+    pend_sig = -1
+    pend_eq = 0.0
+    pend_price = 0.0
+    pend_atr = math.nan
+    pend_sigma = math.nan
+
+    for i in range(n):
+        sess = float(session[i])
+        if i == 0 or session[i] != session[i - 1]:
+            new_session_reset_nb(lim, sess, S[_EQ])
+        last_of_session = i + 1 < n and session[i + 1] != session[i]
+
+        # 1. the previous bar's decision, at this bar's open
+        if not fill_on_close and pend_valid:
+            pend_valid = False
+            cs = int(S[_SIDE])
+            if pend_target != cs:
+                ok = True
+                if cs != 0:
+                    px = _market_fill_nb(open_[i], -cs, slip, low[i], high[i])
+                    if px != px:
+                        counters[C_NAN_PRICE] += 1
+                        ok = False
+                    else:
+                        _exit_nb(S, trades, i, px, pend_reason, SLOT_OPEN,
+                                 multiplier, commission_per_contract, commission_pct, lim, sess)
+                if ok and pend_target != 0:
+                    _enter_nb(S, trades, counters, i, pend_sig, pend_target, open_[i], low[i], high[i],
+                              SLOT_OPEN, pend_eq, pend_price, pend_atr, pend_sigma,
+                              size_mode, size_value, lot_size, min_qty, allow_fractional,
+                              sl_mult, tp_mult, trail_mult,
+                              max_loss, max_loss_frac, max_trades, max_position,
+                              multiplier, commission_per_contract, commission_pct, slip, lim, sess)
+
+        # 2. stops and takes inside the bar, then the trailing stop
+        cs = int(S[_SIDE])
+        first_check = S[_ENTRY_BAR] + (1.0 if fill_on_close else 0.0)
+        if cs != 0 and i >= first_check:
+            code, px = check_exit_nb(cs, open_[i], high[i], low[i], S[_STOP], S[_TAKE])
+            if code != 0:
+                if code == EXIT_STOP:
+                    px = _market_fill_nb(px, -cs, slip, low[i], high[i])
+                _exit_nb(S, trades, i, px, code, SLOT_INTRABAR,
+                         multiplier, commission_per_contract, commission_pct, lim, sess)
+                if rearm:
+                    blocked = cs
+            else:
+                S[_STOP] = trailing_stop_update_nb(cs, S[_STOP], high[i], low[i], S[_TRAIL])
+
+        # 3. mark to market at the close
+        cs = int(S[_SIDE])
+        if cs != 0 and close[i] == close[i]:
+            S[_EQ] += cs * S[_QTY] * multiplier * (close[i] - S[_MARK])
+            S[_MARK] = close[i]
+        time_up = cs != 0 and time_stop_nb(i - S[_SIG], max_bars)
+        if not fill_on_close and cs != 0 and last_of_session:
+            px = _market_fill_nb(close[i], -cs, slip, low[i], high[i])
+            if px != px:
+                counters[C_NAN_PRICE] += 1
+            else:
+                _exit_nb(S, trades, i, px, EXIT_SESSION, SLOT_CLOSE,
+                         multiplier, commission_per_contract, commission_pct, lim, sess)
+                if rearm:
+                    blocked = cs
+                cs = 0
+                time_up = False
+
+        # 4. the decision of this bar
+        halted = loss_limit_hit_nb(lim, sess, S[_EQ], max_loss, max_loss_frac)
+        desired = int(sides[i])
+        if blocked != 0:
+            if desired != blocked:
+                blocked = 0
+            else:
+                desired = 0
+        reason = EXIT_SIGNAL
+        if cs != 0 and desired == cs:
+            if time_up:
+                reason = EXIT_TIME
+                desired = 0
+            elif halted:
+                reason = EXIT_LIMIT
+                desired = 0
+            elif fill_on_close and last_of_session:
+                reason = EXIT_SESSION
+                desired = 0
+            if desired == 0 and rearm:
+                blocked = cs
+        if halted or (fill_on_close and last_of_session):
+            desired = 0
+
+        if fill_on_close:
+            if desired != cs:
+                dec_eq = S[_EQ]
+                ok = True
+                if cs != 0:
+                    px = _market_fill_nb(close[i], -cs, slip, low[i], high[i])
+                    if px != px:
+                        counters[C_NAN_PRICE] += 1
+                        ok = False
+                    else:
+                        _exit_nb(S, trades, i, px, reason, SLOT_CLOSE,
+                                 multiplier, commission_per_contract, commission_pct, lim, sess)
+                if ok and desired != 0:
+                    _enter_nb(S, trades, counters, i, i, desired, close[i], low[i], high[i],
+                              SLOT_CLOSE, dec_eq, close[i], atr[i], sigma[i],
+                              size_mode, size_value, lot_size, min_qty, allow_fractional,
+                              sl_mult, tp_mult, trail_mult,
+                              max_loss, max_loss_frac, max_trades, max_position,
+                              multiplier, commission_per_contract, commission_pct, slip, lim, sess)
+                    # an entry at the close (with slippage) is marked to that close too
+                    if S[_SIDE] != 0.0:
+                        S[_EQ] += S[_SIDE] * S[_QTY] * multiplier * (close[i] - S[_MARK])
+                        S[_MARK] = close[i]
+        else:
+            pend_valid = True
+            pend_target = desired
+            pend_reason = reason
+            pend_sig = i
+            pend_eq = S[_EQ]
+            pend_price = close[i]
+            pend_atr = atr[i]
+            pend_sigma = sigma[i]
+
+        position[i] = S[_SIDE] * S[_QTY]
+        equity[i] = S[_EQ]
+
+    k = int(S[_K])
+    if S[_SIDE] != 0.0:
+        t = k - 1
+        last = close[n - 1]
+        if last != last:
+            last = S[_MARK]
+        gross = S[_SIDE] * S[_QTY] * multiplier * (last - trades[t]["entry_price"])
+        trades[t]["exit_idx"] = n - 1
+        trades[t]["exit_price"] = last
+        trades[t]["gross_pnl"] = gross
+        trades[t]["net_pnl"] = gross - trades[t]["costs"]
+        trades[t]["exit_reason"] = EXIT_END
+        trades[t]["exit_slot"] = SLOT_CLOSE
+    return position, equity, trades[:k].copy(), counters

@@ -1,0 +1,780 @@
+"""Single-run bar simulator: desired sides in, fills, positions, equity and trades out.
+
+:func:`simulate` validates its inputs, runs the numba kernel
+:func:`engines._sim_nb.simulate_nb` and wraps the result in a
+:class:`SimResult` (positions, equity, returns, trades, orders and the metrics
+of :func:`engines.metrics.summarize`, annualised from the session calendar).
+Sizes, stops and daily limits are the kernels of :mod:`risk`; the sides come
+from a strategy (:mod:`strategies`).  :func:`engines.vbt.to_vectorbt_portfolio`
+rebuilds the same run as a ``vectorbt.Portfolio`` for inspection.
+
+Semantics (each one tested by hand in ``tests/engines/test_simulate.py``)
+-------------------------------------------------------------------------
+- **Fills**: the side decided at bar ``i`` fills at bar ``i + 1``'s open
+  (PITFALLS 1); ``fill_on_close=True`` fills it at bar ``i``'s close instead
+  (documented option).  A reversal is two legs at one price.
+- **Slippage**: market fills move ``slippage_ticks * tick_size`` points
+  against the order; take-profit fills get none (PITFALLS 5); every fill is
+  clipped to its bar's [low, high] (PITFALLS 7).
+- **Commission**: on both legs, ``qty * commission_per_contract +
+  commission_pct * fill price * multiplier * qty`` (PITFALLS 9): one WDO
+  contract at R$1.50 per contract per side costs R$3.00 a round trip.
+- **Sizes**: whole contracts by the :mod:`risk` sizing kernels (truncation),
+  with the equity and close of the decision bar (PITFALLS 10).
+- **Stops**: ATR stop / take / trailing levels from the fill bar's raw open
+  (close) and the decision bar's ATR, checked with
+  :func:`risk.check_exit` from the entry bar on, never on the signal bar
+  (PITFALLS 3); a gap through the stop fills at the open (4); stop first when
+  both levels lie in one bar (6); flat after a stop, re-entry only on a later
+  decision (with ``Stops.rearm``, only once the desired side has changed).
+- **Time stop**: ``max_bars`` bars held (entry bar = 1), exit at the next open.
+- **Sessions**: a position still open on a session's last bar is closed at
+  its close (backstop; a strategy flat before the close never needs it),
+  PITFALLS 13.  A position open at the end of the data is reported as an
+  ``"end"`` trade marked at the last close, without an exit order.
+- **Daily limits**: the :mod:`risk.limits` kernels; a halted session is
+  flattened at the next open and opens nothing more.
+- **Equity** is marked to market at each bar's close in currency
+  (``qty * multiplier * price change``), net of costs; returns are
+  ``E_t / E_{t-1} - 1`` with ``E_{-1}`` the initial equity.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from engines import _sim_nb
+from engines._sim_nb import (
+    C_LIMITS,
+    C_NAN_PRICE,
+    C_NO_ATR,
+    C_ZERO_SIZE,
+    EXIT_END,
+    EXIT_LIMIT,
+    EXIT_SESSION,
+    EXIT_SIGNAL,
+    EXIT_STOP,
+    EXIT_TAKE,
+    EXIT_TIME,
+    N_COUNTERS,
+    SIZE_FIXED,
+    SIZE_FIXED_FRACTION,
+    SIZE_VOL_TARGET,
+    SLOT_CLOSE,
+    SLOT_INTRABAR,
+    SLOT_OPEN,
+    TRADE_DTYPE,
+)
+from engines.metrics import periods_per_year, summarize
+from ml._checks import check_choice
+from ml.exceptions import ParameterError
+from risk import _py as risk_py
+from risk.limits import DailyLimits
+from risk.sizing import ContractSpec, get_contract
+from strategies import session_facts
+
+__all__ = [
+    "EXIT_REASONS",
+    "PURE_PYTHON",
+    "SLOTS",
+    "Costs",
+    "SimResult",
+    "Sizing",
+    "Stops",
+    "average_true_range",
+    "simulate",
+    "simulate_py",
+]
+
+#: Test-only switch: :func:`simulate` runs :func:`simulate_py` instead of the kernel.
+PURE_PYTHON = False
+
+#: Exit reason code -> name used in the trades table.
+EXIT_REASONS = {
+    EXIT_SIGNAL: "signal",
+    EXIT_STOP: "stop",
+    EXIT_TAKE: "take",
+    EXIT_TIME: "time",
+    EXIT_SESSION: "session",
+    EXIT_LIMIT: "limit",
+    EXIT_END: "end",
+}
+#: Fill slot code -> name (time order inside a bar).
+SLOTS = {SLOT_OPEN: "open", SLOT_INTRABAR: "intrabar", SLOT_CLOSE: "close"}
+
+_SIZING_METHODS = {"fixed": SIZE_FIXED, "fixed_fraction": SIZE_FIXED_FRACTION,
+                   "volatility_target": SIZE_VOL_TARGET}
+
+
+def _real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+def _check_nonneg(name, value, hint=""):
+    if not _real(value):
+        raise TypeError(f"`{name}` must be a real number >= 0, got {type(value).__name__} {value!r}.")
+    v = float(value)
+    if not (math.isfinite(v) and v >= 0.0):
+        raise ParameterError(f"`{name}` must be a finite number >= 0, got {value!r}.{hint}")
+    return v
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How many contracts each entry buys or sells (the :mod:`risk` sizing kernels).
+
+    Parameters
+    ----------
+    method : {"fixed", "fixed_fraction", "volatility_target"}, default "fixed"
+        ``"fixed"``: ``contracts`` per entry.  ``"fixed_fraction"``: risk
+        ``fraction`` of the decision bar's equity: per stop distance
+        (``Stops.sl_atr * ATR`` points) when a stop is set, else of notional
+        (``price * multiplier * qty``).  ``"volatility_target"``: per-bar
+        volatility target ``target_vol`` with the per-bar return volatility
+        ``sigma`` passed to :func:`simulate`.
+    contracts : float, default 1
+        Contracts per entry for ``"fixed"`` (truncated to whole lots).
+    fraction : float, optional
+        Fraction in (0, 1] for ``"fixed_fraction"``: 0.02 means 2%.
+    target_vol : float, optional
+        Per-bar volatility target (a fraction) for ``"volatility_target"``.
+
+    Sizes are capped at ``DailyLimits.max_position`` and truncated toward zero
+    to whole lots of the contract (``int()``, PITFALLS 10).
+    """
+
+    method: str = "fixed"
+    contracts: float = 1
+    fraction: float | None = None
+    target_vol: float | None = None
+
+    def kernel_args(self) -> tuple[int, float]:
+        """``(size_mode, size_value)`` as :func:`~engines._sim_nb.simulate_nb` takes them."""
+        method = check_choice("method", self.method, tuple(_SIZING_METHODS))
+        if method == "fixed":
+            c = _check_nonneg("contracts", self.contracts)
+            if c <= 0:
+                raise ParameterError(f"`contracts` must be > 0 for method='fixed', got {self.contracts!r}.")
+            return SIZE_FIXED, c
+        if method == "fixed_fraction":
+            f = self.fraction
+            if f is None:
+                raise ParameterError("`fraction` is required for method='fixed_fraction', e.g. 0.01 for 1%.")
+            f = _check_nonneg("fraction", f)
+            if not (0.0 < f <= 1.0):
+                pct = f" (for {f:g}% pass {f / 100:g})" if f > 1 else ""
+                raise ParameterError(f"`fraction` must be a fraction in (0, 1] of equity (0.02 means 2%), "
+                                     f"got {self.fraction!r}{pct}.")
+            return SIZE_FIXED_FRACTION, f
+        t = self.target_vol
+        if t is None:
+            raise ParameterError("`target_vol` is required for method='volatility_target'.")
+        t = _check_nonneg("target_vol", t)
+        if not t > 0:
+            raise ParameterError(f"`target_vol` must be > 0, got {self.target_vol!r}.")
+        return SIZE_VOL_TARGET, t
+
+
+@dataclass(frozen=True)
+class Stops:
+    """ATR stops, takes, trailing stops and a time stop (the :mod:`risk.stops` kernels).
+
+    Parameters
+    ----------
+    sl_atr, tp_atr, trail_atr : float, optional
+        Stop, take and trailing distances in ATRs of the decision bar; None
+        (or 0) disables each.  The trailing stop ratchets with each bar's
+        high / low after that bar's exit check (first checked on the next bar).
+    max_bars : int, optional
+        Time stop: exit at the next open once the position was held this many
+        bars (the entry bar counts as 1).
+    atr_window : int, default 14
+        Window of the simple moving average of the true range used when no
+        ``atr`` is passed to :func:`simulate` (:func:`average_true_range`).
+    rearm : bool, default True
+        After a forced exit (stop, take, time, session backstop, loss limit)
+        re-enter the same side only after the desired side has changed (to
+        flat or the other side); False re-enters on the next decision.
+
+    An entry whose decision bar has no ATR > 0 (warm-up) is skipped when any
+    ATR level is configured.
+    """
+
+    sl_atr: float | None = None
+    tp_atr: float | None = None
+    trail_atr: float | None = None
+    max_bars: int | None = None
+    atr_window: int = 14
+    rearm: bool = True
+
+    def kernel_args(self) -> tuple[float, float, float, int, bool]:
+        """``(sl_mult, tp_mult, trail_mult, max_bars, rearm)`` (disabled: 0)."""
+        vals = []
+        for name in ("sl_atr", "tp_atr", "trail_atr"):
+            v = getattr(self, name)
+            vals.append(0.0 if v is None else _check_nonneg(name, v, " Pass None for no such level."))
+        mb = self.max_bars
+        if mb is None:
+            mb = 0
+        elif isinstance(mb, (bool, np.bool_)) or not isinstance(mb, numbers.Integral):
+            raise TypeError(f"`max_bars` must be an int >= 1 or None, got {type(mb).__name__} {mb!r}.")
+        elif mb < 1:
+            raise ParameterError(f"`max_bars` must be an int >= 1 or None, got {mb!r}.")
+        if not isinstance(self.rearm, (bool, np.bool_)):
+            raise TypeError(f"`rearm` must be True or False, got {self.rearm!r}.")
+        return vals[0], vals[1], vals[2], int(mb), bool(self.rearm)
+
+    @property
+    def needs_atr(self) -> bool:
+        return any(v is not None and v > 0 for v in (self.sl_atr, self.tp_atr, self.trail_atr))
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Trading costs per leg (both the entry and the exit pay them).
+
+    Parameters
+    ----------
+    commission_per_contract : float, default 0
+        Currency per contract per leg (e.g. R$1.50 on WDO: R$3.00 a round trip).
+    commission_pct : float, default 0
+        Fraction of the fill notional ``price * multiplier * qty`` per leg:
+        0.0002 means 0.02%.  Must be < 0.1 (a larger value is almost surely a
+        percentage typed as a number).
+    slippage_ticks : float, default 0
+        Adverse slippage of market fills, in ticks of the contract.
+    """
+
+    commission_per_contract: float = 0.0
+    commission_pct: float = 0.0
+    slippage_ticks: float = 0.0
+
+    def kernel_args(self) -> tuple[float, float, float]:
+        cpc = _check_nonneg("commission_per_contract", self.commission_per_contract)
+        pct = _check_nonneg("commission_pct", self.commission_pct)
+        if pct >= 0.1:
+            raise ParameterError(f"`commission_pct` is a fraction of notional (0.0002 means 0.02%), got "
+                                 f"{self.commission_pct!r}; for {pct:g}% pass {pct / 100:g}.")
+        slip = _check_nonneg("slippage_ticks", self.slippage_ticks)
+        return cpc, pct, slip
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """What :func:`simulate` returns.
+
+    Attributes
+    ----------
+    positions : Series of float
+        Signed contracts held at each bar's close.
+    equity : Series of float
+        Equity at each bar's close (currency, marked to market, net of costs).
+    returns : Series of float
+        ``equity / previous equity - 1`` (first bar against the initial equity).
+    trades : DataFrame
+        One row per trade: ``signal_idx``, ``entry_idx``, ``exit_idx`` (bar
+        positions), ``signal_time``, ``entry_time``, ``exit_time``, ``side``,
+        ``qty``, ``entry_price``, ``exit_price`` (actual fills), ``gross_pnl``,
+        ``costs``, ``net_pnl`` (= ``pnl``), ``exit_reason`` (name of
+        :data:`EXIT_REASONS`), ``entry_slot``, ``exit_slot`` (name of
+        :data:`SLOTS`) and ``closed`` (False for the ``"end"`` trade).
+    orders : DataFrame
+        One row per fill: ``bar``, ``timestamp``, ``slot``, ``size`` (signed
+        contracts), ``price``, ``commission``, ``trade`` (row of ``trades``),
+        ``leg`` (``"entry"`` / ``"exit"``).
+    metrics : dict
+        :func:`engines.metrics.summarize` of the returns, equity, *closed*
+        trades (net PnL) and positions, annualised with ``periods_per_year``.
+    meta : dict
+        Run facts: ``periods_per_year``, ``initial_equity``, ``multiplier``,
+        ``tick_size``, ``fill_on_close``, the configs, and the counters
+        ``rejected_nan_price``, ``skipped_no_atr``, ``skipped_zero_size``,
+        ``refused_by_limits``.
+    """
+
+    positions: pd.Series
+    equity: pd.Series
+    returns: pd.Series
+    trades: pd.DataFrame
+    orders: pd.DataFrame
+    metrics: dict
+    meta: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def average_true_range(bars: pd.DataFrame, window: int = 14) -> pd.Series:
+    """Simple moving average of the true range over ``window`` bars (causal).
+
+    ``TR_t = max(high_t - low_t, |high_t - close_{t-1}|, |low_t - close_{t-1}|)``
+    (``high - low`` on the first bar); the value at bar ``t`` uses bars
+    ``<= t`` only and is NaN for the first ``window - 1`` bars.
+    """
+    if isinstance(window, (bool, np.bool_)) or not isinstance(window, numbers.Integral) or window < 1:
+        raise ParameterError(f"`atr_window` must be an int >= 1, got {window!r}.")
+    h = bars["high"].astype(float)
+    lo = bars["low"].astype(float)
+    pc = bars["close"].astype(float).shift(1)
+    tr = pd.concat([h - lo, (h - pc).abs(), (lo - pc).abs()], axis=1).max(axis=1, skipna=True)
+    return tr.rolling(int(window), min_periods=int(window)).mean().rename("atr")
+
+
+def _aligned(values, index, name, *, allow_nan=True) -> np.ndarray:
+    if isinstance(values, pd.Series):
+        if not values.index.equals(index):
+            missing = index.difference(values.index)
+            if len(missing):
+                raise ParameterError(f"`{name}` has no value for {len(missing)} bar(s), the first at "
+                                     f"{missing[0]}; align it with the bars.")
+            values = values.reindex(index)
+        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim != 1 or arr.shape[0] != len(index):
+            raise ParameterError(f"`{name}` must be 1-D with one value per bar ({len(index)}), "
+                                 f"got shape {arr.shape}.")
+    if not allow_nan:
+        bad = np.flatnonzero(np.isnan(arr))
+        if len(bad):
+            i = int(bad[0])
+            raise ParameterError(f"`{name}` is NaN at position {i} ({index[i]}); NaN is never read as "
+                                 f"flat silently: fill it (0 = flat) first.")
+    return _c(arr)
+
+
+def _c(arr, dtype=np.float64) -> np.ndarray:
+    """A C-contiguous, writeable array (pandas 3 hands out read-only views, which
+    numba compiles as a separate signature)."""
+    return np.require(arr, dtype=dtype, requirements=["C", "W", "O"])
+
+
+def _sides_array(sides, index) -> np.ndarray:
+    arr = _aligned(sides, index, "sides", allow_nan=False)
+    bad = np.flatnonzero((arr != 1.0) & (arr != 0.0) & (arr != -1.0))
+    if len(bad):
+        i = int(bad[0])
+        raise ParameterError(f"`sides` must hold +1 (long), 0 (flat) or -1 (short), got {float(arr[i])!r} at "
+                             f"position {i} ({index[i]}); sizes come from `sizing`, not from the sides.")
+    return _c(arr.astype(np.int8), np.int8)
+
+
+def _prices(bars) -> tuple[np.ndarray, ...]:
+    if not isinstance(bars, pd.DataFrame):
+        raise TypeError(f"`bars` must be a DataFrame with open, high, low, close columns, "
+                        f"got {type(bars).__name__}.")
+    missing = [c for c in ("open", "high", "low", "close") if c not in bars.columns]
+    if missing:
+        raise ParameterError(f"`bars` is missing column(s) {missing}; columns are {list(bars.columns)}.")
+    if len(bars) == 0:
+        raise ParameterError("`bars` holds no rows.")
+    out = []
+    for c in ("open", "high", "low", "close"):
+        a = _c(bars[c].to_numpy(dtype=np.float64, na_value=np.nan))
+        bad = np.flatnonzero(~np.isfinite(a))
+        if len(bad):
+            i = int(bad[0])
+            raise ParameterError(f"`bars['{c}']` is {float(a[i])!r} at row {i} ({bars.index[i]}); NaN prices are "
+                                 f"never filled silently: drop or repair those bars first.")
+        out.append(a)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- plain-Python twin
+
+
+def _market_fill(ref, direction, slip, low, high):
+    """Twin of ``_market_fill_nb``: adverse slippage, then clip into [low, high]."""
+    return min(max(ref + direction * slip, low), high) if not math.isnan(ref) else math.nan
+
+
+class _Run:
+    """State of one run for :func:`simulate_py` (written for reading)."""
+
+    def __init__(self, initial_equity, multiplier, cpc, cpct):
+        self.side = 0
+        self.qty = 0.0
+        self.mark = math.nan
+        self.stop = self.take = self.trail = math.nan
+        self.sig = -1
+        self.entry_bar = -1
+        self.eq = initial_equity
+        self.trades: list[dict] = []
+        self.mult, self.cpc, self.cpct = multiplier, cpc, cpct
+        self.counters = np.zeros(N_COUNTERS, dtype=np.int64)
+
+    def leg_cost(self, qty, price):
+        return qty * self.cpc + self.cpct * abs(price) * self.mult * qty
+
+    def exit(self, i, px, reason, slot, lim, sess):
+        side, qty = self.side, self.qty
+        self.eq += side * qty * self.mult * (px - self.mark)
+        cost = self.leg_cost(qty, px)
+        self.eq -= cost
+        t = self.trades[-1]
+        t["exit_idx"], t["exit_price"] = i, px
+        t["gross_pnl"] = side * qty * self.mult * (px - t["entry_price"])
+        t["costs"] = t["costs"] + cost
+        t["net_pnl"] = t["gross_pnl"] - t["costs"]
+        t["exit_reason"], t["exit_slot"] = reason, slot
+        risk_py.after_fill_update_py(lim, sess, self.eq, side * qty, 0.0)
+        self.side, self.qty = 0, 0.0
+        self.mark = self.stop = self.take = self.trail = math.nan
+
+
+def simulate_py(open_, high, low, close, sides, session,
+                size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
+                atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
+                max_loss, max_loss_frac, max_trades, max_position,
+                multiplier, commission_per_contract, commission_pct,
+                slippage_ticks, tick_size, initial_equity, fill_on_close=False):
+    """Plain-Python twin of :func:`engines._sim_nb.simulate_nb` (same arguments and outputs).
+
+    Uses the Python twins of the :mod:`risk` kernels (:mod:`risk._py`).
+    """
+    n = len(open_)
+    slip = slippage_ticks * tick_size
+    run = _Run(initial_equity, multiplier, commission_per_contract, commission_pct)
+    lim = risk_py.new_limits_state_py()
+    position = np.zeros(n)
+    equity = np.zeros(n)
+    blocked = 0
+    pending = None  # (target, reason, decision bar, equity, close, atr, sigma)
+
+    def enter(i, sig, target, ref, slot, dec_eq, dec_price, dec_atr, dec_sigma, sess):
+        if (sl_mult > 0 or tp_mult > 0 or trail_mult > 0) and not dec_atr > 0:
+            run.counters[C_NO_ATR] += 1
+            return
+        px = _market_fill(ref, target, slip, low[i], high[i])
+        if math.isnan(px):
+            run.counters[C_NAN_PRICE] += 1
+            return
+        if size_mode == SIZE_FIXED:
+            q = risk_py.fixed_contracts_py(size_value, lot_size, min_qty, max_position, allow_fractional)
+        elif size_mode == SIZE_FIXED_FRACTION:
+            stop_distance = sl_mult * dec_atr if sl_mult > 0 else math.nan
+            q = risk_py.fixed_fraction_py(dec_eq, size_value, dec_price, multiplier, stop_distance,
+                                          lot_size, min_qty, max_position, allow_fractional)
+        else:
+            q = risk_py.volatility_target_py(dec_eq, size_value, dec_sigma, dec_price, multiplier,
+                                             lot_size, min_qty, max_position, allow_fractional)
+        if not q > 0:
+            run.counters[C_ZERO_SIZE] += 1
+            return
+        if not risk_py.can_open_py(lim, sess, run.eq, 0.0, target * q, max_loss, max_loss_frac,
+                                   max_trades, max_position):
+            run.counters[C_LIMITS] += 1
+            return
+        cost = run.leg_cost(q, px)
+        run.eq -= cost
+        run.side, run.qty, run.mark = target, q, px
+        run.stop, run.take = risk_py.atr_stop_levels_py(ref, target, dec_atr, sl_mult, tp_mult)
+        run.trail = trail_mult * dec_atr if trail_mult > 0 else math.nan
+        run.sig, run.entry_bar = sig, i
+        run.trades.append(dict(signal_idx=sig, entry_idx=i, exit_idx=-1, side=target, qty=q,
+                               entry_price=px, exit_price=math.nan, gross_pnl=math.nan, costs=cost,
+                               net_pnl=math.nan, exit_reason=-1, entry_slot=slot, exit_slot=-1))
+        risk_py.after_fill_update_py(lim, sess, run.eq, 0.0, target * q)
+
+    def execute(i, target, reason, ref, slot, sig, dec_eq, dec_price, dec_atr, dec_sigma, sess):
+        """Move from the current side to ``target`` at reference price ``ref``."""
+        if target == run.side:
+            return
+        if run.side != 0:
+            px = _market_fill(ref, -run.side, slip, low[i], high[i])
+            if math.isnan(px):
+                run.counters[C_NAN_PRICE] += 1
+                return
+            run.exit(i, px, reason, slot, lim, sess)
+        if target != 0:
+            enter(i, sig, target, ref, slot, dec_eq, dec_price, dec_atr, dec_sigma, sess)
+
+    for i in range(n):
+        sess = float(session[i])
+        if i == 0 or session[i] != session[i - 1]:
+            risk_py.new_session_reset_py(lim, sess, run.eq)
+        last_of_session = i + 1 < n and session[i + 1] != session[i]
+
+        if not fill_on_close and pending is not None:
+            target, reason, sig, dec_eq, dec_price, dec_atr, dec_sigma = pending
+            pending = None
+            execute(i, target, reason, open_[i], SLOT_OPEN, sig, dec_eq, dec_price, dec_atr,
+                    dec_sigma, sess)
+
+        # stops inside the bar (from the entry bar on; the bar after it when entered at a close)
+        first_check = run.entry_bar + (1 if fill_on_close else 0)
+        if run.side != 0 and i >= first_check:
+            code, px = risk_py.check_exit_py(run.side, open_[i], high[i], low[i], run.stop, run.take)
+            if code != 0:
+                cs = run.side
+                if code == EXIT_STOP:
+                    px = _market_fill(px, -cs, slip, low[i], high[i])
+                run.exit(i, px, code, SLOT_INTRABAR, lim, sess)
+                if rearm:
+                    blocked = cs
+            else:
+                run.stop = risk_py.trailing_stop_update_py(run.side, run.stop, high[i], low[i], run.trail)
+
+        cs = run.side
+        if cs != 0 and not math.isnan(close[i]):
+            run.eq += cs * run.qty * multiplier * (close[i] - run.mark)
+            run.mark = close[i]
+        time_up = cs != 0 and risk_py.time_stop_py(i - run.sig, max_bars)
+        if not fill_on_close and cs != 0 and last_of_session:
+            px = _market_fill(close[i], -cs, slip, low[i], high[i])
+            if math.isnan(px):
+                run.counters[C_NAN_PRICE] += 1
+            else:
+                run.exit(i, px, EXIT_SESSION, SLOT_CLOSE, lim, sess)
+                if rearm:
+                    blocked = cs
+                cs, time_up = 0, False
+
+        halted = risk_py.loss_limit_hit_py(lim, sess, run.eq, max_loss, max_loss_frac)
+        desired = int(sides[i])
+        if blocked != 0:
+            if desired == blocked:
+                desired = 0
+            else:
+                blocked = 0
+        reason = EXIT_SIGNAL
+        if cs != 0 and desired == cs:
+            forced = None
+            if time_up:
+                forced = EXIT_TIME
+            elif halted:
+                forced = EXIT_LIMIT
+            elif fill_on_close and last_of_session:
+                forced = EXIT_SESSION
+            if forced is not None:
+                reason, desired = forced, 0
+                if rearm:
+                    blocked = cs
+        if halted or (fill_on_close and last_of_session):
+            desired = 0
+
+        if fill_on_close:
+            had = run.side
+            execute(i, desired, reason, close[i], SLOT_CLOSE, i, run.eq, close[i], atr[i], sigma[i], sess)
+            if run.side != 0 and run.side != had:  # entered at this close: mark it to the close
+                run.eq += run.side * run.qty * multiplier * (close[i] - run.mark)
+                run.mark = close[i]
+        else:
+            pending = (desired, reason, i, run.eq, close[i], atr[i], sigma[i])
+        position[i] = run.side * run.qty
+        equity[i] = run.eq
+
+    if run.side != 0:
+        t = run.trades[-1]
+        last = close[n - 1] if not math.isnan(close[n - 1]) else run.mark
+        t["exit_idx"], t["exit_price"] = n - 1, last
+        t["gross_pnl"] = run.side * run.qty * multiplier * (last - t["entry_price"])
+        t["net_pnl"] = t["gross_pnl"] - t["costs"]
+        t["exit_reason"], t["exit_slot"] = EXIT_END, SLOT_CLOSE
+    trades = np.zeros(len(run.trades), dtype=TRADE_DTYPE)
+    for k, t in enumerate(run.trades):
+        for name in TRADE_DTYPE.names:
+            trades[k][name] = t[name]
+    return position, equity, trades, run.counters
+
+
+# --------------------------------------------------------------------------- public function
+
+
+def _trades_frame(rec: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    df = pd.DataFrame({name: rec[name] for name in TRADE_DTYPE.names})
+    for col in ("signal", "entry", "exit"):
+        df.insert(df.columns.get_loc(f"{col}_idx") + 0, f"{col}_time", index[df[f"{col}_idx"].to_numpy()]
+                  if len(df) else pd.DatetimeIndex([], tz=index.tz))
+    # keep the *_time columns together after the *_idx columns
+    order = ["signal_idx", "entry_idx", "exit_idx", "signal_time", "entry_time", "exit_time",
+             "side", "qty", "entry_price", "exit_price", "gross_pnl", "costs", "net_pnl",
+             "exit_reason", "entry_slot", "exit_slot"]
+    df = df[order]
+    df["closed"] = df["exit_reason"].to_numpy() != EXIT_END
+    df["exit_reason"] = pd.Categorical([EXIT_REASONS[int(c)] for c in df["exit_reason"]],
+                                       categories=list(EXIT_REASONS.values()))
+    for col in ("entry_slot", "exit_slot"):
+        df[col] = pd.Categorical([SLOTS[int(c)] for c in df[col]], categories=list(SLOTS.values()))
+    df["pnl"] = df["net_pnl"]
+    df.index.name = "trade"
+    return df
+
+
+def _orders_frame(rec: np.ndarray, index: pd.DatetimeIndex, multiplier, cpc, cpct) -> pd.DataFrame:
+    rows = []
+    for k in range(len(rec)):
+        t = rec[k]
+        side, qty = int(t["side"]), float(t["qty"])
+        px = float(t["entry_price"])
+        rows.append((int(t["entry_idx"]), int(t["entry_slot"]), side * qty, px,
+                     qty * cpc + cpct * abs(px) * multiplier * qty, k, "entry"))
+        if int(t["exit_reason"]) != EXIT_END:
+            px = float(t["exit_price"])
+            rows.append((int(t["exit_idx"]), int(t["exit_slot"]), -side * qty, px,
+                         qty * cpc + cpct * abs(px) * multiplier * qty, k, "exit"))
+    df = pd.DataFrame(rows, columns=["bar", "slot", "size", "price", "commission", "trade", "leg"])
+    leg_order = (df["leg"] == "entry").astype(int)  # an exit before an entry in the same slot
+    df = df.assign(_l=leg_order).sort_values(["bar", "slot", "_l"], kind="stable").drop(columns="_l")
+    df = df.reset_index(drop=True)
+    df.insert(1, "timestamp", index[df["bar"].to_numpy()] if len(df) else pd.DatetimeIndex([], tz=index.tz))
+    df["slot"] = pd.Categorical([SLOTS[int(s)] for s in df["slot"]], categories=list(SLOTS.values()))
+    return df
+
+
+def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None = None,
+             stops: Stops | None = None, costs: Costs | None = None,
+             limits: DailyLimits | None = None, initial_equity: float = 100_000.0,
+             fill_on_close: bool = False, atr=None, sigma=None, calendar=None,
+             bar_minutes=None, risk_free: float = 0.0) -> SimResult:
+    """Simulate trading the desired ``sides`` on ``bars``.
+
+    Parameters
+    ----------
+    bars : DataFrame
+        Bars indexed by tz-aware open time with ``open``, ``high``, ``low``,
+        ``close`` (as :func:`ml.data.load_bars` / ``continuous_contract``
+        return them).  NaN prices raise (never filled silently, PITFALLS 19).
+    sides : Series or array-like of shape (n_bars,)
+        Desired side decided with each bar's data: +1, 0 or -1 (e.g.
+        :meth:`strategies.ProbabilityThresholdStrategy.sides`).  A Series is
+        aligned on the bars' index.
+    contract : str or ContractSpec, default "WDO"
+        Multiplier, tick size and lot rules (``risk.CONTRACTS``).
+    sizing : Sizing, optional
+        Default ``Sizing()``: one contract per entry.
+    stops : Stops, optional
+        Default: no stops.
+    costs : Costs, optional
+        Default: no costs.
+    limits : DailyLimits, optional
+        Default: no limits.
+    initial_equity : float, default 100,000
+        Equity before the first bar, in currency.
+    fill_on_close : bool, default False
+        Fill the side decided at bar ``i`` at bar ``i``'s close instead of bar
+        ``i + 1``'s open (an explicit option, PITFALLS 1).
+    atr : Series or array-like, optional
+        ATR in points known at each bar's close; default
+        :func:`average_true_range` with ``stops.atr_window`` when stops need it.
+    sigma : Series or array-like, optional
+        Per-bar return volatility for ``Sizing(method="volatility_target")``.
+    calendar, bar_minutes : optional
+        Session calendar and bar length (default: recorded in ``bars.attrs``);
+        they give the sessions and ``periods_per_year``.
+    risk_free : float, default 0
+        Annual risk-free rate for the Sharpe / Sortino ratios.
+
+    Returns
+    -------
+    SimResult
+
+    See Also
+    --------
+    engines._sim_nb.simulate_nb : the kernel; its Notes give the order of
+        events inside a bar.
+    engines.vbt.to_vectorbt_portfolio : the same run as a vectorbt Portfolio.
+
+    Examples
+    --------
+    One WDO contract, R$1.50 per contract per side: long decided at the first
+    bar, filled at the second bar's open (100), closed at the fourth bar's
+    open (103): gross 3 points x R$10 = R$30, costs R$3.00, net R$27.
+
+    >>> import pandas as pd
+    >>> idx = pd.date_range("2025-02-03 10:00", periods=5, freq="1min", tz="America/Sao_Paulo")
+    >>> px = [99.0, 100.0, 101.0, 103.0, 104.0]
+    >>> bars = pd.DataFrame({"open": px, "high": px, "low": px, "close": px}, index=idx)
+    >>> res = simulate(bars, [1, 1, 0, 0, 0], costs=Costs(commission_per_contract=1.5),
+    ...                calendar="B3", bar_minutes=1)
+    >>> t = res.trades.iloc[0]
+    >>> [float(t[c]) for c in ("entry_idx", "exit_idx", "entry_price", "exit_price", "gross_pnl", "costs", "net_pnl")]
+    [1.0, 3.0, 100.0, 103.0, 30.0, 3.0, 27.0]
+    >>> float(res.equity.iloc[-1])
+    100027.0
+    """
+    o, h, lo, c = _prices(bars)
+    index = bars.index
+    facts = session_facts(bars, calendar=calendar, bar_minutes=bar_minutes)
+    side_arr = _sides_array(sides, index)
+    spec = get_contract(contract)
+    if not isinstance(spec, ContractSpec):  # pragma: no cover - get_contract guarantees it
+        raise TypeError("`contract` must be a ContractSpec or a preset name.")
+    sizing = Sizing() if sizing is None else sizing
+    stops = Stops() if stops is None else stops
+    costs = Costs() if costs is None else costs
+    limits = DailyLimits() if limits is None else limits
+    for name, obj, cls in (("sizing", sizing, Sizing), ("stops", stops, Stops), ("costs", costs, Costs),
+                           ("limits", limits, DailyLimits)):
+        if not isinstance(obj, cls):
+            raise TypeError(f"`{name}` must be a {cls.__name__} (or None), got {type(obj).__name__}.")
+    if not isinstance(fill_on_close, (bool, np.bool_)):
+        raise TypeError(f"`fill_on_close` must be True or False, got {fill_on_close!r}.")
+    if not _real(initial_equity) or not (math.isfinite(initial_equity) and initial_equity > 0):
+        raise ParameterError(f"`initial_equity` must be a finite number > 0 (currency), got {initial_equity!r}.")
+    size_mode, size_value = sizing.kernel_args()
+    sl, tp, trail, max_bars, rearm = stops.kernel_args()
+    cpc, cpct, slip_ticks = costs.kernel_args()
+    max_loss, max_loss_frac, max_trades, max_position = limits.kernel_args()
+    lot, min_qty, frac = spec.kernel_args()
+    n = len(bars)
+    if atr is not None:
+        atr_arr = _aligned(atr, index, "atr")
+    elif stops.needs_atr:
+        atr_arr = _c(average_true_range(bars, stops.atr_window).to_numpy(dtype=np.float64))
+    else:
+        atr_arr = np.full(n, np.nan)
+    if sigma is not None:
+        sigma_arr = _aligned(sigma, index, "sigma")
+    elif size_mode == SIZE_VOL_TARGET:
+        raise ParameterError("`sigma` (per-bar return volatility, e.g. a GARCH forecast known at each "
+                             "bar's close) is required for Sizing(method='volatility_target').")
+    else:
+        sigma_arr = np.full(n, np.nan)
+    kernel = simulate_py if PURE_PYTHON else _sim_nb.simulate_nb
+    pos, eq, rec, counters = kernel(
+        o, h, lo, c, side_arr, _c(facts.session, np.int64),
+        int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
+        _c(atr_arr), sl, tp, trail, int(max_bars), bool(rearm),
+        max_loss, max_loss_frac, int(max_trades), max_position,
+        float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
+        bool(fill_on_close))
+
+    positions = pd.Series(pos, index=index, name="position")
+    equity = pd.Series(eq, index=index, name="equity")
+    prev = np.concatenate([[float(initial_equity)], eq[:-1]])
+    returns = pd.Series(eq / prev - 1.0, index=index, name="returns")
+    trades = _trades_frame(rec, index)
+    orders = _orders_frame(rec, index, float(spec.multiplier), cpc, cpct)
+    ppy = periods_per_year(bars, calendar=calendar, bar_minutes=facts.bar_minutes)
+    closed = trades.loc[trades["closed"], "pnl"] if len(trades) else pd.Series([], dtype=float)
+    metrics = summarize(returns=returns, equity=equity, trades=closed, positions=positions,
+                        periods_per_year=ppy, risk_free=risk_free, initial_equity=float(initial_equity))
+    meta = {
+        "periods_per_year": ppy,
+        "calendar": facts.calendar,
+        "bar_minutes": facts.bar_minutes,
+        "initial_equity": float(initial_equity),
+        "multiplier": float(spec.multiplier),
+        "tick_size": float(spec.tick_size),
+        "fill_on_close": bool(fill_on_close),
+        "contract": asdict(spec),
+        "sizing": asdict(sizing),
+        "stops": asdict(stops),
+        "costs": asdict(costs),
+        "limits": asdict(limits),
+        "rejected_nan_price": int(counters[C_NAN_PRICE]),
+        "skipped_no_atr": int(counters[C_NO_ATR]),
+        "skipped_zero_size": int(counters[C_ZERO_SIZE]),
+        "refused_by_limits": int(counters[C_LIMITS]),
+    }
+    return SimResult(positions=positions, equity=equity, returns=returns, trades=trades,
+                     orders=orders, metrics=metrics, meta=meta)
