@@ -1,0 +1,504 @@
+"""Parameter sweeps of the probability-threshold strategy, in two tiers.
+
+- :func:`sweep` runs every combination of a parameter grid through the numba
+  kernel :func:`engines._sweep_nb.sweep_nb` -- the sides of
+  :func:`strategies._signals_nb.threshold_sides_nb` and the simulator kernel
+  :func:`engines._sim_nb.simulate_nb` of :func:`engines.simulate.simulate`,
+  with the metric kernels of :mod:`engines._metrics_nb` -- and returns one row
+  of metrics per combination, never a bars x combinations table.
+- :func:`rerun` runs one chosen combination (the top-K tier) through
+  :func:`engines.simulate.simulate`, optionally rebuilt as a vectorbt
+  ``Portfolio`` (:func:`engines.vbt.to_vectorbt_portfolio`) for plots, trade
+  records and tearsheets.
+
+Both tiers give the same trades, equity and metrics for a combination (a test
+checks it to 1e-9).  :func:`grid_from_spec` parses a grid written as text (the
+form a CLI flag takes).
+
+Grid parameters (:data:`GRID_PARAMS`) and their defaults when not swept:
+
+=====================  ======================================  ===================
+name (aliases)         meaning                                  default
+=====================  ======================================  ===================
+``long_threshold``     long where ``p >= long_threshold``       ``strategy``'s
+(``long``)
+``short_threshold``    short where ``p <= short_threshold``     ``strategy``'s
+(``short``)
+``min_holding``        decision bars a side is kept             ``strategy``'s
+(``holding``)
+``sl_atr`` (``sl``)    stop distance in ATRs (0: none)          ``stops``'
+``tp_atr`` (``tp``)    take distance in ATRs (0: none)          ``stops``'
+``trail_atr``          trailing distance in ATRs (0: none)      ``stops``'
+(``trail``)
+``max_bars``           time stop in bars held (0: none)         ``stops``'
+=====================  ======================================  ===================
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import numbers
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from engines import _sweep_nb as snb
+from engines._metrics_nb import (
+    RM_ANN_RETURN,
+    RM_ANN_VOL,
+    RM_CALMAR,
+    RM_MAX_DD,
+    RM_SHARPE,
+    RM_SORTINO,
+    RM_TOTAL,
+)
+from engines._sim_nb import SIZE_VOL_TARGET
+from engines.metrics import METRIC_KEYS, periods_per_year, risk_free_per_period
+from engines.simulate import (
+    Costs,
+    SimResult,
+    Sizing,
+    Stops,
+    _aligned,
+    _c,
+    _prices,
+    _real,
+    average_true_range,
+    simulate,
+)
+from ml.exceptions import ParameterError
+from risk.limits import DailyLimits
+from risk.sizing import ContractSpec, get_contract
+from strategies import ProbabilityThresholdStrategy, session_facts
+from strategies._base import _probabilities
+
+__all__ = ["GRID_PARAMS", "SweepRun", "grid_from_spec", "rerun", "sweep"]
+
+#: Parameters a grid may sweep, in the order of the result's index levels.
+GRID_PARAMS = ("long_threshold", "short_threshold", "min_holding", "sl_atr", "tp_atr",
+               "trail_atr", "max_bars")
+_INT_PARAMS = ("min_holding", "max_bars")
+_STRATEGY_PARAMS = ("long_threshold", "short_threshold", "min_holding")
+_ALIASES = {"long": "long_threshold", "short": "short_threshold", "holding": "min_holding",
+            "sl": "sl_atr", "tp": "tp_atr", "trail": "trail_atr"}
+_PCOL = {"long_threshold": snb.P_LONG, "short_threshold": snb.P_SHORT,
+         "min_holding": snb.P_MIN_HOLDING, "sl_atr": snb.P_SL, "tp_atr": snb.P_TP,
+         "trail_atr": snb.P_TRAIL, "max_bars": snb.P_MAX_BARS}
+_STAT_COL = {"sharpe": RM_SHARPE, "sortino": RM_SORTINO, "calmar": RM_CALMAR,
+             "max_drawdown": RM_MAX_DD, "recovery_factor": snb.ST_RECOVERY,
+             "win_rate": snb.ST_WIN_RATE, "profit_factor": snb.ST_PROFIT_FACTOR,
+             "total_return": RM_TOTAL, "annualized_return": RM_ANN_RETURN,
+             "annualized_volatility": RM_ANN_VOL, "n_trades": snb.ST_N_TRADES,
+             "exposure": snb.ST_EXPOSURE, "expectancy": snb.ST_EXPECTANCY}
+#: Columns of :func:`sweep`'s result: :data:`engines.metrics.METRIC_KEYS` then ``final_equity``.
+RESULT_COLUMNS = METRIC_KEYS + ("final_equity",)
+_MAX_RANGE = 100_000
+
+
+# --------------------------------------------------------------------------- grid
+
+
+def _canonical(name) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"grid parameter names must be str, got {type(name).__name__} {name!r}.")
+    key = name.strip()
+    if key in GRID_PARAMS:
+        return key
+    if key in _ALIASES:
+        return _ALIASES[key]
+    known = list(GRID_PARAMS) + list(_ALIASES)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ParameterError(f"unknown grid parameter {name!r}; known: {', '.join(GRID_PARAMS)} "
+                         f"(aliases {', '.join(f'{a}={c}' for a, c in _ALIASES.items())}).{hint}")
+
+
+def _decimals(text: str) -> int:
+    t = text.lower()
+    mant, _, exp = t.partition("e")
+    d = len(mant.partition(".")[2])
+    return max(0, d - int(exp)) if exp else d
+
+
+def _number(text: str, name: str, spec: str):
+    t = text.strip()
+    try:
+        if re.fullmatch(r"[+-]?\d+", t):
+            return int(t)
+        v = float(t)
+    except ValueError:
+        raise ParameterError(f"`{name}`: {text!r} is not a number (in {spec!r}); write values as "
+                             f"'{name}=1,2,3' or a range '{name}=start:stop:step'.") from None
+    if not math.isfinite(v):
+        raise ParameterError(f"`{name}`: {text!r} is not a finite number (in {spec!r}).")
+    return v
+
+
+def _expand_range(text: str, name: str, spec: str) -> list:
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise ParameterError(f"`{name}`: range {text!r} must be 'start:stop:step' (stop included), "
+                             f"e.g. '{name}=0.55:0.70:0.05'.")
+    start, stop, step = (_number(p, name, spec) for p in parts)
+    if not step > 0:
+        raise ParameterError(f"`{name}`: the step of range {text!r} must be > 0, got {step!r}.")
+    if stop < start:
+        raise ParameterError(f"`{name}`: range {text!r} has stop {stop!r} < start {start!r}; "
+                             f"write it as 'start:stop:step' with start <= stop.")
+    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    if count > _MAX_RANGE:
+        raise ParameterError(f"`{name}`: range {text!r} gives {count:,} values (more than {_MAX_RANGE:,}); "
+                             f"use a larger step.")
+    if all(isinstance(x, int) for x in (start, stop, step)):
+        return [start + k * step for k in range(count)]
+    dec = max(_decimals(p.strip()) for p in parts)
+    return [round(start + k * step, dec) for k in range(count)]
+
+
+def grid_from_spec(spec: str) -> dict[str, list]:
+    """Parse a grid written as text into ``{parameter: [values]}``.
+
+    Parameters
+    ----------
+    spec : str
+        Comma-separated ``name=values`` items.  Values are numbers separated
+        by commas (``min_holding=5,10,20``) or inclusive ranges
+        ``start:stop:step`` (``long_threshold=0.55:0.7:0.05``), which may be
+        mixed.  Names are :data:`GRID_PARAMS` or their aliases (``long``,
+        ``short``, ``holding``, ``sl``, ``tp``, ``trail``).  Items may also be
+        separated by ``;`` or whitespace.
+
+    Returns
+    -------
+    dict of str to list
+        Canonical names, values in the order written (duplicates removed).
+
+    Raises
+    ------
+    ParameterError
+        Empty spec, a value before any ``name=``, an unknown name (with a
+        suggestion), a name given twice, a non-number, a bad range.
+
+    Examples
+    --------
+    >>> grid_from_spec("long_threshold=0.55:0.65:0.05,holding=5,10,20")
+    {'long_threshold': [0.55, 0.6, 0.65], 'min_holding': [5, 10, 20]}
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"`spec` must be a str such as 'long_threshold=0.55:0.7:0.05,holding=5,10', "
+                        f"got {type(spec).__name__}.")
+    tokens = [t for t in re.split(r"[,;\s]+", spec.strip()) if t]
+    if not tokens:
+        raise ParameterError("`spec` is empty; write e.g. 'long_threshold=0.55:0.7:0.05,holding=5,10'.")
+    grid: dict[str, list] = {}
+    current = None
+    for tok in tokens:
+        if "=" in tok:
+            name, _, first = tok.partition("=")
+            if not name.strip():
+                raise ParameterError(f"item {tok!r} of {spec!r} has no parameter name before '='.")
+            current = _canonical(name)
+            if current in grid:
+                raise ParameterError(f"`{current}` is given twice in {spec!r}; list all its values once, "
+                                     f"e.g. '{current}=1,2,3'.")
+            grid[current] = []
+            if not first.strip():
+                raise ParameterError(f"`{current}` has no value in {spec!r}; write e.g. '{current}=1,2'.")
+            tok = first
+        elif current is None:
+            raise ParameterError(f"value {tok!r} comes before any 'name=' in {spec!r}; start with a "
+                                 f"parameter name, e.g. 'long_threshold={tok}'.")
+        if ":" in tok:
+            grid[current].extend(_expand_range(tok, current, spec))
+        else:
+            grid[current].append(_number(tok, current, spec))
+    return {k: list(dict.fromkeys(v)) for k, v in grid.items()}
+
+
+def _check_grid(grid) -> dict[str, list]:
+    if isinstance(grid, str):
+        grid = grid_from_spec(grid)
+    if not isinstance(grid, dict):
+        raise TypeError(f"`grid` must be a dict of parameter -> list of values (or a spec str), "
+                        f"got {type(grid).__name__}.")
+    if not grid:
+        raise ParameterError("`grid` is empty; give at least one parameter with its values, "
+                             "e.g. {'long_threshold': [0.55, 0.6]}.")
+    out: dict[str, list] = {}
+    for name, values in grid.items():
+        key = _canonical(name)
+        if key in out:
+            raise ParameterError(f"`{key}` appears twice in `grid` (as {name!r} and an alias).")
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            values = [values]
+        values = list(values)
+        if not values:
+            raise ParameterError(f"`grid['{name}']` holds no values.")
+        for v in values:
+            if key in _INT_PARAMS:
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+                    if not (_real(v) and float(v).is_integer()):
+                        raise TypeError(f"`{key}` values must be ints (bars), got {type(v).__name__} {v!r}.")
+            elif not _real(v):
+                raise TypeError(f"`{key}` values must be numbers, got {type(v).__name__} {v!r}.")
+        if key in _INT_PARAMS:
+            values = [int(v) for v in values]
+        else:
+            values = [float(v) for v in values]
+        if len(set(values)) != len(values):
+            dup = next(v for v in values if values.count(v) > 1)
+            raise ParameterError(f"`{key}` lists the value {dup!r} more than once; each combination "
+                                 f"would be run (and counted as a trial) twice.")
+        out[key] = values
+    return {k: out[k] for k in GRID_PARAMS if k in out}
+
+
+# --------------------------------------------------------------------------- shared setup
+
+
+def _combo_configs(params: dict, strategy: ProbabilityThresholdStrategy, stops: Stops):
+    """The strategy and stops of one combination (validated by their own rules)."""
+    strat_kw = {k: params[k] for k in _STRATEGY_PARAMS if k in params}
+    strat = strategy
+    if strat_kw:
+        strat = ProbabilityThresholdStrategy(**{**strategy.get_params(), **strat_kw})
+    stop_kw = {}
+    for k in ("sl_atr", "tp_atr", "trail_atr"):
+        if k in params:
+            stop_kw[k] = None if params[k] == 0 else params[k]
+    if "max_bars" in params:
+        stop_kw["max_bars"] = None if params["max_bars"] == 0 else params["max_bars"]
+    st = replace(stops, **stop_kw) if stop_kw else stops
+    return strat, st
+
+
+def _check_configs(strategy, stops):
+    strategy = ProbabilityThresholdStrategy() if strategy is None else strategy
+    stops = Stops() if stops is None else stops
+    if not isinstance(strategy, ProbabilityThresholdStrategy):
+        raise TypeError(f"`strategy` must be a ProbabilityThresholdStrategy (the base values of the "
+                        f"parameters not swept), got {type(strategy).__name__}.")
+    if not isinstance(stops, Stops):
+        raise TypeError(f"`stops` must be a Stops (or None), got {type(stops).__name__}.")
+    return strategy, stops
+
+
+def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStrategy | None = None,
+          contract="WDO", sizing: Sizing | None = None, stops: Stops | None = None,
+          costs: Costs | None = None, limits: DailyLimits | None = None,
+          initial_equity: float = 100_000.0, fill_on_close: bool = False, atr=None, sigma=None,
+          meta_proba=None, calendar=None, bar_minutes=None, risk_free: float = 0.0) -> pd.DataFrame:
+    """Backtest every combination of ``grid`` and return one row of metrics per combination.
+
+    Parameters
+    ----------
+    bars : DataFrame
+        Bars as for :func:`engines.simulate.simulate`.
+    proba : Series or array-like of shape (n_bars,)
+        Probability of an up move per bar (NaN: no opinion, flat).
+    grid : dict of str to list, or str
+        Values of each swept parameter (:data:`GRID_PARAMS` or aliases); a
+        str is parsed by :func:`grid_from_spec`.  All combinations (the
+        Cartesian product) are run.
+    strategy : ProbabilityThresholdStrategy, optional
+        Values of the strategy parameters not swept (thresholds, holding,
+        ``flat_bars_before_close``, ``allow_short``, ``meta_threshold``).
+    contract, sizing, costs, limits, initial_equity, fill_on_close, atr, sigma, calendar, bar_minutes, risk_free :
+        As for :func:`engines.simulate.simulate`, the same for every combination.
+    stops : Stops, optional
+        Stops not swept (and ``atr_window``, ``rearm``); a swept value of 0
+        disables that stop for the combination.
+    meta_proba : Series or array-like, optional
+        Meta-label probability for the strategy's meta filter.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the swept parameters (a MultiIndex, one level per swept
+        parameter, in :data:`GRID_PARAMS` order), columns :data:`RESULT_COLUMNS`:
+        the keys of :func:`engines.metrics.summarize` (``sharpe``,
+        ``sortino``, ``calmar``, ``max_drawdown``, ``recovery_factor``,
+        ``win_rate``, ``profit_factor``, ``total_return``,
+        ``annualized_return``, ``annualized_volatility``, ``n_trades``,
+        ``exposure``, ``expectancy``) and ``final_equity``, each equal to what
+        :func:`engines.simulate.simulate` reports for that combination.
+        ``attrs``: ``n_trials`` (number of combinations run, for
+        :func:`engines.overfit.deflated_sharpe_ratio`, PITFALLS 22),
+        ``periods_per_year``, ``grid`` and ``fixed`` (the base configs).
+
+    Notes
+    -----
+    Metrics are per bar, annualised with :func:`engines.metrics.periods_per_year`
+    of the bars' session calendar; trade metrics count closed trades only.
+    Sharpe ratios here are annualised: divide by ``sqrt(periods_per_year)``
+    for :func:`engines.overfit.deflated_sharpe_ratio`'s per-period ones.
+    """
+    strategy, stops = _check_configs(strategy, stops)
+    grid = _check_grid(grid)
+    names = list(grid)
+    combos = list(itertools.product(*(grid[k] for k in names)))
+    # validate every combination with the configs' own rules; collect kernel arguments
+    params = np.empty((len(combos), snb.N_PARAMS))
+    needs_atr = False
+    strat_args = None
+    for c, values in enumerate(combos):
+        p = dict(zip(names, values))
+        strat, st = _combo_configs(p, strategy, stops)
+        lt, sh, mh, fb, allow_short, mt = strat.kernel_args()
+        sl, tp, trail, max_bars, rearm = st.kernel_args()
+        params[c] = (lt, sh, mh, sl, tp, trail, max_bars)
+        needs_atr = needs_atr or st.needs_atr
+        strat_args = (fb, allow_short, mt, rearm)
+    fb, allow_short, mt, rearm = strat_args
+
+    o, h, lo, cl = _prices(bars)
+    index = bars.index
+    facts = session_facts(bars, calendar=calendar, bar_minutes=bar_minutes)
+    p_arr = _c(_probabilities(proba, index, "proba"))
+    meta = np.empty(0) if meta_proba is None else _c(_probabilities(meta_proba, index, "meta_proba"))
+    spec = get_contract(contract)
+    if not isinstance(spec, ContractSpec):  # pragma: no cover
+        raise TypeError("`contract` must be a ContractSpec or a preset name.")
+    sizing = Sizing() if sizing is None else sizing
+    costs = Costs() if costs is None else costs
+    limits = DailyLimits() if limits is None else limits
+    for name, obj, cls in (("sizing", sizing, Sizing), ("costs", costs, Costs),
+                           ("limits", limits, DailyLimits)):
+        if not isinstance(obj, cls):
+            raise TypeError(f"`{name}` must be a {cls.__name__} (or None), got {type(obj).__name__}.")
+    if not isinstance(fill_on_close, (bool, np.bool_)):
+        raise TypeError(f"`fill_on_close` must be True or False, got {fill_on_close!r}.")
+    if not _real(initial_equity) or not (math.isfinite(initial_equity) and initial_equity > 0):
+        raise ParameterError(f"`initial_equity` must be a finite number > 0 (currency), got {initial_equity!r}.")
+    size_mode, size_value = sizing.kernel_args()
+    cpc, cpct, slip_ticks = costs.kernel_args()
+    max_loss, max_loss_frac, max_trades, max_position = limits.kernel_args()
+    lot, min_qty, frac = spec.kernel_args()
+    n = len(bars)
+    if atr is not None:
+        atr_arr = _aligned(atr, index, "atr")
+    elif needs_atr:
+        atr_arr = _c(average_true_range(bars, stops.atr_window).to_numpy(dtype=np.float64))
+    else:
+        atr_arr = np.full(n, np.nan)
+    if sigma is not None:
+        sigma_arr = _aligned(sigma, index, "sigma")
+    elif size_mode == SIZE_VOL_TARGET:
+        raise ParameterError("`sigma` (per-bar return volatility known at each bar's close) is required "
+                             "for Sizing(method='volatility_target').")
+    else:
+        sigma_arr = np.full(n, np.nan)
+    ppy = periods_per_year(bars, calendar=calendar, bar_minutes=facts.bar_minutes)
+    rf = risk_free_per_period(risk_free, ppy)
+
+    stats = snb.sweep_nb(
+        p_arr, _c(facts.bars_to_close), float(fb), bool(allow_short), meta, float(mt),
+        o, h, lo, cl, _c(facts.session, np.int64),
+        int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
+        _c(atr_arr), bool(rearm), max_loss, max_loss_frac, int(max_trades), max_position,
+        float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
+        bool(fill_on_close), params, float(ppy), float(rf))
+
+    idx = pd.MultiIndex.from_tuples(combos, names=names)
+    cols = {k: stats[:, _STAT_COL[k]] for k in METRIC_KEYS}
+    cols["n_trades"] = stats[:, snb.ST_N_TRADES].astype(np.int64)
+    cols["final_equity"] = stats[:, snb.ST_FINAL_EQUITY]
+    out = pd.DataFrame(cols, index=idx)[list(RESULT_COLUMNS)]
+    out.attrs["n_trials"] = len(combos)
+    out.attrs["periods_per_year"] = float(ppy)
+    out.attrs["grid"] = {k: list(v) for k, v in grid.items()}
+    out.attrs["fixed"] = {"strategy": strategy.get_params(), "stops": repr(stops), "sizing": repr(sizing),
+                          "costs": repr(costs), "limits": repr(limits), "contract": repr(spec),
+                          "initial_equity": float(initial_equity), "fill_on_close": bool(fill_on_close),
+                          "risk_free": float(risk_free)}
+    return out
+
+
+# --------------------------------------------------------------------------- top-K tier
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One combination re-run in full by :func:`rerun`.
+
+    Attributes
+    ----------
+    params : dict
+        The combination (canonical parameter names).
+    result : SimResult
+        :func:`engines.simulate.simulate`'s result (trades, orders, equity, metrics).
+    portfolio : VectorbtRun or None
+        :func:`engines.vbt.to_vectorbt_portfolio` of the run, when asked for.
+    """
+
+    params: dict
+    result: SimResult
+    portfolio: object = None
+
+
+def _params_dict(params, names=None) -> dict:
+    if isinstance(params, pd.Series):
+        params = params.to_dict()
+    if isinstance(params, tuple) and names is not None:
+        if len(params) != len(names):
+            raise ParameterError(f"`params` has {len(params)} values for {len(names)} names {list(names)}.")
+        params = dict(zip(names, params))
+    if not isinstance(params, dict):
+        raise TypeError("`params` must be a dict {parameter: value} (or a tuple of a sweep's index with "
+                        f"`names`), got {type(params).__name__}.")
+    return _check_grid({k: [v] for k, v in params.items()})
+
+
+def rerun(bars: pd.DataFrame, proba, params, *, names=None,
+          strategy: ProbabilityThresholdStrategy | None = None, contract="WDO",
+          sizing: Sizing | None = None, stops: Stops | None = None, costs: Costs | None = None,
+          limits: DailyLimits | None = None, initial_equity: float = 100_000.0,
+          fill_on_close: bool = False, atr=None, sigma=None, meta_proba=None, calendar=None,
+          bar_minutes=None, risk_free: float = 0.0, portfolio: bool = False) -> SweepRun:
+    """Re-run one combination of a sweep in full (trades, orders, equity; vectorbt on demand).
+
+    Parameters
+    ----------
+    bars, proba :
+        As given to :func:`sweep`.
+    params : dict, Series or tuple
+        The combination, e.g. ``{"long_threshold": 0.6, "min_holding": 10}``;
+        a tuple is a row key of :func:`sweep`'s index, with ``names`` =
+        ``result.index.names``.
+    names : sequence of str, optional
+        Parameter names for a tuple ``params``.
+    strategy ... risk_free :
+        The same fixed arguments as given to :func:`sweep`.
+    portfolio : bool, default False
+        Also build the vectorbt ``Portfolio`` (:func:`engines.vbt.to_vectorbt_portfolio`).
+
+    Returns
+    -------
+    SweepRun
+        ``result.metrics`` equals the sweep's row for the combination.
+
+    Examples
+    --------
+    >>> df = sweep(bars, proba, {"long_threshold": [0.55, 0.6]})            # doctest: +SKIP
+    >>> best = df["sharpe"].idxmax()                                         # doctest: +SKIP
+    >>> run = rerun(bars, proba, best, names=df.index.names, portfolio=True)  # doctest: +SKIP
+    """
+    if names is not None and not isinstance(params, tuple):
+        params = (params,)
+    p = {k: v[0] for k, v in _params_dict(params, names).items()}
+    strategy, stops = _check_configs(strategy, stops)
+    strat, st = _combo_configs(p, strategy, stops)
+    sides = strat.sides(proba, bars, meta_proba=meta_proba, calendar=calendar, bar_minutes=bar_minutes)
+    res = simulate(bars, sides, contract=contract, sizing=sizing, stops=st, costs=costs, limits=limits,
+                   initial_equity=initial_equity, fill_on_close=fill_on_close, atr=atr, sigma=sigma,
+                   calendar=calendar, bar_minutes=bar_minutes, risk_free=risk_free)
+    pf = None
+    if portfolio:
+        from engines.vbt import to_vectorbt_portfolio
+
+        pf = to_vectorbt_portfolio(bars, res)
+    return SweepRun(params=p, result=res, portfolio=pf)

@@ -1,0 +1,214 @@
+"""Tests of the parameter sweep (``engines.sweep`` and its kernel ``engines._sweep_nb``).
+
+The sweep kernel must give, for every combination, exactly what the
+single-run simulator gives (``simulate`` on the sides of the strategy with
+those parameters): same trades, final equity and metrics, to 1e-9.
+"""
+
+from __future__ import annotations
+
+import doctest
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engines.metrics import METRIC_KEYS
+from engines.simulate import Costs, Sizing, Stops, simulate
+import engines.sweep as sweep_module
+from engines.sweep import GRID_PARAMS, RESULT_COLUMNS, grid_from_spec, rerun, sweep
+from ml.data import continuous_contract, load_bars, sample_path
+from ml.exceptions import ParameterError
+from strategies import ProbabilityThresholdStrategy
+
+COSTS = Costs(commission_per_contract=1.5, slippage_ticks=1)
+
+
+@pytest.fixture(scope="module")
+def wdo5k():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bars = continuous_contract(load_bars(sample_path("wdo")))
+    return bars.iloc[:5000]
+
+
+@pytest.fixture(scope="module")
+def proba(wdo5k):
+    """Deterministic, causal pseudo-probability: rolling z-score of the close squashed to (0, 1)."""
+    c = wdo5k["close"]
+    z = (c - c.rolling(30, min_periods=30).mean()) / c.rolling(30, min_periods=30).std()
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+GRID = {
+    "long_threshold": [0.6, 0.75, 0.9],
+    "short_threshold": [0.1, 0.3],
+    "min_holding": [1, 5, 20],
+    "sl_atr": [0.0, 1.5],
+    "tp_atr": [0.0, 3.0],
+    "trail_atr": [0.0, 2.0],
+    "max_bars": [0, 30],
+}
+
+
+@pytest.fixture(scope="module")
+def swept(wdo5k, proba):
+    return sweep(wdo5k, proba, GRID, costs=COSTS)
+
+
+def _close(a, b, tol=1e-9):
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def test_shape_index_columns_and_n_trials(swept):
+    n = math.prod(len(v) for v in GRID.values())
+    assert len(swept) == n == swept.attrs["n_trials"]
+    assert list(swept.index.names) == list(GRID)
+    assert list(swept.columns) == list(RESULT_COLUMNS)
+    assert swept["n_trades"].dtype == np.int64
+    assert swept.attrs["periods_per_year"] > 0
+    assert swept.index.is_unique
+
+
+def test_sweep_equals_simulate_on_sampled_combinations(wdo5k, proba, swept):
+    rng = np.random.default_rng(7)
+    picks = rng.choice(len(swept), size=12, replace=False)
+    for j in picks:
+        key = swept.index[j]
+        p = dict(zip(swept.index.names, key))
+        strat = ProbabilityThresholdStrategy(long_threshold=p["long_threshold"],
+                                             short_threshold=p["short_threshold"],
+                                             min_holding=p["min_holding"])
+        stops = Stops(sl_atr=p["sl_atr"] or None, tp_atr=p["tp_atr"] or None,
+                      trail_atr=p["trail_atr"] or None, max_bars=p["max_bars"] or None)
+        res = simulate(wdo5k, strat.sides(proba, wdo5k), stops=stops, costs=COSTS)
+        row = swept.iloc[j]
+        assert int(row["n_trades"]) == res.metrics["n_trades"] == int(res.trades["closed"].sum())
+        assert _close(float(row["final_equity"]), float(res.equity.iloc[-1]))
+        for k in METRIC_KEYS:
+            assert _close(float(row[k]), float(res.metrics[k])), (key, k, row[k], res.metrics[k])
+
+
+def test_some_combinations_trade_and_stops_matter(swept):
+    assert (swept["n_trades"] > 0).all()
+    with_sl = swept.xs(1.5, level="sl_atr")["final_equity"].to_numpy()
+    without = swept.xs(0.0, level="sl_atr")["final_equity"].to_numpy()
+    assert not np.allclose(with_sl, without)
+
+
+def test_rerun_matches_row_and_builds_vectorbt(wdo5k, proba, swept):
+    key = swept["sharpe"].idxmax()
+    run = rerun(wdo5k, proba, key, names=swept.index.names, costs=COSTS, portfolio=True)
+    assert run.params == dict(zip(swept.index.names, key))
+    for k in METRIC_KEYS:
+        assert _close(float(swept.loc[key, k]), float(run.result.metrics[k]))
+    eq = run.portfolio.equity()
+    assert np.allclose(eq.to_numpy(), run.result.equity.to_numpy(), rtol=0, atol=1e-6)
+    assert _close(float(eq.iloc[-1]), float(swept.loc[key, "final_equity"]))
+    vt = run.portfolio.trades()
+    assert int(vt["closed"].sum()) == int(swept.loc[key, "n_trades"])
+
+
+def test_sizing_fill_on_close_and_risk_free_pass_through(wdo5k, proba):
+    kw = dict(costs=Costs(commission_pct=0.0002), sizing=Sizing(method="fixed", contracts=3),
+              fill_on_close=True, risk_free=0.1,
+              strategy=ProbabilityThresholdStrategy(flat_bars_before_close=0))
+    df = sweep(wdo5k, proba, "long=0.7,0.8 short=0.2 holding=3", **kw)
+    assert df.attrs["n_trials"] == 2
+    for key in df.index:
+        run = rerun(wdo5k, proba, key, names=df.index.names, **kw)
+        for k in METRIC_KEYS:
+            assert _close(float(df.loc[key, k]), float(run.result.metrics[k]))
+
+
+def test_single_parameter_grid_and_aliases(wdo5k, proba):
+    df = sweep(wdo5k, proba, {"long": [0.7, 0.8]})
+    assert df.index.names == ["long_threshold"] and df.attrs["n_trials"] == 2
+
+
+# --------------------------------------------------------------------------- grid spec
+
+
+def test_grid_from_spec_ranges_lists_and_aliases():
+    g = grid_from_spec("long_threshold=0.5:0.7:0.02,holding=5,10,20")
+    assert g["long_threshold"] == [0.5, 0.52, 0.54, 0.56, 0.58, 0.6, 0.62, 0.64, 0.66, 0.68, 0.7]
+    assert g["min_holding"] == [5, 10, 20]
+    assert grid_from_spec("sl=1:3:1; tp=2,4 max_bars=10") == {
+        "sl_atr": [1, 2, 3], "tp_atr": [2, 4], "max_bars": [10]}
+    assert grid_from_spec("short=0.3,0.2:0.25:0.05,0.3") == {"short_threshold": [0.3, 0.2, 0.25]}
+    assert set(grid_from_spec("trail=1e-1")) <= set(GRID_PARAMS)
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("", "empty"),
+    ("0.5,holding=5", "before any 'name='"),
+    ("long_treshold=0.6", "Did you mean 'long_threshold'"),
+    ("holding=5,min_holding=10", "given twice"),
+    ("long=abc", "not a number"),
+    ("long=0.7:0.6:0.05", "stop"),
+    ("long=0.5:0.7:0", "step"),
+    ("long=0.5:0.7", "start:stop:step"),
+    ("long=", "no value"),
+    ("=5", "no parameter name"),
+    ("long=nan", "finite"),
+])
+def test_grid_from_spec_errors(spec, match):
+    with pytest.raises(ParameterError, match=match):
+        grid_from_spec(spec)
+
+
+def test_grid_from_spec_type_error():
+    with pytest.raises(TypeError):
+        grid_from_spec({"long": [0.6]})
+
+
+def test_sweep_rejects_bad_grids(wdo5k, proba):
+    with pytest.raises(ParameterError, match="long_threshold"):
+        sweep(wdo5k, proba, {"long_threshold": [0.4]})
+    with pytest.raises(ParameterError, match="more than once"):
+        sweep(wdo5k, proba, {"long_threshold": [0.6, 0.6]})
+    with pytest.raises(TypeError, match="min_holding"):
+        sweep(wdo5k, proba, {"min_holding": [1.5]})
+    with pytest.raises(ParameterError, match="holds no values"):
+        sweep(wdo5k, proba, {"long_threshold": []})
+    with pytest.raises(ParameterError, match="empty"):
+        sweep(wdo5k, proba, {})
+    with pytest.raises(ParameterError, match="unknown grid parameter"):
+        sweep(wdo5k, proba, {"stop_loss": [1.0]})
+    with pytest.raises(ParameterError, match="proba"):
+        sweep(wdo5k, proba.iloc[:-10].to_numpy(), {"long_threshold": [0.6]})
+
+
+def test_docstring_examples():
+    assert doctest.testmod(sweep_module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_deterministic_and_thread_independent(wdo5k, proba):
+    import numba
+
+    grid = {"long_threshold": [0.6, 0.8], "min_holding": [1, 10], "sl_atr": [0.0, 1.0]}
+    a = sweep(wdo5k, proba, grid, costs=COSTS)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        b = sweep(wdo5k, proba, grid, costs=COSTS)
+    finally:
+        numba.set_num_threads(old)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_rerun_accepts_a_dict_and_checks_it(wdo5k, proba):
+    run = rerun(wdo5k, proba, {"long": 0.7, "holding": 5}, costs=COSTS)
+    assert run.params == {"long_threshold": 0.7, "min_holding": 5} and run.portfolio is None
+    df = sweep(wdo5k, proba, {"long_threshold": [0.7], "min_holding": [5]}, costs=COSTS)
+    assert _close(float(df["sharpe"].iloc[0]), run.result.metrics["sharpe"])
+    with pytest.raises(ParameterError, match="Did you mean"):
+        rerun(wdo5k, proba, {"long_thresold": 0.7})
+    with pytest.raises(TypeError):
+        rerun(wdo5k, proba, [0.7])
