@@ -9,4 +9,10 @@ does not pull in vectorbt or backtrader):
 - :mod:`engines.simulate` -- the numba single-run simulator (next-open fills,
   stops, costs with the contract multiplier, daily limits) and its pandas API.
 - :mod:`engines.vbt` -- the same fills rebuilt as a ``vectorbt.Portfolio``.
+- :mod:`engines.sweep` -- parameter grids in one numba call (``sweep``,
+  ``grid_from_spec``, ``rerun`` for the top-K tier).
+- :mod:`engines.bt` -- the same decisions in backtrader (``run_backtrader``),
+  with futures commissions, slippage, participation limits and market impact.
+- :mod:`engines.montecarlo` -- trade and block bootstraps, random-entry null.
+- :mod:`engines.report` -- quantstats tearsheet from session returns, metrics JSON.
 """
