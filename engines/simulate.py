@@ -328,6 +328,45 @@ def average_true_range(bars: pd.DataFrame, window: int = 14) -> pd.Series:
     return tr.rolling(int(window), min_periods=int(window)).mean().rename("atr")
 
 
+def _run_configs(contract, sizing, costs, limits, initial_equity, fill_on_close):
+    """Contract and configuration objects of a run, defaulted and checked (shared by
+    :func:`simulate` and :func:`engines.sweep.sweep`)."""
+    spec = get_contract(contract)
+    if not isinstance(spec, ContractSpec):  # pragma: no cover - get_contract guarantees it
+        raise TypeError("`contract` must be a ContractSpec or a preset name.")
+    sizing = Sizing() if sizing is None else sizing
+    costs = Costs() if costs is None else costs
+    limits = DailyLimits() if limits is None else limits
+    for name, obj, cls in (("sizing", sizing, Sizing), ("costs", costs, Costs), ("limits", limits, DailyLimits)):
+        if not isinstance(obj, cls):
+            raise TypeError(f"`{name}` must be a {cls.__name__} (or None), got {type(obj).__name__}.")
+    if not isinstance(fill_on_close, (bool, np.bool_)):
+        raise TypeError(f"`fill_on_close` must be True or False, got {fill_on_close!r}.")
+    if not _real(initial_equity) or not (math.isfinite(initial_equity) and initial_equity > 0):
+        raise ParameterError(f"`initial_equity` must be a finite number > 0 (currency), got {initial_equity!r}.")
+    return spec, sizing, costs, limits
+
+
+def _vol_inputs(bars, atr, sigma, needs_atr: bool, atr_window: int, size_mode: int):
+    """Per-bar ATR (given, computed when stops need it, else NaN) and sigma (given, or
+    required by volatility-target sizing), aligned with ``bars``."""
+    index, n = bars.index, len(bars)
+    if atr is not None:
+        atr_arr = _aligned(atr, index, "atr")
+    elif needs_atr:
+        atr_arr = _c(average_true_range(bars, atr_window).to_numpy(dtype=np.float64))
+    else:
+        atr_arr = np.full(n, np.nan)
+    if sigma is not None:
+        sigma_arr = _aligned(sigma, index, "sigma")
+    elif size_mode == SIZE_VOL_TARGET:
+        raise ParameterError("`sigma` (per-bar return volatility, e.g. a GARCH forecast known at each "
+                             "bar's close) is required for Sizing(method='volatility_target').")
+    else:
+        sigma_arr = np.full(n, np.nan)
+    return atr_arr, sigma_arr
+
+
 def _aligned(values, index, name, *, allow_nan=True) -> np.ndarray:
     if isinstance(values, pd.Series):
         if not values.index.equals(index):
@@ -705,40 +744,16 @@ def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None
     index = bars.index
     facts = session_facts(bars, calendar=calendar, bar_minutes=bar_minutes)
     side_arr = _sides_array(sides, index)
-    spec = get_contract(contract)
-    if not isinstance(spec, ContractSpec):  # pragma: no cover - get_contract guarantees it
-        raise TypeError("`contract` must be a ContractSpec or a preset name.")
-    sizing = Sizing() if sizing is None else sizing
     stops = Stops() if stops is None else stops
-    costs = Costs() if costs is None else costs
-    limits = DailyLimits() if limits is None else limits
-    for name, obj, cls in (("sizing", sizing, Sizing), ("stops", stops, Stops), ("costs", costs, Costs),
-                           ("limits", limits, DailyLimits)):
-        if not isinstance(obj, cls):
-            raise TypeError(f"`{name}` must be a {cls.__name__} (or None), got {type(obj).__name__}.")
-    if not isinstance(fill_on_close, (bool, np.bool_)):
-        raise TypeError(f"`fill_on_close` must be True or False, got {fill_on_close!r}.")
-    if not _real(initial_equity) or not (math.isfinite(initial_equity) and initial_equity > 0):
-        raise ParameterError(f"`initial_equity` must be a finite number > 0 (currency), got {initial_equity!r}.")
+    if not isinstance(stops, Stops):
+        raise TypeError(f"`stops` must be a Stops (or None), got {type(stops).__name__}.")
+    spec, sizing, costs, limits = _run_configs(contract, sizing, costs, limits, initial_equity, fill_on_close)
     size_mode, size_value = sizing.kernel_args()
     sl, tp, trail, max_bars, rearm = stops.kernel_args()
     cpc, cpct, slip_ticks = costs.kernel_args()
     max_loss, max_loss_frac, max_trades, max_position = limits.kernel_args()
     lot, min_qty, frac = spec.kernel_args()
-    n = len(bars)
-    if atr is not None:
-        atr_arr = _aligned(atr, index, "atr")
-    elif stops.needs_atr:
-        atr_arr = _c(average_true_range(bars, stops.atr_window).to_numpy(dtype=np.float64))
-    else:
-        atr_arr = np.full(n, np.nan)
-    if sigma is not None:
-        sigma_arr = _aligned(sigma, index, "sigma")
-    elif size_mode == SIZE_VOL_TARGET:
-        raise ParameterError("`sigma` (per-bar return volatility, e.g. a GARCH forecast known at each "
-                             "bar's close) is required for Sizing(method='volatility_target').")
-    else:
-        sigma_arr = np.full(n, np.nan)
+    atr_arr, sigma_arr = _vol_inputs(bars, atr, sigma, stops.needs_atr, stops.atr_window, size_mode)
     kernel = simulate_py if PURE_PYTHON else _sim_nb.simulate_nb
     pos, eq, rec, counters = kernel(
         o, h, lo, c, side_arr, _c(facts.session, np.int64),

@@ -56,23 +56,21 @@ from engines._metrics_nb import (
     RM_SORTINO,
     RM_TOTAL,
 )
-from engines._sim_nb import SIZE_VOL_TARGET
 from engines.metrics import METRIC_KEYS, periods_per_year, risk_free_per_period
 from engines.simulate import (
     Costs,
     SimResult,
     Sizing,
     Stops,
-    _aligned,
     _c,
     _prices,
     _real,
-    average_true_range,
+    _run_configs,
+    _vol_inputs,
     simulate,
 )
 from ml.exceptions import ParameterError
 from risk.limits import DailyLimits
-from risk.sizing import ContractSpec, get_contract
 from strategies import ProbabilityThresholdStrategy, session_facts
 from strategies._base import _probabilities
 
@@ -360,38 +358,12 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     facts = session_facts(bars, calendar=calendar, bar_minutes=bar_minutes)
     p_arr = _c(_probabilities(proba, index, "proba"))
     meta = np.empty(0) if meta_proba is None else _c(_probabilities(meta_proba, index, "meta_proba"))
-    spec = get_contract(contract)
-    if not isinstance(spec, ContractSpec):  # pragma: no cover
-        raise TypeError("`contract` must be a ContractSpec or a preset name.")
-    sizing = Sizing() if sizing is None else sizing
-    costs = Costs() if costs is None else costs
-    limits = DailyLimits() if limits is None else limits
-    for name, obj, cls in (("sizing", sizing, Sizing), ("costs", costs, Costs),
-                           ("limits", limits, DailyLimits)):
-        if not isinstance(obj, cls):
-            raise TypeError(f"`{name}` must be a {cls.__name__} (or None), got {type(obj).__name__}.")
-    if not isinstance(fill_on_close, (bool, np.bool_)):
-        raise TypeError(f"`fill_on_close` must be True or False, got {fill_on_close!r}.")
-    if not _real(initial_equity) or not (math.isfinite(initial_equity) and initial_equity > 0):
-        raise ParameterError(f"`initial_equity` must be a finite number > 0 (currency), got {initial_equity!r}.")
+    spec, sizing, costs, limits = _run_configs(contract, sizing, costs, limits, initial_equity, fill_on_close)
     size_mode, size_value = sizing.kernel_args()
     cpc, cpct, slip_ticks = costs.kernel_args()
     max_loss, max_loss_frac, max_trades, max_position = limits.kernel_args()
     lot, min_qty, frac = spec.kernel_args()
-    n = len(bars)
-    if atr is not None:
-        atr_arr = _aligned(atr, index, "atr")
-    elif needs_atr:
-        atr_arr = _c(average_true_range(bars, stops.atr_window).to_numpy(dtype=np.float64))
-    else:
-        atr_arr = np.full(n, np.nan)
-    if sigma is not None:
-        sigma_arr = _aligned(sigma, index, "sigma")
-    elif size_mode == SIZE_VOL_TARGET:
-        raise ParameterError("`sigma` (per-bar return volatility known at each bar's close) is required "
-                             "for Sizing(method='volatility_target').")
-    else:
-        sigma_arr = np.full(n, np.nan)
+    atr_arr, sigma_arr = _vol_inputs(bars, atr, sigma, needs_atr, stops.atr_window, size_mode)
     ppy = periods_per_year(bars, calendar=calendar, bar_minutes=facts.bar_minutes)
     rf = risk_free_per_period(risk_free, ppy)
 
