@@ -21,42 +21,14 @@ import argparse
 import platform
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ml.data import get_calendar, load_bars, sample_path
+from benchmarks._common import best_of, make_bars
+from ml.data import get_calendar
 from ml.features import build_features
 from ml.features._reference import REFERENCE_FEATURES, reference_features
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_usdm_futures_1m" / \
-    "FILUSDT_1m_2023-04_2023-06.csv.gz"
-
-
-def make_bars(n: int) -> tuple[pd.DataFrame, str]:
-    src = SHARED if SHARED.exists() else sample_path("filusdt")
-    bars = load_bars(src)
-    span = bars.index[-1] - bars.index[0] + pd.Timedelta(minutes=1)
-    reps = -(-n // len(bars))
-    parts = []
-    for k in range(reps):
-        b = bars.copy()
-        b.index = b.index + k * span
-        parts.append(b)
-    big = pd.concat(parts).iloc[:n]
-    big.attrs = bars.attrs
-    return big, f"{src.name} ({len(bars):,} real bars, repeated {reps}x)"
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
-
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -29,20 +29,16 @@ import os
 import platform
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from numba import njit, prange
 
+from benchmarks._common import best_of, make_bars
 from engines.simulate import Costs, Sizing
 from engines.sweep import sweep
-from ml.data import load_bars, sample_path
 from strategies import ProbabilityThresholdStrategy, session_facts
 from strategies._signals_nb import threshold_sides_nb
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_usdm_futures_1m" / \
-    "FILUSDT_1m_2023-04_2023-06.csv.gz"
 
 CONTRACT = "crypto"
 QTY = 1000.0          # FIL per entry (whole lots of the crypto preset)
@@ -53,23 +49,6 @@ GRID = {
     "short_threshold": [0.05, 0.1, 0.2, 0.3, 0.45],
     "min_holding": [1, 2, 3, 5, 8, 10, 15, 20, 30, 60],
 }
-
-
-def make_bars(n: int) -> tuple[pd.DataFrame, str]:
-    src = SHARED if SHARED.exists() else sample_path("filusdt")
-    bars = load_bars(src)
-    if len(bars) >= n and src == SHARED:
-        return bars, f"{src.name} ({len(bars):,} real bars, not repeated)"
-    span = bars.index[-1] - bars.index[0] + pd.Timedelta(minutes=1)
-    reps = -(-n // len(bars))
-    parts = []
-    for k in range(reps):
-        b = bars.copy()
-        b.index = b.index + k * span
-        parts.append(b)
-    big = pd.concat(parts).iloc[:n]
-    big.attrs = bars.attrs
-    return big, f"{src.name} ({len(bars):,} real bars, repeated {reps}x)"
 
 
 def pseudo_proba(bars: pd.DataFrame, window: int = 60) -> pd.Series:
@@ -174,15 +153,6 @@ def breakdown(bars, p, btc, df, kw):
         t, _ = best_of(fn, 10)
         msg.append(f"{name} {t * 1e3:.2f} ms")
     print("per combination, one thread: " + "; ".join(msg))
-
-
-def best_of(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def main(argv=None):
