@@ -18,6 +18,7 @@ of ``classes_`` (sorted labels), so the columns of ``predict_proba`` are in
 from __future__ import annotations
 
 import copy
+from abc import ABCMeta, abstractmethod
 import inspect
 import math
 import numbers
@@ -180,7 +181,7 @@ def check_sample_weight(sample_weight, n_samples: int):
 
 
 # --------------------------------------------------------------------------- base
-class TabularClassifierAdapter(BaseClassifierAdapter):
+class TabularClassifierAdapter(BaseClassifierAdapter, metaclass=ABCMeta):
     """Shared ``fit``/``predict_proba`` template of the tabular classifier adapters.
 
     Subclasses implement ``_check_params()``, ``_fit_codes(X, codes,
@@ -199,11 +200,13 @@ class TabularClassifierAdapter(BaseClassifierAdapter):
     def _check_params(self) -> None:  # pragma: no cover - overridden
         pass
 
-    def _fit_codes(self, X, codes, sample_weight):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _fit_codes(self, X, codes, sample_weight):
+        """Fit the wrapped model on ``X`` (float64, NaN allowed) and integer ``codes``."""
 
-    def _predict_proba_array(self, X):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _predict_proba_array(self, X):
+        """Probabilities of shape (n_samples, n_classes) in code order."""
 
     def fit(self, X, y, sample_weight=None):
         """Fit on features ``X`` and class labels ``y``.
