@@ -7,7 +7,10 @@ sides with :func:`strategies._signals_nb.threshold_sides_nb`, runs
 the run to one row of statistics with the metric kernels of
 :mod:`engines._metrics_nb`.  Nothing of shape (bars x combinations) is ever
 built: each combination's arrays live only while its row is computed, and the
-combinations run in parallel (``numba.prange``).
+combinations run in parallel (``numba.prange``).  Besides the statistics,
+the kernel keeps each combination's compounded per-session returns (a
+sessions x combinations array) for the overfitting diagnostics of
+:func:`engines.sweep.overfitting`.
 
 The kernel does no validation; :func:`engines.sweep.sweep` checks every
 argument and calls it.
@@ -144,7 +147,7 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
              atr, rearm, max_loss, max_loss_frac, max_trades, max_position,
              multiplier, commission_per_contract, commission_pct,
              slippage_ticks, tick_size, initial_equity, fill_on_close,
-             params, ppy, rf):
+             params, ppy, rf, session_last):
     """Run the threshold strategy and the simulator for every row of ``params``.
 
     Parameters
@@ -163,14 +166,25 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
         Periods per year (session calendar).
     rf : float
         Risk-free rate per period (also Sortino's target).
+    session_last : ndarray of int64, shape (n_sessions,)
+        Position of the last bar of each session, increasing (the last one is
+        ``n_bars - 1``).
 
     Returns
     -------
-    ndarray of float64, shape (n_combos, :data:`N_STATS`)
+    stats : ndarray of float64, shape (n_combos, :data:`N_STATS`)
         Statistics per combination: ``RM_*`` slots then ``ST_*`` columns.
+    session_returns : ndarray of float64, shape (n_sessions, n_combos)
+        Compounded return of each session per combination: equity at the
+        session's last bar over equity at the previous session's last bar
+        (the initial equity for the first session), minus 1.  They compound
+        to the combination's total return; the overnight gap belongs to the
+        next session.  Only this (sessions x combinations) array is kept.
     """
     n_combos = params.shape[0]
+    n_sessions = session_last.shape[0]
     stats = np.empty((n_combos, N_STATS))
+    session_returns = np.empty((n_sessions, n_combos))
     for c in prange(n_combos):
         sides = threshold_sides_nb(proba, params[c, P_LONG], params[c, P_SHORT],
                                    int(params[c, P_MIN_HOLDING]), bars_to_close,
@@ -183,4 +197,9 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
             multiplier, commission_per_contract, commission_pct,
             slippage_ticks, tick_size, initial_equity, fill_on_close)
         run_stats_nb(position, equity, trades, initial_equity, ppy, rf, stats[c])
-    return stats
+        prev = initial_equity
+        for k in range(n_sessions):
+            e = equity[session_last[k]]
+            session_returns[k, c] = e / prev - 1.0
+            prev = e
+    return stats, session_returns

@@ -161,7 +161,8 @@ def _sample_moments(returns, name: str = "returns") -> tuple[float, int, float, 
 # --------------------------------------------------------------------------- #
 # PSR, expected maximum Sharpe ratio, DSR
 # --------------------------------------------------------------------------- #
-def probabilistic_sharpe_ratio(sr, n, skew=0.0, kurtosis=3.0, sr_benchmark=0.0, *, excess=False):
+def probabilistic_sharpe_ratio(sr, n, skew=0.0, kurtosis=3.0, sr_benchmark=0.0, *, excess=False,
+                               per_period_checked=False):
     r"""Probabilistic Sharpe ratio: P(true Sharpe ratio > ``sr_benchmark``).
 
     Parameters
@@ -180,6 +181,10 @@ def probabilistic_sharpe_ratio(sr, n, skew=0.0, kurtosis=3.0, sr_benchmark=0.0, 
         Benchmark Sharpe ratio ``SR*``, per period like ``sr``.
     excess : bool, default=False
         ``True`` when ``kurtosis`` is excess kurtosis (0 for normal returns).
+    per_period_checked : bool, default=False
+        Skip the guard that rejects ``|SR| > 1`` as "probably annualised".
+        Only for callers that computed the Sharpe ratios per period
+        themselves (a steady loser can have a genuine per-session SR below -1).
 
     Returns
     -------
@@ -225,8 +230,9 @@ def probabilistic_sharpe_ratio(sr, n, skew=0.0, kurtosis=3.0, sr_benchmark=0.0, 
     bench_a = _as_float_array("sr_benchmark", sr_benchmark)
     if not isinstance(excess, (bool, np.bool_)):
         raise TypeError(f"`excess` must be True or False, got {type(excess).__name__} {excess!r}.")
-    _check_per_period_sr("sr", sr_a)
-    _check_per_period_sr("sr_benchmark", bench_a)
+    if not per_period_checked:
+        _check_per_period_sr("sr", sr_a)
+        _check_per_period_sr("sr_benchmark", bench_a)
     if excess:
         kurt_a = kurt_a + 3.0
     low = kurt_a < 1.0
@@ -346,7 +352,8 @@ class DeflatedSharpeResult:
 
 
 def deflated_sharpe_ratio(returns=None, *, sr=None, n=None, skew=None, kurtosis=None, n_trials=None,
-                          sr_variance=None, trial_sharpes=None, excess=False) -> DeflatedSharpeResult:
+                          sr_variance=None, trial_sharpes=None, excess=False,
+                          per_period_checked=False) -> DeflatedSharpeResult:
     r"""Deflated Sharpe ratio of the best of ``n_trials`` backtests.
 
     Give the selected strategy either as its per-period ``returns`` or as its
@@ -382,6 +389,10 @@ def deflated_sharpe_ratio(returns=None, *, sr=None, n=None, skew=None, kurtosis=
         their variance (``ddof=1``) is ``sr_variance``.  At least 2, all finite.
     excess : bool, default=False
         ``True`` when ``kurtosis`` is excess kurtosis.
+    per_period_checked : bool, default=False
+        Skip the "looks annualised" guards (see
+        :func:`probabilistic_sharpe_ratio`); for callers that computed the
+        per-period Sharpe ratios themselves, e.g. :func:`engines.sweep.overfitting`.
 
     Returns
     -------
@@ -437,7 +448,8 @@ def deflated_sharpe_ratio(returns=None, *, sr=None, n=None, skew=None, kurtosis=
             raise ParameterError("`excess=True` only applies to a `kurtosis` you pass; moments computed "
                                  "from `returns` are non-excess.")
         sr_v, n_v, skew_v, kurt_v = _sample_moments(returns)
-        _check_per_period_sr("sr", np.asarray(sr_v))
+        if not per_period_checked:
+            _check_per_period_sr("sr", np.asarray(sr_v))
     else:
         if sr is None:
             raise ParameterError("give the selected strategy's per-period `returns`, or its per-period "
@@ -466,7 +478,8 @@ def deflated_sharpe_ratio(returns=None, *, sr=None, n=None, skew=None, kurtosis=
         if ts.size < 2:
             raise ParameterError(f"`trial_sharpes` must hold >= 2 trials to estimate their variance, got {ts.size}; "
                                  "with a single trial pass n_trials=1 instead.")
-        _check_per_period_sr("trial_sharpes", ts)
+        if not per_period_checked:
+            _check_per_period_sr("trial_sharpes", ts)
         n_recorded = ts.size
         var_v = float(np.var(ts, ddof=1))
     if n_trials is None:
@@ -490,10 +503,11 @@ def deflated_sharpe_ratio(returns=None, *, sr=None, n=None, skew=None, kurtosis=
                 raise ParameterError(f"`sr_variance` must be >= 0, got {var_v!r}.")
 
     sr_star = expected_max_sharpe(n_trials, var_v)
-    if abs(sr_star) > _MAX_ABS_SR:
+    if abs(sr_star) > _MAX_ABS_SR and not per_period_checked:
         raise ParameterError(f"the expected maximum Sharpe ratio from `sr_variance` = {var_v!r} is {sr_star!r} "
                              "per period, above 1: the trials' Sharpe ratios look annualised." + _ANNUALISED_HINT)
-    dsr = probabilistic_sharpe_ratio(sr_v, np.int64(n_v), skew_v, kurt_v, sr_star)
+    dsr = probabilistic_sharpe_ratio(sr_v, np.int64(n_v), skew_v, kurt_v, sr_star,
+                                     per_period_checked=per_period_checked)
     return DeflatedSharpeResult(dsr=dsr, p_value=1.0 - dsr, psr_benchmark=sr_star, sr=float(sr_v), n=int(n_v),
                                 skew=float(skew_v), kurtosis=float(kurt_v), n_trials=n_trials,
                                 sr_variance=var_v)

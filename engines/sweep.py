@@ -69,12 +69,14 @@ from engines.simulate import (
     _vol_inputs,
     simulate,
 )
+from engines.overfit import deflated_sharpe_ratio, probability_of_backtest_overfitting
+from ml.data import bars_calendar
 from ml.exceptions import ParameterError
 from risk.limits import DailyLimits
 from strategies import ProbabilityThresholdStrategy, session_facts
 from strategies._base import _probabilities
 
-__all__ = ["GRID_PARAMS", "SweepRun", "grid_from_spec", "rerun", "sweep"]
+__all__ = ["GRID_PARAMS", "SweepRun", "grid_from_spec", "overfitting", "rerun", "session_returns", "sweep"]
 
 #: Parameters a grid may sweep, in the order of the result's index levels.
 GRID_PARAMS = ("long_threshold", "short_threshold", "min_holding", "sl_atr", "tp_atr",
@@ -285,6 +287,27 @@ def _check_configs(strategy, stops):
     return strategy, stops
 
 
+def session_returns(result: pd.DataFrame) -> pd.DataFrame:
+    """Per-session returns of every combination a :func:`sweep` ran.
+
+    Rebuilt from ``result.attrs["session_returns"]``, which holds them as
+    plain JSON values (session dates, combination keys, a sessions x
+    combinations list of lists) so that the result still writes to Parquet
+    and pandas can copy its ``attrs``.  Columns are every combination run, in
+    run order, even when ``result``'s rows were filtered since.
+    """
+    raw = (getattr(result, "attrs", {}) or {}).get("session_returns")
+    if not isinstance(raw, dict):
+        raise ParameterError("`result` must be a sweep() result (its attrs hold 'session_returns').")
+    names = raw["names"]
+    keys = [tuple(k) for k in raw["combos"]]
+    cols = pd.MultiIndex.from_tuples(keys, names=names) if len(names) > 1 else \
+        pd.Index([k[0] for k in keys], name=names[0])
+    index = pd.DatetimeIndex(pd.to_datetime(raw["sessions"]), name="session_date")
+    return pd.DataFrame(np.asarray(raw["values"], dtype=np.float64).reshape(len(index), len(keys)),
+                        index=index, columns=cols)
+
+
 def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStrategy | None = None,
           contract="WDO", sizing: Sizing | None = None, stops: Stops | None = None,
           costs: Costs | None = None, limits: DailyLimits | None = None,
@@ -326,7 +349,15 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         :func:`engines.simulate.simulate` reports for that combination.
         ``attrs``: ``n_trials`` (number of combinations run, for
         :func:`engines.overfit.deflated_sharpe_ratio`, PITFALLS 22),
-        ``periods_per_year``, ``grid`` and ``fixed`` (the base configs).
+        ``periods_per_year``, ``grid`` and ``fixed`` (the base configs), and
+        ``session_returns``: the compounded return of every session for every
+        combination (equity at the session's last bar / equity at the
+        previous session's last bar - 1; the initial equity before the first
+        session), kept as plain JSON values so the result writes to Parquet;
+        :func:`session_returns` rebuilds the (n_sessions x n_combinations)
+        DataFrame indexed by session date (as
+        :func:`engines.metrics.daily_returns`) with one column per
+        combination key.  They feed :func:`overfitting`.
 
     Notes
     -----
@@ -367,13 +398,19 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     ppy = periods_per_year(bars, calendar=calendar, bar_minutes=facts.bar_minutes)
     rf = risk_free_per_period(risk_free, ppy)
 
-    stats = snb.sweep_nb(
+    sess = np.asarray(facts.session, dtype=np.int64)
+    session_last = np.append(np.flatnonzero(sess[1:] != sess[:-1]), len(sess) - 1).astype(np.int64)
+    session_dates = pd.DatetimeIndex(
+        np.asarray(bars_calendar(bars, calendar).sessions(index).session_date)[session_last],
+        name="session_date")
+
+    stats, sess_ret = snb.sweep_nb(
         p_arr, _c(facts.bars_to_close), float(fb), bool(allow_short), meta, float(mt),
         o, h, lo, cl, _c(facts.session, np.int64),
         int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
         _c(atr_arr), bool(rearm), max_loss, max_loss_frac, int(max_trades), max_position,
         float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
-        bool(fill_on_close), params, float(ppy), float(rf))
+        bool(fill_on_close), params, float(ppy), float(rf), session_last)
 
     idx = pd.MultiIndex.from_tuples(combos, names=names)
     cols = {k: stats[:, _STAT_COL[k]] for k in METRIC_KEYS}
@@ -383,11 +420,133 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     out.attrs["n_trials"] = len(combos)
     out.attrs["periods_per_year"] = float(ppy)
     out.attrs["grid"] = {k: list(v) for k, v in grid.items()}
+    out.attrs["session_returns"] = {  # plain JSON values: see session_returns()
+        "sessions": [pd.Timestamp(d).isoformat() for d in session_dates],
+        "names": list(names),
+        "combos": [[v.item() if isinstance(v, np.generic) else v for v in key] for key in combos],
+        "values": np.asarray(sess_ret, dtype=np.float64).tolist(),
+    }
     out.attrs["fixed"] = {"strategy": strategy.get_params(), "stops": repr(stops), "sizing": repr(sizing),
                           "costs": repr(costs), "limits": repr(limits), "contract": repr(spec),
                           "initial_equity": float(initial_equity), "fill_on_close": bool(fill_on_close),
                           "risk_free": float(risk_free)}
     return out
+
+
+# --------------------------------------------------------------------------- overfitting
+
+
+def _session_sharpes(r: np.ndarray) -> np.ndarray:
+    """Per-session (per-period) Sharpe ratio of each column: ``mean / std(ddof=1)``.
+
+    A column flat at 0 (no trades, no open position at a session close)
+    scores 0; any other constant column scores NaN (undefined).
+    """
+    mean = r.mean(axis=0)
+    sd = r.std(axis=0, ddof=1)
+    out = np.full(r.shape[1], np.nan)
+    ok = sd > 0
+    out[ok] = mean[ok] / sd[ok]
+    out[(sd == 0) & (mean == 0)] = 0.0
+    return out
+
+
+def overfitting(result: pd.DataFrame, *, n_partitions: int | None = None) -> dict:
+    """Deflated Sharpe ratio of the best combination and PBO of a :func:`sweep`.
+
+    Parameters
+    ----------
+    result : DataFrame
+        What :func:`sweep` returned (its ``attrs`` must hold ``n_trials`` and
+        ``session_returns``).  Rows may have been filtered: the best
+        combination is chosen among the rows left, but ``n_trials`` is still
+        the number of combinations that were run (PITFALLS 22).
+    n_partitions : int, optional
+        Blocks of sessions for :func:`engines.overfit.probability_of_backtest_overfitting`;
+        default the largest even number <= ``min(16, n_sessions)``.
+
+    Returns
+    -------
+    dict
+        ``best`` (dict of the best combination's parameters, by the result's
+        annualised ``sharpe``), ``best_session_sharpe`` (its per-session
+        Sharpe), ``dsr``, ``psr_benchmark`` (SR*, per session), ``p_value``
+        (``1 - dsr``), ``n_trials`` (from ``attrs``, never typed by hand),
+        ``trial_sharpe_variance``, ``n_sessions``, ``pbo``, ``prob_loss``, ``n_partitions``,
+        ``n_pbo_configs`` (columns given to PBO) and ``n_constant_dropped``.
+
+    Raises
+    ------
+    ParameterError
+        Not a sweep result; fewer than 4 sessions; an odd or too large
+        ``n_partitions``; the best combination's session returns constant;
+        per-session Sharpe ratios (or their expected maximum) beyond the
+        +-1 that :mod:`engines.overfit` accepts as per-period values.
+
+    Notes
+    -----
+    Everything is measured on per-**session** returns
+    (``attrs["session_returns"]``), compounded from the per-bar equity, so the
+    Sharpe ratios handed to :func:`engines.overfit.deflated_sharpe_ratio` are
+    per session, not annualised (PITFALLS 14).  The trials' Sharpe ratios are
+    the per-session Sharpe ratios of *all* combinations run (filtered rows
+    included), handed over as their variance (``ddof=1``, reported as
+    ``trial_sharpe_variance``) with ``n_trials``; a combination flat at 0 in every session (no trades) counts
+    with Sharpe 0, one with an undefined Sharpe (another constant) counts in
+    ``n_trials`` only.  Columns with constant session returns are dropped
+    from the PBO matrix (they carry no ranking information; their number is
+    ``n_constant_dropped``); with fewer than 2 columns left ``pbo`` and
+    ``prob_loss`` are NaN.
+    """
+    if not isinstance(result, pd.DataFrame) or "session_returns" not in result.attrs \
+            or "n_trials" not in result.attrs:
+        raise ParameterError("`result` must be the DataFrame returned by sweep() (its attrs hold "
+                             "'n_trials' and 'session_returns').")
+    sr_df = session_returns(result)
+    n_trials = int(result.attrs["n_trials"])
+    n_sessions = int(sr_df.shape[0])
+    if n_sessions < 4:
+        raise ParameterError(f"overfitting() needs at least 4 sessions; the sweep covers {n_sessions} "
+                             f"session(s) over {n_trials} combination(s). Sweep more data.")
+    if n_partitions is None:
+        n_partitions = min(16, n_sessions) // 2 * 2
+    if isinstance(n_partitions, bool) or not isinstance(n_partitions, numbers.Integral):
+        raise TypeError(f"`n_partitions` must be an int, got {type(n_partitions).__name__}.")
+    n_partitions = int(n_partitions)
+    if n_partitions < 2 or n_partitions % 2 or n_partitions > n_sessions:
+        raise ParameterError(f"`n_partitions` must be even, >= 2 and <= the {n_sessions} sessions, "
+                             f"got {n_partitions}.")
+    if len(result) == 0:
+        raise ParameterError("`result` has no rows to choose the best combination from.")
+
+    r = sr_df.to_numpy(dtype=np.float64)
+    sharpes = _session_sharpes(r)
+    key = result["sharpe"].idxmax() if result["sharpe"].notna().any() else result.index[0]
+    col = sr_df.columns.get_loc(key)
+    best_ret = r[:, col]
+    best = {name: (v.item() if isinstance(v, np.generic) else v)
+            for name, v in zip(result.index.names, key if isinstance(key, tuple) else (key,))}
+    if not np.std(best_ret) > 0:
+        raise ParameterError(f"the best combination {best} has constant session returns "
+                             f"(no trades?); its Sharpe ratio is undefined.")
+    trial = sharpes[np.isfinite(sharpes)]
+    # Per-session Sharpe ratios computed here, so the "looks annualised" guard is
+    # skipped: a combination losing its costs every session genuinely has SR < -1.
+    dsr = deflated_sharpe_ratio(best_ret, n_trials=n_trials, trial_sharpes=trial, per_period_checked=True)
+    var = float(dsr.sr_variance)
+
+    varying = np.ptp(r, axis=0) > 0
+    n_dropped = int((~varying).sum())
+    if varying.sum() >= 2:
+        pbo = probability_of_backtest_overfitting(r[:, varying], n_partitions=n_partitions)
+        pbo_val, prob_loss = float(pbo.pbo), float(pbo.prob_loss)
+    else:
+        pbo_val = prob_loss = float("nan")
+    return {"best": best, "best_session_sharpe": float(sharpes[col]), "dsr": float(dsr.dsr),
+            "psr_benchmark": float(dsr.psr_benchmark), "p_value": float(dsr.p_value),
+            "n_trials": n_trials, "trial_sharpe_variance": var, "n_sessions": n_sessions, "pbo": pbo_val, "prob_loss": prob_loss,
+            "n_partitions": n_partitions, "n_pbo_configs": int(varying.sum()),
+            "n_constant_dropped": n_dropped}
 
 
 # --------------------------------------------------------------------------- top-K tier

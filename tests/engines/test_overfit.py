@@ -447,3 +447,19 @@ def test_pbo_nan_names_the_column():
     arr[3, 2] = np.nan
     with pytest.raises(ParameterError, match="column 2 .*row 3"):
         probability_of_backtest_overfitting(arr, n_partitions=4)
+
+
+def test_per_period_checked_lets_genuine_large_per_period_sharpes_through():
+    """A steady loser has a per-session Sharpe below -1: the 'looks annualised'
+    guard must stay on by default but be skippable by callers that computed it."""
+    import numpy as np
+    import pytest
+
+    from engines.overfit import deflated_sharpe_ratio
+    from ml.exceptions import ParameterError
+
+    trials = [-2.2, -1.9, 0.1, 0.3, -1.5]
+    with pytest.raises(ParameterError, match="annualised"):
+        deflated_sharpe_ratio(sr=0.3, n=48, trial_sharpes=trials)
+    res = deflated_sharpe_ratio(sr=0.3, n=48, trial_sharpes=trials, per_period_checked=True)
+    assert 0.0 <= res.dsr <= 1.0 and res.sr_variance == pytest.approx(np.var(trials, ddof=1))

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engines.metrics import METRIC_KEYS
+from engines.metrics import METRIC_KEYS, daily_returns
 from engines.simulate import Costs, Sizing, Stops, simulate
 import engines.sweep as sweep_module
-from engines.sweep import GRID_PARAMS, RESULT_COLUMNS, grid_from_spec, rerun, sweep
-from ml.data import continuous_contract, load_bars, sample_path
+from engines.sweep import GRID_PARAMS, RESULT_COLUMNS, grid_from_spec, overfitting, rerun, session_returns, sweep
+from ml.data import bars_calendar, continuous_contract, load_bars, sample_path
 from ml.exceptions import ParameterError
 from strategies import ProbabilityThresholdStrategy
 
@@ -212,3 +212,89 @@ def test_rerun_accepts_a_dict_and_checks_it(wdo5k, proba):
         rerun(wdo5k, proba, {"long_thresold": 0.7})
     with pytest.raises(TypeError):
         rerun(wdo5k, proba, [0.7])
+
+
+# --------------------------------------------------------------------------- session returns, overfitting
+
+
+def test_session_returns_compound_to_total_return(swept, tmp_path):
+    sr = session_returns(swept)
+    assert sr.shape == (10, len(swept)) and sr.index.name == "session_date"
+    assert sr.columns.equals(swept.index) and sr.index.is_monotonic_increasing
+    # derived frames keep every combination run; pandas operations that combine attrs keep working
+    assert session_returns(swept.head(3)).equals(sr)
+    assert session_returns(pd.concat([swept.head(2), swept.tail(2)])).equals(sr)
+    # the result (attrs included) writes to Parquet
+    swept.to_parquet(tmp_path / "sweep.parquet")
+    back = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert session_returns(back).equals(sr)
+    total = (1.0 + sr).prod(axis=0) - 1.0
+    np.testing.assert_allclose(total.to_numpy(), swept["total_return"].to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_session_returns_equal_daily_returns_of_simulate(wdo5k, proba, swept):
+    sr = session_returns(swept)
+    for j in (3, len(swept) - 5):
+        key = swept.index[j]
+        run = rerun(wdo5k, proba, key, names=swept.index.names, costs=COSTS)
+        eq = run.result.equity
+        bar_ret = eq / eq.shift(1).fillna(100_000.0) - 1.0
+        daily = daily_returns(bar_ret, bars_calendar(wdo5k))
+        assert daily.index.equals(sr.index)
+        np.testing.assert_allclose(sr[key].to_numpy(), daily.to_numpy(), rtol=0, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def swept_free(wdo5k, proba):
+    """The GRID without costs: with COSTS every combination bleeds commissions (per-session Sharpe
+    down to -2.3), so the trials' expected maximum Sharpe exceeds 1 per session and
+    engines.overfit rejects it as "looks annualised" (tested below)."""
+    return sweep(wdo5k, proba, GRID)
+
+
+def test_overfitting_counts_trials_automatically(swept_free):
+    swept = swept_free
+    out = overfitting(swept)
+    assert out["n_trials"] == len(swept) == math.prod(len(v) for v in GRID.values())
+    assert out["n_sessions"] == 10 and out["n_partitions"] == 10
+    assert 0.0 <= out["dsr"] <= 1.0 and _close(out["p_value"], 1.0 - out["dsr"])
+    assert 0.0 <= out["pbo"] <= 1.0 and 0.0 <= out["prob_loss"] <= 1.0
+    assert out["best"] == dict(zip(swept.index.names, swept["sharpe"].idxmax()))
+    assert out["n_pbo_configs"] + out["n_constant_dropped"] == len(swept)
+    # filtering rows keeps the number of trials run (PITFALLS 22)
+    top = swept.nlargest(5, "sharpe")
+    assert overfitting(top)["n_trials"] == len(swept)
+    assert overfitting(swept, n_partitions=4)["n_partitions"] == 4
+
+
+def test_overfitting_errors_and_constant_combinations(wdo5k, proba, swept):
+    with pytest.raises(ParameterError, match="sweep"):
+        overfitting(pd.DataFrame({"sharpe": [1.0]}))
+    with pytest.raises(ParameterError, match="even"):
+        overfitting(swept, n_partitions=3)
+    # with costs, steady losers have per-session Sharpe ratios below -1: still a valid DSR
+    costly = overfitting(swept)
+    assert costly["n_trials"] == 288 and 0.0 <= costly["dsr"] <= 1.0 and 0.0 <= costly["pbo"] <= 1.0
+    few = sweep(wdo5k.iloc[:1000], proba.iloc[:1000], {"long_threshold": [0.6, 0.7]}, costs=COSTS)
+    n = len(session_returns(few))
+    assert n < 4
+    with pytest.raises(ParameterError, match=f"at least 4 sessions.*{n} session"):
+        overfitting(few)
+    # a threshold never reached: no trades, flat at 0 -> dropped from PBO, Sharpe 0 in the trials
+    df = sweep(wdo5k, proba, {"long_threshold": [0.6, 0.75, 0.9999999], "short_threshold": [1e-7, 0.3]})
+    flat = df["n_trades"] == 0
+    assert flat.sum() == 1
+    out = overfitting(df)
+    assert out["n_trials"] == 6 and out["n_constant_dropped"] == 1 and out["n_pbo_configs"] == 5
+    assert 0.0 <= out["pbo"] <= 1.0
+
+
+def test_noise_grid_has_a_high_dsr_p_value():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bars = continuous_contract(load_bars(sample_path("wdo")))
+    noise = pd.Series(np.random.default_rng(0).uniform(size=len(bars)), index=bars.index)
+    df = sweep(bars, noise, {"long_threshold": [0.6, 0.7, 0.8], "min_holding": [5, 20, 60]})
+    out = overfitting(df)
+    assert out["n_trials"] == 9 and out["n_partitions"] == 16
+    assert out["p_value"] > 0.5, out
