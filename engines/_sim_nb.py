@@ -211,6 +211,33 @@ def _enter_nb(S, trades, counters, i, sig, target, ref, low, high, slot,
 
 
 @njit(cache=True)
+def _transition_nb(S, trades, counters, i, cs, target, reason, price, low_i, high_i, slot,
+                   sig_idx, dec_eq, dec_price, dec_atr, dec_sigma,
+                   size_mode, size_value, lot_size, min_qty, allow_fractional,
+                   sl_mult, tp_mult, trail_mult, max_loss, max_loss_frac, max_trades, max_position,
+                   multiplier, commission_per_contract, commission_pct, slip, lim, sess):
+    """Move from side ``cs`` to ``target`` at ``price`` (a bar's open or close):
+    exit the current position at a market fill (rejected, and nothing else done,
+    when the price is NaN), then enter ``target`` sized from the decision bar.
+    Returns True when an entry was attempted."""
+    if cs != 0:
+        px = _market_fill_nb(price, -cs, slip, low_i, high_i)
+        if px != px:
+            counters[C_NAN_PRICE] += 1
+            return False
+        _exit_nb(S, trades, i, px, reason, slot, multiplier, commission_per_contract, commission_pct, lim, sess)
+    if target != 0:
+        _enter_nb(S, trades, counters, i, sig_idx, target, price, low_i, high_i,
+                  slot, dec_eq, dec_price, dec_atr, dec_sigma,
+                  size_mode, size_value, lot_size, min_qty, allow_fractional,
+                  sl_mult, tp_mult, trail_mult,
+                  max_loss, max_loss_frac, max_trades, max_position,
+                  multiplier, commission_per_contract, commission_pct, slip, lim, sess)
+        return True
+    return False
+
+
+@njit(cache=True)
 def simulate_nb(open_, high, low, close, sides, session,
                 size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
                 atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
@@ -363,22 +390,12 @@ def simulate_nb(open_, high, low, close, sides, session,
             pend_valid = False
             cs = int(S[_SIDE])
             if pend_target != cs:
-                ok = True
-                if cs != 0:
-                    px = _market_fill_nb(open_[i], -cs, slip, low[i], high[i])
-                    if px != px:
-                        counters[C_NAN_PRICE] += 1
-                        ok = False
-                    else:
-                        _exit_nb(S, trades, i, px, pend_reason, SLOT_OPEN,
-                                 multiplier, commission_per_contract, commission_pct, lim, sess)
-                if ok and pend_target != 0:
-                    _enter_nb(S, trades, counters, i, pend_sig, pend_target, open_[i], low[i], high[i],
-                              SLOT_OPEN, pend_eq, pend_price, pend_atr, pend_sigma,
-                              size_mode, size_value, lot_size, min_qty, allow_fractional,
-                              sl_mult, tp_mult, trail_mult,
-                              max_loss, max_loss_frac, max_trades, max_position,
-                              multiplier, commission_per_contract, commission_pct, slip, lim, sess)
+                _transition_nb(S, trades, counters, i, cs, pend_target, pend_reason, open_[i], low[i], high[i],
+                               SLOT_OPEN, pend_sig, pend_eq, pend_price, pend_atr, pend_sigma,
+                               size_mode, size_value, lot_size, min_qty, allow_fractional,
+                               sl_mult, tp_mult, trail_mult,
+                               max_loss, max_loss_frac, max_trades, max_position,
+                               multiplier, commission_per_contract, commission_pct, slip, lim, sess)
 
         # 2. stops and takes inside the bar, then the trailing stop
         cs = int(S[_SIDE])
@@ -439,27 +456,16 @@ def simulate_nb(open_, high, low, close, sides, session,
 
         if fill_on_close:
             if desired != cs:
-                dec_eq = S[_EQ]
-                ok = True
-                if cs != 0:
-                    px = _market_fill_nb(close[i], -cs, slip, low[i], high[i])
-                    if px != px:
-                        counters[C_NAN_PRICE] += 1
-                        ok = False
-                    else:
-                        _exit_nb(S, trades, i, px, reason, SLOT_CLOSE,
-                                 multiplier, commission_per_contract, commission_pct, lim, sess)
-                if ok and desired != 0:
-                    _enter_nb(S, trades, counters, i, i, desired, close[i], low[i], high[i],
-                              SLOT_CLOSE, dec_eq, close[i], atr[i], sigma[i],
-                              size_mode, size_value, lot_size, min_qty, allow_fractional,
-                              sl_mult, tp_mult, trail_mult,
-                              max_loss, max_loss_frac, max_trades, max_position,
-                              multiplier, commission_per_contract, commission_pct, slip, lim, sess)
-                    # an entry at the close (with slippage) is marked to that close too
-                    if S[_SIDE] != 0.0:
-                        S[_EQ] += S[_SIDE] * S[_QTY] * multiplier * (close[i] - S[_MARK])
-                        S[_MARK] = close[i]
+                entered = _transition_nb(S, trades, counters, i, cs, desired, reason, close[i], low[i], high[i],
+                                         SLOT_CLOSE, i, S[_EQ], close[i], atr[i], sigma[i],
+                                         size_mode, size_value, lot_size, min_qty, allow_fractional,
+                                         sl_mult, tp_mult, trail_mult,
+                                         max_loss, max_loss_frac, max_trades, max_position,
+                                         multiplier, commission_per_contract, commission_pct, slip, lim, sess)
+                # an entry at the close (with slippage) is marked to that close too
+                if entered and S[_SIDE] != 0.0:
+                    S[_EQ] += S[_SIDE] * S[_QTY] * multiplier * (close[i] - S[_MARK])
+                    S[_MARK] = close[i]
         else:
             pend_valid = True
             pend_target = desired
