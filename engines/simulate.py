@@ -72,6 +72,7 @@ from engines._sim_nb import (
 )
 from engines.metrics import periods_per_year, summarize
 from ml._checks import check_choice
+from ml.data._frame import per_bar_values
 from ml.exceptions import ParameterError
 from risk import _py as risk_py
 from risk.limits import DailyLimits
@@ -368,19 +369,7 @@ def _vol_inputs(bars, atr, sigma, needs_atr: bool, atr_window: int, size_mode: i
 
 
 def _aligned(values, index, name, *, allow_nan=True) -> np.ndarray:
-    if isinstance(values, pd.Series):
-        if not values.index.equals(index):
-            missing = index.difference(values.index)
-            if len(missing):
-                raise ParameterError(f"`{name}` has no value for {len(missing)} bar(s), the first at "
-                                     f"{missing[0]}; align it with the bars.")
-            values = values.reindex(index)
-        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        arr = np.asarray(values, dtype=np.float64)
-        if arr.ndim != 1 or arr.shape[0] != len(index):
-            raise ParameterError(f"`{name}` must be 1-D with one value per bar ({len(index)}), "
-                                 f"got shape {arr.shape}.")
+    arr = per_bar_values(values, index, name)
     if not allow_nan:
         bad = np.flatnonzero(np.isnan(arr))
         if len(bad):

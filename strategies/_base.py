@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ml.data import bar_minutes_of, bars_calendar, get_calendar
+from ml.data._frame import per_bar_values
 from ml.exceptions import ParameterError
 
 __all__ = ["PURE_PYTHON", "BaseStrategy", "SessionFacts", "session_facts"]
@@ -123,24 +124,8 @@ def session_facts(bars, calendar=None, bar_minutes=None) -> SessionFacts:
 
 def _probabilities(values, index, name) -> np.ndarray:
     """A float64 array aligned with ``index``; NaN allowed (means no opinion)."""
-    if isinstance(values, pd.DataFrame):
-        raise TypeError(f"`{name}` must be a Series or 1-D array of probabilities, got a DataFrame; "
-                        f"pass the column of the up class, e.g. proba[:, 1].")
-    if isinstance(values, pd.Series):
-        if not values.index.equals(index):
-            missing = index.difference(values.index)
-            if len(missing):
-                raise ParameterError(f"`{name}` has no value for {len(missing)} bar(s), the first at "
-                                     f"{missing[0]}; align it with the bars (NaN means flat).")
-            values = values.reindex(index)
-        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        arr = np.asarray(values, dtype=np.float64)
-        if arr.ndim != 1:
-            raise ParameterError(f"`{name}` must be 1-D, got shape {arr.shape}; for predict_proba "
-                                 f"output pass the up column, e.g. proba[:, 1].")
-        if arr.shape[0] != len(index):
-            raise ParameterError(f"`{name}` has {arr.shape[0]} values for {len(index)} bars.")
+    arr = per_bar_values(values, index, name, hint=" (NaN means flat; for predict_proba output pass "
+                                                   "the up column, e.g. proba[:, 1].)")
     bad = np.flatnonzero(~np.isnan(arr) & ((arr < 0.0) | (arr > 1.0)))
     if len(bad):
         i = int(bad[0])

@@ -15,9 +15,9 @@ import pandas as pd
 
 from ml._checks import close_match
 from ml.data._schema import REQUIRED_COLUMNS
-from ml.exceptions import BarDataError, BarDataTypeError, EmptyDataError, MissingColumnsError
+from ml.exceptions import BarDataError, BarDataTypeError, EmptyDataError, MissingColumnsError, ParameterError
 
-__all__ = ["BAR_COLUMNS", "bar_minutes_of", "check_bar_frame", "check_bar_index"]
+__all__ = ["BAR_COLUMNS", "bar_minutes_of", "check_bar_frame", "check_bar_index", "per_bar_values"]
 
 #: Columns every bar frame has once loaded: the schema's required ones but the index.
 BAR_COLUMNS = tuple(c for c in REQUIRED_COLUMNS if c != "timestamp")
@@ -176,3 +176,30 @@ def bar_minutes_of(bars: pd.DataFrame) -> float:
     steps = np.diff(bars.index.as_unit("ns").asi8) / 60e9  # any unit: pandas 3 may hold us
     steps = steps[steps > 0]
     return float(np.median(steps)) if len(steps) else 1.0
+
+
+def per_bar_values(values, index: pd.DatetimeIndex, name: str, *, hint: str = "") -> np.ndarray:
+    """``values`` (a Series aligned by timestamp, or a 1-D array in bar order) as
+    a float64 array with one value per bar of ``index``; NaN stays NaN.
+
+    A Series may hold more timestamps than ``index`` (it is reindexed) but
+    not fewer: a bar without a value is an error naming the first one.
+    ``hint`` is appended to the messages (e.g. what NaN means to the caller).
+    """
+    if isinstance(values, pd.DataFrame):
+        raise TypeError(f"`{name}` must be a Series or 1-D array with one value per bar, got a DataFrame; "
+                        f"pass one column.{hint}")
+    if isinstance(values, pd.Series):
+        if not values.index.equals(index):
+            missing = index.difference(values.index)
+            if len(missing):
+                raise ParameterError(f"`{name}` has no value for {len(missing)} bar(s), the first at "
+                                     f"{missing[0]}; align it with the bars.{hint}")
+            values = values.reindex(index)
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.shape[0] != len(index):
+        raise ParameterError(f"`{name}` must be 1-D with one value per bar: {len(index)} bars, got "
+                             f"{arr.shape[0] if arr.ndim == 1 else 'shape ' + str(arr.shape)} values "
+                             f"for {len(index)} bars.{hint}")
+    return arr

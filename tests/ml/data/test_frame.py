@@ -204,3 +204,22 @@ def test_bar_minutes_of_any_time_unit():
     for unit in ("s", "ms", "us", "ns"):
         bars = pd.DataFrame({"close": 1.0}, index=idx.as_unit(unit))
         assert bar_minutes_of(bars) == 5.0, unit
+
+
+def test_per_bar_values_aligns_series_and_checks_arrays():
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from ml.data._frame import per_bar_values
+    from ml.exceptions import ParameterError
+
+    idx = pd.date_range("2024-01-02", periods=3, freq="1min", tz="UTC")
+    s = pd.Series([3.0, np.nan, 1.0, 9.0], index=[idx[2], idx[1], idx[0], idx[0] + pd.Timedelta("1h")])
+    np.testing.assert_array_equal(per_bar_values(s, idx, "x"), [1.0, np.nan, 3.0])  # by timestamp
+    with pytest.raises(ParameterError, match="`x` has no value for 1 bar.*2024-01-02 00:02"):
+        per_bar_values(s.iloc[1:3], idx, "x")
+    with pytest.raises(ParameterError, match="got 2 values for 3 bars"):
+        per_bar_values([1.0, 2.0], idx, "x")
+    with pytest.raises(TypeError, match="got a DataFrame"):
+        per_bar_values(s.to_frame(), idx, "x")
