@@ -100,7 +100,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import backtrader as bt
 import numpy as np
@@ -108,7 +108,16 @@ import pandas as pd
 
 from engines._sim_nb import SIZE_FIXED, SIZE_FIXED_FRACTION
 from engines.metrics import periods_per_year, summarize
-from engines.simulate import Costs, Sizing, Stops, _aligned, _prices, _sides_array, average_true_range
+from engines.simulate import (
+    Costs,
+    SimResult,
+    Sizing,
+    Stops,
+    _aligned,
+    _prices,
+    _sides_array,
+    average_true_range,
+)
 from ml.exceptions import ParameterError
 from risk._sizing_nb import fixed_contracts_nb, fixed_fraction_nb, volatility_target_nb
 from risk._stops_nb import atr_stop_levels_nb, time_stop_nb
@@ -182,17 +191,8 @@ class SquareRootImpact:
         return float(self.k) * sigma * abs(price) * math.sqrt(abs(qty) / volume)
 
 
-@dataclass(frozen=True)
-class BtResult:
-    """What :func:`run_backtrader` returns (the fields of :class:`engines.simulate.SimResult`)."""
-
-    positions: pd.Series
-    equity: pd.Series
-    returns: pd.Series
-    trades: pd.DataFrame
-    orders: pd.DataFrame
-    metrics: dict
-    meta: dict = field(default_factory=dict)
+#: Backtrader runs return the simulator's result type, so both engines share one format.
+BtResult = SimResult
 
 
 # --------------------------------------------------------------------------- backtrader pieces
@@ -659,5 +659,5 @@ def run_backtrader(bars: pd.DataFrame, sides_or_proba, *, contract="WDO", costs:
         "skipped_no_atr": strat.skipped_no_atr,
         "skipped_zero_size": strat.skipped_zero_size,
     }
-    return BtResult(positions=positions, equity=equity, returns=returns, trades=tr, orders=orders,
+    return SimResult(positions=positions, equity=equity, returns=returns, trades=tr, orders=orders,
                     metrics=metrics, meta=meta)
