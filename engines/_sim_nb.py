@@ -125,6 +125,17 @@ def _leg_cost_nb(qty, price, multiplier, commission_per_contract, commission_pct
 
 
 @njit(cache=True)
+def _flat_nb(S):
+    """Position fields of the state when flat (no side, size, mark or levels)."""
+    S[_SIDE] = 0.0
+    S[_QTY] = 0.0
+    S[_MARK] = math.nan
+    S[_STOP] = math.nan
+    S[_TAKE] = math.nan
+    S[_TRAIL] = math.nan
+
+
+@njit(cache=True)
 def _exit_nb(S, trades, i, px, reason, slot, multiplier, cpc, cpct, lim, sess):
     """Close the open position at fill price ``px`` and complete its trade record."""
     side = S[_SIDE]
@@ -142,12 +153,7 @@ def _exit_nb(S, trades, i, px, reason, slot, multiplier, cpc, cpct, lim, sess):
     trades[k]["exit_reason"] = reason
     trades[k]["exit_slot"] = slot
     after_fill_update_nb(lim, sess, S[_EQ], side * qty, 0.0)
-    S[_SIDE] = 0.0
-    S[_QTY] = 0.0
-    S[_MARK] = math.nan
-    S[_STOP] = math.nan
-    S[_TAKE] = math.nan
-    S[_TRAIL] = math.nan
+    _flat_nb(S)
 
 
 @njit(cache=True)
@@ -359,12 +365,7 @@ def simulate_nb(open_, high, low, close, sides, session,
     lim = new_limits_state_nb()
     slip = slippage_ticks * tick_size
     S = np.empty(_N_STATE)
-    S[_SIDE] = 0.0
-    S[_QTY] = 0.0
-    S[_MARK] = math.nan
-    S[_STOP] = math.nan
-    S[_TAKE] = math.nan
-    S[_TRAIL] = math.nan
+    _flat_nb(S)
     S[_SIG] = -1.0
     S[_ENTRY_BAR] = -1.0
     S[_EQ] = initial_equity
