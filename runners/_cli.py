@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -16,7 +17,7 @@ import numpy as np
 
 from ml.exceptions import BarDataError, ParameterError
 
-__all__ = ["USER_ERRORS", "OneLineParser", "atomic_write_json", "default_out", "run_cli", "setup_logging"]
+__all__ = ["USER_ERRORS", "OneLineParser", "atomic_output", "atomic_write_json", "atomic_write_text", "default_out", "run_cli", "setup_logging"]
 
 #: Exceptions that are the user's to fix: shown as one line, exit code 2.
 USER_ERRORS = (BarDataError, ParameterError, FileNotFoundError, IsADirectoryError, PermissionError)
@@ -89,17 +90,30 @@ def _clean(o):
     return o
 
 
-def atomic_write_json(path: Path, obj) -> None:
-    """Write JSON (NaN and inf as null) to a temporary file in the same folder,
-    then rename it over ``path``: a crash never leaves a half-written file."""
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path in ``path``'s folder; on success it is renamed over
+    ``path``, on failure removed: a crash never leaves a half-written file."""
     path = Path(path)
-    obj = _clean(obj)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, default=_default, allow_nan=False)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_output`)."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    """Write JSON (NaN and inf as null) to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(_clean(obj), indent=2, default=_default, allow_nan=False))

@@ -21,34 +21,21 @@ first, so nothing after the split leaks into the choice.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from ml.data import bars_calendar, continuous_contract, load_bars, parse_contract, sample_path
+from ml.data import bars_calendar, sample_path
 from ml.exceptions import ParameterError
 from ml.features import FEATURE_GROUPS, FeatureSelector, build_features, feature_catalog
 from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
 from runners._cli import OneLineParser, atomic_write_json, default_out, run_cli, setup_logging
+from runners._pipeline import add_data_flags, load_instrument, positive_int
 
 LABELS = ("triple_barrier", "fixed_horizon")
 SELECTORS = ("mdi", "permutation", "mutual_info")
-
-
-def _positive_int(name):
-    def conv(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {v}")
-        return v
-    return conv
 
 
 def _fraction(text):
@@ -66,19 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m runners.features",
         description="Load and validate bars, build causal features and labels, and select features "
                     "on the training sessions. With no arguments it runs on the bundled WDO sample.")
-    p.add_argument("--data", nargs="+", help="bar file(s) or folder (CSV, CSV.GZ, Parquet); default: bundled WDO sample")
-    p.add_argument("--symbol", help="keep this symbol or futures root (e.g. WDO)")
-    p.add_argument("--calendar", help="session calendar: B3, B3_EQUITIES, 24/7 (default: from the symbol)")
-    p.add_argument("--tz", help="time zone of timestamps without offset (default: the calendar's)")
+    add_data_flags(p)
     p.add_argument("--groups", help=f"comma-separated feature groups (default all: {','.join(FEATURE_GROUPS)})")
     p.add_argument("--label", default="triple_barrier", choices=LABELS)
-    p.add_argument("--horizon", type=_positive_int("--horizon"), default=30,
+    p.add_argument("--horizon", type=positive_int("--horizon"), default=30,
                    help="bars to the vertical barrier / fixed horizon (default 30)")
     p.add_argument("--threshold", type=float, default=0.0,
                    help="fixed_horizon: round-trip cost as a log return (default 0)")
     p.add_argument("--pt", type=float, default=1.0, help="triple_barrier: profit barrier in volatility units")
     p.add_argument("--sl", type=float, default=1.0, help="triple_barrier: stop barrier in volatility units")
-    p.add_argument("--n-features", type=_positive_int("--n-features"), default=20)
+    p.add_argument("--n-features", type=positive_int("--n-features"), default=20)
     p.add_argument("--selector", default="mdi", choices=SELECTORS)
     p.add_argument("--train-frac", type=_fraction, default=0.7,
                    help="share of sessions used to select features (default 0.7)")
@@ -86,15 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default runs/features-<time>)")
     p.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
     return p
-
-
-def _file_hash(paths) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def main(argv=None) -> Path:
@@ -105,22 +80,7 @@ def main(argv=None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     log = setup_logging(out, args.quiet)
 
-    bars = load_bars(data if len(data) > 1 else data[0], symbol=args.symbol, tz=args.tz, calendar=args.calendar)
-    report = {"data": data, "data_hash": _file_hash([p for p in data if Path(p).is_file()]),
-              "loaded": dict(bars.attrs["bars"])}
-    log.info("loaded %s bars of %s (%s calendar, %s) from %s", f"{len(bars):,}",
-             ", ".join(report["loaded"]["symbols"]), report["loaded"]["calendar"], report["loaded"]["tz"],
-             ", ".join(report["loaded"]["sources"]))
-    symbols = list(pd.unique(bars["symbol"]))
-    if len(symbols) > 1:
-        if all(parse_contract(s) for s in symbols):
-            bars = continuous_contract(bars, calendar=args.calendar)
-            report["rolls"] = bars.attrs.get("rolls", [])
-            log.info("built a continuous %s series over %d contracts (%d rolls)",
-                     bars["symbol"].iloc[0], len(symbols), len(report["rolls"]))
-        else:
-            raise ParameterError(f"the data hold {len(symbols)} symbols ({', '.join(symbols[:5])}); "
-                                 "choose one with --symbol")
+    bars, report = load_instrument(data, symbol=args.symbol, calendar=args.calendar, tz=args.tz, log=log)
 
     groups = None if not args.groups else [g.strip() for g in args.groups.split(",") if g.strip()]
     t0 = time.perf_counter()
