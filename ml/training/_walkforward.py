@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
 
 import numpy as np
 import pandas as pd
@@ -21,6 +28,9 @@ from ml.models import feature_importance, get_model, get_model_class, importance
 from ml.validation import PurgedKFold, WalkForward
 
 __all__ = ["FoldResult", "LABELS", "WalkForwardConfig", "WalkForwardResult", "train_walkforward"]
+
+#: ``WalkForwardConfig.model`` value of a stacking ensemble.
+ENSEMBLE = "ensemble"
 
 #: label name -> function(bars, calendar=..., **label_params)
 LABELS = {
@@ -39,9 +49,16 @@ class WalkForwardConfig:
     ----------
     model : str
         Registered classifier (``catboost``, ``random_forest``, ``svm``,
-        ``mlp``, ``lstm``, ``transformer``).
+        ``mlp``, ``lstm``, ``transformer``), or ``"ensemble"``: a
+        :class:`ml.ensemble.StackingEnsemble` of ``ensemble_models`` whose
+        final logistic regression is fit on out-of-fold probabilities of an
+        inner purged K-fold (``tune_splits`` folds) of the fold's training rows.
     model_params : dict
-        Constructor arguments of the model (``random_state`` is ``seed``).
+        Constructor arguments of the model (``random_state`` is ``seed``);
+        for ``"ensemble"``, ``{base model name: {arguments}}``.
+    ensemble_models : tuple of str
+        Base classifiers of ``model="ensemble"`` (row models only: no
+        ``lstm`` / ``transformer``).
     label : {"triple_barrier", "fixed_horizon"}
     label_params : dict, optional
         Arguments of the label function (default: 30 bars, 1 x volatility
@@ -80,6 +97,7 @@ class WalkForwardConfig:
 
     model: str = "catboost"
     model_params: dict = field(default_factory=dict)
+    ensemble_models: tuple = ("catboost", "random_forest")
     label: str = "triple_barrier"
     label_params: dict | None = None
     train_sessions: int = 20
@@ -109,9 +127,11 @@ class WalkForwardConfig:
 
     def validate(self) -> None:
         """Check every setting; raise ParameterError naming the bad one."""
-        cls = get_model_class(self.model)
-        if cls.kind != "classifier":
-            raise ParameterError(f"`model` {self.model!r} is a {cls.kind} model; choose a classifier.")
+        names = [self.model] if self.model != ENSEMBLE else list(self._ensemble_members())
+        for name in names:
+            cls = get_model_class(name)
+            if cls.kind != "classifier":
+                raise ParameterError(f"`model` {name!r} is a {cls.kind} model; choose a classifier.")
         check_choice("label", self.label, LABELS)
         for name, lo in (("train_sessions", 1), ("test_sessions", 1), ("n_features", 0), ("tune_trials", 0),
                          ("tune_splits", 2), ("min_train_rows", 1)):
@@ -124,6 +144,28 @@ class WalkForwardConfig:
             raise ParameterError(f"`n_jobs` must be a non-zero int (-1: all cores), got {self.n_jobs!r}.")
         if not isinstance(self.model_params, dict):
             raise TypeError(f"`model_params` must be a dict, got {type(self.model_params).__name__}.")
+        if self.model == ENSEMBLE:
+            members = self._ensemble_members()
+            for name in members:
+                if _window_of(name) > 1:
+                    raise ParameterError(f"`ensemble_models`: {name!r} reads windows of past bars and cannot "
+                                         "be stacked on single rows; use row models (catboost, random_forest, "
+                                         "svm, mlp).")
+            for key, value in self.model_params.items():
+                if key not in members or not isinstance(value, dict):
+                    raise ParameterError(f"`model_params` of an ensemble maps base model names "
+                                         f"({', '.join(members)}) to dicts of arguments; got {key!r}: {value!r}.")
+            if self.tune_trials:
+                raise ParameterError("`tune_trials` is not supported with model='ensemble'; tune the base "
+                                     "models one by one, then pass their parameters in `model_params`.")
+
+    def _ensemble_members(self) -> tuple:
+        members = self.ensemble_models
+        if isinstance(members, str) or not isinstance(members, (list, tuple)) or len(members) < 2:
+            raise ParameterError(f"`ensemble_models` must list at least two classifiers, got {members!r}.")
+        if len(set(members)) != len(members):
+            raise ParameterError(f"`ensemble_models` lists a model twice: {members!r}.")
+        return tuple(members)
 
 
 @dataclass
@@ -177,6 +219,8 @@ class WalkForwardResult:
     features, labels : DataFrame
         All features and labels (for reports).
     config : WalkForwardConfig
+    resumed_folds : list of int
+        Folds loaded from ``checkpoint`` instead of being trained again.
     """
 
     predictions: pd.DataFrame
@@ -189,6 +233,7 @@ class WalkForwardResult:
     features: pd.DataFrame = field(repr=False)
     labels: pd.DataFrame = field(repr=False)
     config: WalkForwardConfig = field(repr=False)
+    resumed_folds: list = field(default_factory=list)
 
 
 def _classification_metrics(y, proba: np.ndarray, classes: np.ndarray) -> dict:
@@ -210,6 +255,23 @@ def _classification_metrics(y, proba: np.ndarray, classes: np.ndarray) -> dict:
     return out
 
 
+def _window_of(name: str) -> int:
+    """Bars of context a model reads per prediction (1: a row model)."""
+    if name == ENSEMBLE:
+        return 1
+    return int(get_model_class(name)().get_params().get("window", 1) or 1)
+
+
+def _new_model(cfg: WalkForwardConfig, params: dict, t1_train: pd.Series):
+    if cfg.model != ENSEMBLE:
+        return get_model(cfg.model, **params)
+    from ml.ensemble import StackingEnsemble
+
+    estimators = [(name, get_model(name, **{"random_state": cfg.seed, **cfg.model_params.get(name, {})}))
+                  for name in cfg.ensemble_models]
+    return StackingEnsemble(estimators, cv=PurgedKFold(cfg.tune_splits, t1=t1_train))
+
+
 def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model):
     t0 = time.perf_counter()
     y_all = labels["label"].to_numpy()
@@ -217,7 +279,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
     # Sequence models (window > 1) read the bars before each row: they get the
     # contiguous training rows (unlabelled ones only as context) and, at
     # prediction time, the window-1 bars before the test window (past data).
-    window = int(get_model_class(cfg.model)().get_params().get("window", 1) or 1)
+    window = _window_of(cfg.model)
     if len(tr) < cfg.min_train_rows:
         raise ParameterError(f"fold {k} has {len(tr)} labelled training rows (< `min_train_rows` "
                              f"{cfg.min_train_rows}); use more `train_sessions` or a shorter label horizon.")
@@ -233,7 +295,8 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
             warnings.simplefilter("ignore")
             sel.fit(Xtr, ytr, t1=labels["t1"].iloc[tr])
         selected = list(sel.selected_)
-    params = {"random_state": cfg.seed, **cfg.model_params}  # model_params may pin its own seed
+    # model_params may pin its own seed; an ensemble seeds each base model
+    params = {} if cfg.model == ENSEMBLE else {"random_state": cfg.seed, **cfg.model_params}
     n_trials = 0
     if cfg.tune_trials:
         from ml.tuning import tune
@@ -245,7 +308,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
                    fixed_params=dict(params), seed=cfg.seed)
         params.update(res.best_params)
         n_trials = res.n_trials_run
-    model = get_model(cfg.model, **params)
+    model = _new_model(cfg, params, labels["t1"].iloc[tr])
     if window > 1:
         ctx = np.arange(train[0], train[-1] + 1)
         model.fit(X.iloc[ctx][selected], y_all[ctx], sample_weight=np.nan_to_num(weights[ctx]))
@@ -284,8 +347,70 @@ def _fmt(c) -> str:
     return str(int(c)) if float(c).is_integer() else str(c)
 
 
+def _run_key(cfg: WalkForwardConfig, X: pd.DataFrame, labels: pd.DataFrame) -> str:
+    """Hash of everything that decides a fold's result: features, labels and settings."""
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(X, index=True).to_numpy().tobytes())
+    h.update(pd.util.hash_pandas_object(labels[["label", "ret", "t1"]], index=True).to_numpy().tobytes())
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "n_jobs"}
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _fold_key(run_key: str, k: int, train: np.ndarray, test: np.ndarray) -> str:
+    h = hashlib.sha256(run_key.encode())
+    h.update(str(k).encode())
+    h.update(np.ascontiguousarray(train, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(test, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _fold_file(checkpoint: Path, k: int) -> Path:
+    return checkpoint / f"fold-{k:03d}.joblib"
+
+
+def _load_fold(checkpoint: Path, k: int, key: str, need_model: bool):
+    """The saved fold ``k`` if it was trained with this key (and holds a model when needed)."""
+    path = _fold_file(checkpoint, k)
+    if not path.is_file():
+        return None
+    try:
+        saved = joblib.load(path)
+    except Exception:  # noqa: BLE001 - an unreadable checkpoint is trained again
+        return None
+    if not isinstance(saved, dict) or saved.get("key") != key:
+        return None
+    fold = saved.get("fold")
+    if not isinstance(fold, FoldResult) or (need_model and fold.model is None):
+        return None
+    return fold
+
+
+def _save_fold(checkpoint: Path, key: str, fold: FoldResult) -> None:
+    """Write a finished fold atomically (temporary file, then rename)."""
+    path = _fold_file(checkpoint, fold.fold)
+    fd, tmp = tempfile.mkstemp(dir=checkpoint, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        try:
+            joblib.dump({"key": key, "fold": fold}, tmp)
+        except Exception:  # noqa: BLE001 - a model that cannot be pickled: keep the fold without it
+            joblib.dump({"key": key, "fold": dataclasses.replace(fold, model=None)}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _run_fold_saved(checkpoint, key, *args):
+    fold = _run_fold(*args)
+    if checkpoint is not None:
+        _save_fold(checkpoint, key, fold)
+    return fold
+
+
 def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = None, *, keep_models: bool = False,
-                      progress: bool = False, **overrides) -> WalkForwardResult:
+                      progress: bool = False, checkpoint=None, **overrides) -> WalkForwardResult:
     """Train and test a model walking forward through the sessions of ``bars``.
 
     Per fold: feature selection on the training rows only, optional Optuna
@@ -308,6 +433,12 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
         Keep each fold's fitted model on its :class:`FoldResult`.
     progress : bool
         Show a progress bar over folds (sequential runs).
+    checkpoint : str or Path, optional
+        Folder where each finished fold is saved (atomically, with its model
+        when it can be pickled).  A later call with the same folder loads the
+        folds whose features, labels, settings and windows are unchanged
+        instead of training them again (``result.resumed_folds``); any
+        change trains the fold again and replaces its file.
     **overrides
         Settings replacing those of ``config`` (e.g. ``model="random_forest"``).
 
@@ -338,17 +469,33 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     classes = np.unique(labels["label"].dropna().to_numpy())
     if len(classes) < 2:
         raise ParameterError("labels hold fewer than two classes; check the label settings.")
-    tasks = [delayed(_run_fold)(k, tr, te, X, labels, weights, cfg, classes, keep_models)
-             for k, (tr, te) in enumerate(splits)]
+    done, tasks, keys = {}, [], {}
+    ckpt = None
+    if checkpoint is not None:
+        ckpt = Path(checkpoint)
+        ckpt.mkdir(parents=True, exist_ok=True)
+        run_key = _run_key(cfg, X, labels)
+    for k, (tr, te) in enumerate(splits):
+        if ckpt is not None:
+            keys[k] = _fold_key(run_key, k, tr, te)
+            fold = _load_fold(ckpt, k, keys[k], keep_models)
+            if fold is not None:
+                done[k] = fold if keep_models else dataclasses.replace(fold, model=None)
+                continue
+        tasks.append(delayed(_run_fold_saved)(ckpt, keys.get(k), k, tr, te, X, labels, weights, cfg, classes,
+                                              keep_models or ckpt is not None))
     if cfg.n_jobs == 1:
         it = tasks
-        if progress:
+        if progress and tasks:
             from tqdm.auto import tqdm
 
-            it = tqdm(tasks, desc="walk-forward folds", unit="fold")
-        folds = [fn(*a, **kw) for fn, a, kw in it]
+            it = tqdm(tasks, desc="walk-forward folds", unit="fold", initial=len(done), total=len(splits))
+        new = [fn(*a, **kw) for fn, a, kw in it]
     else:
-        folds = Parallel(n_jobs=cfg.n_jobs)(tasks)
+        new = Parallel(n_jobs=cfg.n_jobs)(tasks)
+    if not keep_models:
+        new = [dataclasses.replace(f, model=None) for f in new]
+    folds = sorted([*done.values(), *new], key=lambda f: f.fold)
 
     preds = pd.concat([f.proba.assign(fold=f.fold) for f in folds])
     preds = preds[["fold", *[c for c in preds.columns if c != "fold"]]]
@@ -392,4 +539,4 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     return WalkForwardResult(predictions=preds, folds=folds, fold_metrics=fold_metrics, metrics=metrics,
                              importance=importance, stability=stability,
                              selection_frequency=freq.sort_values(ascending=False), features=X,
-                             labels=labels, config=cfg)
+                             labels=labels, config=cfg, resumed_folds=sorted(done))

@@ -145,3 +145,61 @@ def test_sequence_models_predict_with_the_bars_before_the_test_window(fil_bars):
     with_context = f.model.predict_proba(X.iloc[start - 7: start + 1])[-1]
     got = res.predictions.loc[f.test_start, ["p_-1", "p_0", "p_1"]].to_numpy(dtype=float)
     np.testing.assert_allclose(got, with_context, rtol=1e-12)
+
+
+ENSEMBLE = FAST.replace(model="ensemble", ensemble_models=("random_forest", "svm"),
+                        model_params={"random_forest": {"n_estimators": 20, "min_samples_leaf": 20}})
+
+
+def test_stacking_ensemble_per_fold(fil_bars):
+    bars = fil_bars.iloc[: 5 * 1440]
+    res = run(bars, ENSEMBLE, keep_models=True)
+    from ml.ensemble import StackingEnsemble
+
+    model = res.folds[0].model
+    assert isinstance(model, StackingEnsemble)
+    assert [name for name, _ in model.estimators] == ["random_forest", "svm"]
+    # the stacking folds are purged on the fold's training labels
+    from ml.validation import PurgedKFold
+
+    assert isinstance(model.cv, PurgedKFold) and len(model.cv.t1) == res.folds[0].n_train
+    p = res.predictions[["p_-1", "p_0", "p_1"]].to_numpy()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-9)
+    assert np.isfinite(res.metrics["auc"])
+    again = run(bars, ENSEMBLE)
+    pd.testing.assert_frame_equal(res.predictions, again.predictions)
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"ensemble_models": ("random_forest",)}, "at least two"),
+    ({"ensemble_models": ("random_forest", "random_forest")}, "twice"),
+    ({"ensemble_models": ("random_forest", "lstm")}, "windows of past bars"),
+    ({"ensemble_models": ("random_forest", "garch")}, "volatility model"),
+    ({"model_params": {"catboost": {}}}, "maps base model names"),
+    ({"tune_trials": 2}, "not supported with model='ensemble'"),
+])
+def test_bad_ensemble_settings(fil_bars, changes, match):
+    if "lstm" in changes.get("ensemble_models", ()):
+        pytest.importorskip("torch")
+    with pytest.raises(ParameterError, match=match):
+        run(fil_bars, ENSEMBLE.replace(**changes))
+
+
+def test_checkpoint_resumes_finished_folds_and_retrains_changed_ones(fil_bars, fil_result, tmp_path):
+    first = run(fil_bars, checkpoint=tmp_path)
+    assert first.resumed_folds == []
+    files = sorted(tmp_path.glob("fold-*.joblib"))
+    assert len(files) == first.metrics["n_folds"]
+    pd.testing.assert_frame_equal(first.predictions, fil_result.predictions)
+    files[-1].unlink()                                   # as if the run had stopped before the last fold
+    second = run(fil_bars, checkpoint=tmp_path, keep_models=True)
+    assert second.resumed_folds == list(range(first.metrics["n_folds"] - 1))
+    assert all(f.model is not None for f in second.folds)
+    pd.testing.assert_frame_equal(second.predictions, first.predictions)
+    assert not list(tmp_path.glob(".*tmp"))              # atomic writes leave no temporary files
+    changed = run(fil_bars, FAST.replace(n_features=6), checkpoint=tmp_path)
+    assert changed.resumed_folds == []                   # a changed setting trains every fold again
+    files[0].write_bytes(b"not a joblib file")           # a damaged checkpoint is trained again
+    third = run(fil_bars, FAST.replace(n_features=6), checkpoint=tmp_path)
+    assert third.resumed_folds == list(range(1, first.metrics["n_folds"]))
+    pd.testing.assert_frame_equal(third.predictions, changed.predictions)
