@@ -40,7 +40,15 @@ def run_cli(main, argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished results are kept.", file=sys.stderr)
         return 130
+    finally:
+        _close_handlers()
     return 0
+
+
+def _close_handlers() -> None:
+    for name in ("runners", "py.warnings"):
+        for handler in logging.getLogger(name).handlers:
+            handler.close()
 
 
 def default_out(kind: str) -> Path:
@@ -51,6 +59,7 @@ def default_out(kind: str) -> Path:
 def setup_logging(out: Path, quiet: bool) -> logging.Logger:
     """Log to ``out/run.log`` (always) and to stderr (unless ``quiet``)."""
     log = logging.getLogger("runners")
+    _close_handlers()
     log.handlers.clear()
     log.setLevel(logging.INFO)
     fh = logging.FileHandler(out / "run.log", encoding="utf-8")
@@ -62,10 +71,15 @@ def setup_logging(out: Path, quiet: bool) -> logging.Logger:
         log.addHandler(sh)
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+    warnings.formatwarning = _one_line_warning
     wlog = logging.getLogger("py.warnings")
     wlog.handlers = [fh] + ([] if quiet else [log.handlers[-1]])
     wlog.propagate = False
     return log
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"warning ({category.__name__}): {message}"
 
 
 def _default(o):

@@ -22,7 +22,12 @@ from pathlib import Path
 from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 
-__all__ = ["KeyValue", "parse_args_with_config", "to_toml", "write_toml"]
+__all__ = ["KeyValue", "comma_list", "parse_args_with_config", "to_toml", "write_toml"]
+
+
+def comma_list(text: str) -> list[str]:
+    """argparse type: ``"a,b"`` -> ``["a", "b"]`` (a TOML list is accepted too)."""
+    return [t.strip() for t in str(text).split(",") if t.strip()]
 
 
 class KeyValue(argparse.Action):
@@ -80,7 +85,7 @@ def _flatten(table: dict, dests: dict, path: str, prefix: str = "") -> dict:
             out.update(_flatten(value, dests, path, prefix=f"{prefix}{key}."))
             continue
         if name not in dests:
-            raise ParameterError(f"{path}: unknown setting {prefix}{key!r}.{did_you_mean(name, list(dests))}")
+            raise ParameterError(f"{path}: unknown setting {prefix + key!r}.{did_you_mean(name, list(dests))}")
         if name in out:
             raise ParameterError(f"{path}: setting {name!r} is given twice.")
         out[name] = value
@@ -97,6 +102,8 @@ def _convert(path, name, action: argparse.Action, value):
         if not isinstance(value, bool):
             raise ParameterError(f"{where} must be true or false, got {value!r}.")
         return value if isinstance(action, argparse._StoreTrueAction) else not value
+    if action.type is comma_list and isinstance(value, list):
+        value = ",".join(map(str, value))
     many = action.nargs in ("+", "*")
     items = value if (many and isinstance(value, list)) else [value]
     if isinstance(value, list) and not many:

@@ -1,0 +1,226 @@
+"""``report.html``: the KPI scorecard and the ML diagnostics of a walk-forward run.
+
+One self-contained file (inline SVG charts drawn with matplotlib, no script,
+no network): a scorecard of measured values against configurable targets,
+the backtest metrics, per-fold model metrics, calibration of the predicted
+probabilities, feature importance with its stability across folds, and the
+equity curve.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from engines.metrics import METRIC_KEYS
+from ml._checks import did_you_mean
+from ml.exceptions import ParameterError
+
+__all__ = ["DEFAULT_TARGETS", "TARGET_NAMES", "calibration_table", "check_targets", "render_report", "scorecard"]
+
+#: The first user's goals (issue 5): metric -> target.  ``max_drawdown`` is a
+#: magnitude (3% = 0.03); lower is better for the names in :data:`LOWER_IS_BETTER`.
+DEFAULT_TARGETS = {"win_rate": 0.65, "sharpe": 2.0, "max_drawdown": 0.03, "profit_factor": 2.2,
+                   "recovery_factor": 5.0, "decision_latency_ms": 30.0}
+LOWER_IS_BETTER = ("max_drawdown", "decision_latency_ms", "log_loss", "brier")
+
+
+#: Names a target may use: the backtest metrics, the run's extra figures and the model metrics.
+TARGET_NAMES = (*METRIC_KEYS, "deflated_sharpe", "sharpe_per_session", "decision_latency_ms", "gross_pnl",
+                "costs", "net_pnl", "importance_stability", "auc", "log_loss", "accuracy", "brier",
+                "selection_jaccard")
+
+
+def check_targets(targets: dict) -> dict:
+    """``targets`` checked before any work: known names, finite numbers."""
+    for name, target in targets.items():
+        if name not in TARGET_NAMES:
+            raise ParameterError(f"target {name!r} is not a measured metric; choose one of "
+                                 f"{', '.join(TARGET_NAMES)}.{did_you_mean(name, TARGET_NAMES)}")
+        if isinstance(target, bool) or not isinstance(target, numbers.Real) or not math.isfinite(target):
+            raise ParameterError(f"target {name!r} must be a finite number, got {target!r}.")
+    return dict(targets)
+
+
+def _measured(metrics: dict, name: str) -> float:
+    v = metrics.get(name)
+    if v is None:
+        v = metrics.get("model", {}).get(name)
+    v = float("nan") if v is None else float(v)
+    return abs(v) if name == "max_drawdown" else v
+
+
+def scorecard(metrics: dict, targets: dict) -> list[dict]:
+    """One row per target: ``name``, ``target``, ``op``, ``measured``, ``met``.
+
+    ``targets`` maps metric names (of ``metrics`` or ``metrics["model"]``) to
+    numbers; a NaN / missing measurement is not met.
+    """
+    rows = []
+    for name, target in check_targets(targets).items():
+        low = name in LOWER_IS_BETTER
+        op = "<" if name == "decision_latency_ms" else ("<=" if low else ">=")
+        value = _measured(metrics, name)
+        met = bool(np.isfinite(value) and (value < target if op == "<" else value <= target if low
+                                           else value >= target))
+        rows.append({"name": name, "op": op, "target": float(target), "measured": value, "met": met})
+    return rows
+
+
+def calibration_table(p: pd.Series, hit: pd.Series, bins: int = 10) -> pd.DataFrame:
+    """Predicted probability against observed frequency in ``bins`` equal-width bins."""
+    ok = p.notna() & hit.notna()
+    p, hit = p[ok].astype(float), hit[ok].astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    b = np.clip(np.digitize(p.to_numpy(), edges[1:-1]), 0, bins - 1)
+    df = pd.DataFrame({"bin": b, "p": p.to_numpy(), "hit": hit.to_numpy()})
+    out = df.groupby("bin").agg(predicted=("p", "mean"), observed=("hit", "mean"), count=("p", "size"))
+    out.index = [f"{edges[i]:.1f}-{edges[i + 1]:.1f}" for i in out.index]
+    out.index.name = "bin"
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{font-size:1.6em} h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em} td,th{border:1px solid #ddd;padding:.3em .6em;
+text-align:right} th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
+.met{color:#0a7d27;font-weight:600} .miss{color:#b3261e;font-weight:600} .note{color:#555;font-size:.9em}
+.grid{display:flex;flex-wrap:wrap;gap:1.5em} .facts td{text-align:left}
+"""
+
+
+def _fmt(v, pct=False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, numbers.Integral):
+        return f"{int(v):,}"
+    if isinstance(v, numbers.Real):
+        return f"{100 * float(v):.2f}%" if pct else f"{float(v):,.4g}"
+    return html.escape(str(v))
+
+
+_PCT = ("win_rate", "max_drawdown", "total_return", "annualized_return", "annualized_volatility", "exposure",
+        "accuracy")
+
+
+def _table(rows: list[list], header: list[str], cls: str = "") -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
+
+
+def _frame(df: pd.DataFrame) -> str:
+    rows = [[html.escape(str(i))] + [_fmt(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
+    return _table(rows, [str(df.index.name or "")] + [str(c) for c in df.columns])
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})  # same run, same file
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _charts(equity: pd.Series, calib: pd.DataFrame, importance: pd.Series) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    matplotlib.rcParams["svg.hashsalt"] = "report"
+    import logging
+
+    import matplotlib.pyplot as plt
+
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    out = {}
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    dd = equity / equity.cummax() - 1
+    step = max(1, len(equity) // 1500)            # a light chart: every step-th bar (and the worst drawdowns)
+    keep = np.unique(np.concatenate([np.arange(0, len(equity), step), [len(equity) - 1],
+                                     np.argsort(dd.to_numpy())[:50]]))
+    equity, dd = equity.iloc[keep], dd.iloc[keep]
+    x = keep
+    a1.plot(x, equity.to_numpy(), lw=1, color="#1f5fa8")
+    a1.set_ylabel("equity")
+    a2.fill_between(x, dd.to_numpy(), 0, color="#b3261e", alpha=0.5, lw=0)
+    a2.set_ylabel("drawdown")
+    a2.set_xlabel("bar (out-of-sample)")
+    out["equity"] = _svg(fig)
+    if len(calib):
+        fig, ax = plt.subplots(figsize=(4.2, 4.2))
+        ax.plot([0, 1], [0, 1], ls="--", color="#999", lw=1)
+        ax.plot(calib["predicted"], calib["observed"], marker="o", color="#1f5fa8")
+        ax.set_xlabel("predicted P(up)")
+        ax.set_ylabel("observed up frequency")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        out["calibration"] = _svg(fig)
+    if len(importance):
+        top = importance.head(20)[::-1]
+        fig, ax = plt.subplots(figsize=(5.5, 0.25 * len(top) + 0.8))
+        ax.barh(top.index, top.to_numpy(), color="#1f5fa8")
+        ax.set_xlabel("mean importance over folds")
+        out["importance"] = _svg(fig)
+    return out
+
+
+def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict, model: dict,
+                  fold_metrics: pd.DataFrame, calibration: pd.DataFrame, importance: pd.DataFrame,
+                  selection_frequency: pd.Series, stability: dict, equity: pd.Series, notes: list[str]) -> str:
+    """The HTML text of ``report.html``."""
+    mean_imp = importance.mean(axis=1, skipna=True).sort_values(ascending=False).dropna()
+    charts = _charts(equity, calibration, mean_imp)
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts.append(_table([[html.escape(k), _fmt(v)] for k, v in facts.items()], ["run", ""], "facts"))
+
+    n_met = sum(r["met"] for r in score)
+    parts.append(f"<h2>KPI scorecard: {n_met} of {len(score)} met</h2>")
+    rows = [[html.escape(r["name"]), f"{r['op']} {_fmt(r['target'], r['name'] in _PCT)}",
+             _fmt(r["measured"], r["name"] in _PCT),
+             f"<span class='{'met' if r['met'] else 'miss'}'>{'met' if r['met'] else 'not met'}</span>"]
+            for r in score]
+    parts.append(_table(rows, ["metric", "target", "measured", "status"]))
+    parts.append("<p class='note'>Targets come from the run's settings (<code>--target NAME=VALUE</code> or "
+                 "<code>[targets]</code> in the config file). Maximum drawdown is compared as a magnitude.</p>")
+
+    parts.append("<h2>Backtest (out-of-sample bars only)</h2>")
+    parts.append(_table([[html.escape(k), _fmt(v, k in _PCT)] for k, v in backtest.items()], ["metric", "value"]))
+    parts.append(charts["equity"])
+
+    parts.append("<h2>Model, out of sample</h2>")
+    parts.append(_table([[html.escape(k), _fmt(v, k in _PCT)] for k, v in model.items()], ["metric", "value"]))
+    parts.append("<h3>Per fold</h3>")
+    parts.append(_frame(fold_metrics))
+
+    parts.append("<h2>Calibration of P(up)</h2><div class='grid'>")
+    parts.append(_frame(calibration) if len(calibration) else "<p>No labelled predictions.</p>")
+    parts.append(charts.get("calibration", ""))
+    parts.append("</div>")
+
+    parts.append("<h2>Feature importance and its stability</h2>")
+    parts.append(f"<p>Mean Spearman rank correlation of importance between folds (on shared features): "
+                 f"<b>{_fmt(stability.get('mean'))}</b>; mean Jaccard overlap of the folds' selections: "
+                 f"<b>{_fmt(model.get('selection_jaccard'))}</b>.</p><div class='grid'>")
+    top = pd.DataFrame({"mean importance": mean_imp,
+                        "selected in folds": selection_frequency.reindex(mean_imp.index)}).head(25)
+    top.index.name = "feature"
+    parts.append(_frame(top))
+    parts.append(charts.get("importance", ""))
+    parts.append("</div>")
+
+    parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

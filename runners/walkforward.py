@@ -1,0 +1,494 @@
+"""The whole pipeline, walking forward: data -> features -> labels -> models -> strategy -> backtest -> reports.
+
+    python -m runners.walkforward                              # the bundled WDO sample, CatBoost
+    python -m runners.walkforward --data bars.csv.gz --symbol WDO --model random_forest \\
+        --train-sessions 20 --test-sessions 5 --engine backtrader --out runs/rf
+    python -m runners.walkforward --config run.toml --seed 7   # flags override the file
+
+Per fold (walk-forward in sessions): features selected on the training rows
+only, labels whose end time reaches the test window purged, optional Optuna
+tuning on an inner purged K-fold, a fit weighted by label uniqueness, and
+probabilities for every test bar.  The stitched out-of-sample probabilities
+drive :class:`strategies.ProbabilityThresholdStrategy` with the risk rules,
+backtested with costs in the chosen engine on the out-of-sample bars only.
+
+Writes to ``--out`` (default ``runs/walkforward-<time>``):
+
+- ``metrics.json``: backtest metrics (sharpe, sortino, calmar, max_drawdown,
+  win_rate, profit_factor, recovery_factor, total_return, n_trades, exposure,
+  deflated_sharpe, ...), model metrics overall and per fold, importance
+  stability, decision latency and the KPI scorecard;
+- ``predictions.parquet``: timestamp, fold, class probabilities, ``p_up``,
+  ``probability`` (what the strategy trades on), label, ret, t1;
+- ``trades.csv``, ``equity.csv``, ``tearsheet.html`` (quantstats, session
+  returns), ``report.html`` (scorecard and ML diagnostics);
+- ``run.json`` (settings, seed, data hash, library and code versions,
+  timings), ``config.toml`` (``--config`` reproduces the run), ``run.log``;
+- ``checkpoints/``: finished folds; rerunning with the same ``--out`` resumes
+  after the last finished fold.
+
+The deflated Sharpe ratio counts every configuration run on the same data
+from the same parent folder (``<out>/../trials.jsonl``), or ``--n-trials``
+when larger: the more configurations you compare, the higher the bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engines.metrics import daily_returns
+from engines.overfit import deflated_sharpe_ratio
+from engines.simulate import Sizing, Stops, simulate
+from ml.data import bars_calendar
+from ml.exceptions import ParameterError
+from ml.features import FEATURE_GROUPS, build_features, feature_catalog
+from ml.training import WalkForwardConfig, train_walkforward
+from risk.limits import DailyLimits
+from runners._cli import (
+    OneLineParser,
+    atomic_output,
+    atomic_write_json,
+    atomic_write_text,
+    default_out,
+    run_cli,
+    setup_logging,
+)
+from runners._config import KeyValue, comma_list, parse_args_with_config, write_toml
+from runners._pipeline import (
+    add_cost_flags,
+    add_data_flags,
+    code_version,
+    contract_of,
+    costs_of,
+    library_versions,
+    load_instrument,
+    positive_int,
+    signal_probability,
+)
+from runners._report import DEFAULT_TARGETS, calibration_table, check_targets, render_report, scorecard
+from strategies import ProbabilityThresholdStrategy
+
+MODELS = ("catboost", "random_forest", "svm", "mlp", "lstm", "transformer", "ensemble")
+LABELS = ("triple_barrier", "fixed_horizon")
+ENGINES = ("vectorbt", "backtrader")
+#: Settings that do not change results (left out of the trial key).
+_NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions")
+
+
+def _number(name, lo=None, hi=None, *, strict_lo=False):
+    def conv(text):
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not np.isfinite(v) or (lo is not None and (v <= lo if strict_lo else v < lo)) \
+                or (hi is not None and v > hi):
+            rng = f"{'>' if strict_lo else '>='} {lo:g}" if lo is not None else ""
+            rng += (" and " if rng and hi is not None else "") + (f"<= {hi:g}" if hi is not None else "")
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number {rng}, got {text}")
+        return v
+    return conv
+
+
+def _int(name, lo):
+    def conv(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {lo}, got {v}")
+        return v
+    return conv
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m runners.walkforward",
+        description="Train and test a model walking forward through the sessions, trade its out-of-sample "
+                    "probabilities with costs, and write metrics, trades, equity and HTML reports. With no "
+                    "arguments it runs on the bundled WDO sample.")
+    p.add_argument("--config", help="TOML file with any of these settings (flags override it)")
+    add_data_flags(p)
+    g = p.add_argument_group("model and labels")
+    g.add_argument("--model", default="catboost", choices=MODELS)
+    g.add_argument("--model-param", dest="model_params", action=KeyValue,
+                   help="model argument, repeatable: --model-param iterations=200 "
+                        "(ensemble: [model_params.<name>] tables in the config file)")
+    g.add_argument("--ensemble-models", type=comma_list, default=["catboost", "random_forest"],
+                   help="base models of --model ensemble, comma-separated (default catboost,random_forest)")
+    g.add_argument("--label", default="triple_barrier", choices=LABELS)
+    g.add_argument("--horizon", type=positive_int("--horizon"), default=30,
+                   help="bars to the vertical barrier / fixed horizon (default 30)")
+    g.add_argument("--pt", type=_number("--pt", 0, strict_lo=True), default=1.0,
+                   help="triple_barrier: profit barrier in volatility units (default 1)")
+    g.add_argument("--sl", type=_number("--sl", 0, strict_lo=True), default=1.0,
+                   help="triple_barrier: stop barrier in volatility units (default 1)")
+    g.add_argument("--threshold", type=_number("--threshold", 0), default=0.0,
+                   help="fixed_horizon: round-trip cost as a log return (default 0)")
+    g = p.add_argument_group("walk-forward")
+    g.add_argument("--train-sessions", type=positive_int("--train-sessions"), default=20)
+    g.add_argument("--test-sessions", type=positive_int("--test-sessions"), default=5)
+    g.add_argument("--step-sessions", type=positive_int("--step-sessions"),
+                   help="sessions between folds (default --test-sessions)")
+    g.add_argument("--anchored", action="store_true", help="expanding instead of rolling training window")
+    g.add_argument("--n-features", type=_int("--n-features", 0), default=20,
+                   help="features selected per fold on its training rows (0: all; default 20)")
+    g.add_argument("--selector", default="mdi", choices=("mdi", "permutation", "mutual_info"))
+    g.add_argument("--feature-groups", type=comma_list,
+                   help=f"comma-separated feature groups (default all: {','.join(FEATURE_GROUPS)})")
+    g.add_argument("--tune-trials", type=_int("--tune-trials", 0), default=0,
+                   help="Optuna trials per fold on an inner purged K-fold (default 0: no tuning)")
+    g.add_argument("--tune-scoring", default="log_loss", choices=("log_loss", "sharpe", "accuracy"))
+    g.add_argument("--storage", help="Optuna storage URL shared by workers, e.g. sqlite:///tune.db")
+    g = p.add_argument_group("strategy and risk")
+    g.add_argument("--long-threshold", type=_number("--long-threshold", 0.5, 1.0, strict_lo=True), default=0.55,
+                   help="go long when the probability is above this (default 0.55)")
+    g.add_argument("--short-threshold", type=_number("--short-threshold", 0.0, 0.5), default=0.45,
+                   help="go short when the probability is below this (default 0.45)")
+    g.add_argument("--long-only", action="store_true", help="never short")
+    g.add_argument("--min-holding", type=positive_int("--min-holding"), default=1,
+                   help="bars a position is held at least (default 1)")
+    g.add_argument("--flat-bars-before-close", type=_int("--flat-bars-before-close", 1), default=1,
+                   help="be flat this many bars before the session close (default 1)")
+    g.add_argument("--sl-atr", type=_number("--sl-atr", 0, strict_lo=True), help="stop loss in ATRs")
+    g.add_argument("--tp-atr", type=_number("--tp-atr", 0, strict_lo=True), help="take profit in ATRs")
+    g.add_argument("--trail-atr", type=_number("--trail-atr", 0, strict_lo=True), help="trailing stop in ATRs")
+    g.add_argument("--max-bars", type=positive_int("--max-bars"), help="time stop: bars held at most")
+    g.add_argument("--max-daily-loss", type=_number("--max-daily-loss", 0, strict_lo=True),
+                   help="stop trading for the session after losing this much currency")
+    g.add_argument("--max-trades-per-day", type=positive_int("--max-trades-per-day"))
+    add_cost_flags(p)
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", default="vectorbt", choices=ENGINES,
+                   help="vectorbt: the numba simulator, cross-checked against a vectorbt Portfolio; "
+                        "backtrader: event-driven, with --participation / --impact (default vectorbt)")
+    g.add_argument("--participation", type=_number("--participation", 0, 1, strict_lo=True),
+                   help="backtrader: fill at most this fraction of each bar's volume (rest carried)")
+    g.add_argument("--impact", type=_number("--impact", 0),
+                   help="backtrader: square-root market impact coefficient k")
+    g = p.add_argument_group("run")
+    g.add_argument("--n-trials", type=positive_int("--n-trials"),
+                   help="configurations compared so far, for the deflated Sharpe ratio "
+                        "(default: those recorded in <out>/../trials.jsonl)")
+    g.add_argument("--target", dest="targets", action=KeyValue,
+                   help="KPI target, repeatable: --target sharpe=1.5 (defaults: " +
+                        ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TARGETS.items()) + ")")
+    g.add_argument("--latency-decisions", type=_int("--latency-decisions", 0), default=50,
+                   help="decisions timed for the latency figure (0: skip; default 50)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--n-jobs", type=int, default=1, help="folds trained in parallel (joblib; -1: all cores)")
+    g.add_argument("--out", help="output folder (default runs/walkforward-<time>); rerun to resume")
+    g.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
+    return p
+
+
+def _check_args(args) -> None:
+    if args.engine != "backtrader":
+        for flag in ("participation", "impact"):
+            if getattr(args, flag) is not None:
+                raise ParameterError(f"--{flag} needs --engine backtrader (the vectorized simulator has no "
+                                     "volume model)")
+    if args.n_jobs == 0:
+        raise ParameterError("--n-jobs must be a non-zero whole number (-1: all cores), got 0")
+    check_targets(args.targets or {})
+
+
+def _config(args) -> WalkForwardConfig:
+    label_params = ({"max_holding": args.horizon, "pt": args.pt, "sl": args.sl}
+                    if args.label == "triple_barrier" else {"horizon": args.horizon, "threshold": args.threshold})
+    cfg = WalkForwardConfig(
+        model=args.model, model_params=dict(args.model_params or {}),
+        ensemble_models=tuple(args.ensemble_models), label=args.label, label_params=label_params,
+        train_sessions=args.train_sessions, test_sessions=args.test_sessions, step_sessions=args.step_sessions,
+        anchored=args.anchored, n_features=args.n_features, selector=args.selector,
+        feature_groups=tuple(args.feature_groups) if args.feature_groups else None,
+        tune_trials=args.tune_trials, tune_scoring=args.tune_scoring, storage=args.storage,
+        study_name="walkforward", seed=args.seed, n_jobs=args.n_jobs, calendar=args.calendar)
+    cfg.validate()
+    return cfg
+
+
+def _settings(args) -> dict:
+    """The resolved settings, JSON / TOML friendly."""
+    out = {}
+    for k, v in sorted(vars(args).items()):
+        out[k] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def _trial_key(settings: dict, data_hash: str) -> str:
+    kept = {k: v for k, v in settings.items() if k not in _NOT_RESULTS}
+    return hashlib.sha256(json.dumps([kept, data_hash], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _record_trial(ledger: Path, key: str, data_hash: str, sharpe: float, n: int, out: Path) -> list[dict]:
+    """Add (or update) this configuration in the trial ledger; return the trials on the same data."""
+    rows = []
+    if ledger.is_file():
+        for line in ledger.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    rows = [r for r in rows if r.get("key") != key]
+    rows.append({"key": key, "data_hash": data_hash, "sharpe_per_session": sharpe, "n_sessions": n,
+                 "out": str(out), "time": _dt.datetime.now().isoformat(timespec="seconds")})
+    atomic_write_text(ledger, "".join(json.dumps(r) + "\n" for r in rows))
+    return [r for r in rows if r.get("data_hash") == data_hash]
+
+
+def _deflated_sharpe(daily: pd.Series, trials: list[dict], n_trials_flag) -> dict:
+    sharpes = [r["sharpe_per_session"] for r in trials if r.get("sharpe_per_session") is not None]
+    n_trials = max(len(trials), n_trials_flag or 0)
+    out = {"n_trials": n_trials, "trials_recorded": len(trials), "periods": "sessions"}
+    try:
+        if n_trials == 1:
+            res = deflated_sharpe_ratio(daily.to_numpy(), n_trials=1)
+        elif len(sharpes) >= 2:
+            res = deflated_sharpe_ratio(daily.to_numpy(), n_trials=n_trials, trial_sharpes=sharpes,
+                                        per_period_checked=True)
+        else:
+            out.update(dsr=None, note="--n-trials > 1 but fewer than 2 recorded trial Sharpe ratios: the "
+                                      "variance of the trials is unknown")
+            return out
+    except ParameterError as exc:
+        out.update(dsr=None, note=str(exc))
+        return out
+    out.update({k: v for k, v in res.to_dict().items() if k != "n_trials"}, dsr=res.dsr)
+    return out
+
+
+def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: int, history: int = 5000) -> dict:
+    """Time ``n`` single decisions as a live loop would make them.
+
+    Each decision rebuilds the feature groups that hold the fold's selected
+    features from the last ``history`` bars, takes the last row(s) of the
+    selected features, asks the fold's model for probabilities and applies
+    the threshold rule.
+    """
+    model = fold.model
+    if model is None or n == 0:
+        return {"decisions": 0, "note": "no model kept" if model is None else "skipped"}
+    window = int(model.get_params().get("window", 1) or 1)
+    catalog = feature_catalog()
+    groups = sorted(set(catalog.loc[catalog.index.intersection(fold.selected), "group"]))
+    ends = np.linspace(max(history, len(bars) - 10 * n), len(bars), n, dtype=int, endpoint=True) - 1
+    times = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for end in np.unique(np.clip(ends, 0, len(bars) - 1)):
+            t0 = time.perf_counter()
+            X = build_features(bars.iloc[max(0, end - history + 1): end + 1], groups=groups, calendar=calendar)
+            p = model.predict_proba(X.iloc[-window:][fold.selected])[-1]
+            up = p[-1] / (p[-1] + p[0]) if len(p) == 3 and p[-1] + p[0] > 0 else p[-1]
+            _ = 1 if up > strategy.long_threshold else (-1 if up < strategy.short_threshold else 0)
+            times.append(time.perf_counter() - t0)
+    ms = np.asarray(times) * 1000.0
+    return {"decisions": int(len(ms)), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
+            "max_ms": float(ms.max()), "history_bars": history,
+            "feature_groups": groups,
+            "measures": "the selected features' groups rebuilt from the last history_bars bars + "
+                        "model.predict_proba + threshold rule"}
+
+
+def _backtest(args, oos, sides, log):
+    contract = contract_of(args, oos)
+    costs = costs_of(args, contract)
+    stops = Stops(sl_atr=args.sl_atr, tp_atr=args.tp_atr, trail_atr=args.trail_atr, max_bars=args.max_bars)
+    sizing = Sizing(contracts=args.contracts)
+    limits = DailyLimits(max_daily_loss=args.max_daily_loss, max_trades_per_day=args.max_trades_per_day)
+    common = dict(contract=contract, sizing=sizing, stops=stops, costs=costs, initial_equity=args.initial_equity,
+                  calendar=args.calendar)
+    check = {}
+    if args.engine == "backtrader":
+        from engines.bt import Participation, SquareRootImpact, run_backtrader
+
+        kw = {}
+        if args.participation is not None:
+            kw["participation"] = Participation(args.participation)
+        if args.impact is not None:
+            kw["impact"] = SquareRootImpact(args.impact)
+        if args.max_daily_loss is not None or args.max_trades_per_day is not None:
+            kw["limits"] = limits
+        res = run_backtrader(oos, sides, **common, **kw)
+    else:
+        res = simulate(oos, sides, limits=limits, **common)
+        from engines.vbt import to_vectorbt_portfolio
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vbt_eq = to_vectorbt_portfolio(oos, res).equity()
+        diff = float(np.max(np.abs(vbt_eq.to_numpy() - res.equity.to_numpy())) / args.initial_equity)
+        check = {"vectorbt_max_equity_diff_rel": diff}
+        log.info("vectorbt Portfolio rebuilt from the fills: max equity difference %.2e of initial equity", diff)
+    return res, contract, costs, check
+
+
+def main(argv=None) -> Path:
+    parser = build_parser()
+    args = parse_args_with_config(parser, argv)
+    _check_args(args)
+    targets = {**DEFAULT_TARGETS, **(args.targets or {})}
+    cfg = _config(args)
+    t_start = time.perf_counter()
+    out = Path(args.out) if args.out else default_out("walkforward")
+    out.mkdir(parents=True, exist_ok=True)
+    log = setup_logging(out, args.quiet)
+    timings = {}
+    settings = _settings(args)
+    write_toml(out / "config.toml", {k: v for k, v in settings.items() if k not in ("config", "out", "quiet")},
+               header="Settings of this run: python -m runners.walkforward --config config.toml reproduces it.")
+
+    bars, data_report = load_instrument(args.data, symbol=args.symbol, calendar=args.calendar, tz=args.tz, log=log)
+    cal = bars_calendar(bars, args.calendar)
+    t0 = time.perf_counter()
+    log.info("walk-forward: %s, %s labels, %d training / %d test sessions, %d features per fold%s",
+             args.model, args.label, args.train_sessions, args.test_sessions, args.n_features,
+             f", {args.tune_trials} tuning trials per fold" if args.tune_trials else "")
+    wf = train_walkforward(bars, cfg, keep_models=True, progress=not args.quiet, checkpoint=out / "checkpoints")
+    timings["train_s"] = round(time.perf_counter() - t0, 2)
+    if wf.resumed_folds:
+        log.info("resumed %d finished fold(s) from %s", len(wf.resumed_folds), out / "checkpoints")
+    m = wf.metrics
+    log.info("out of sample over %d folds: AUC %.3f, log loss %.3f, accuracy %.3f, importance stability %.2f",
+             m["n_folds"], m["auc"], m["log_loss"], m["accuracy"], m["importance_stability"])
+
+    preds = wf.predictions.copy()
+    preds["probability"] = signal_probability(preds)
+    with atomic_output(out / "predictions.parquet") as tmp:
+        preds.to_parquet(tmp)
+
+    oos = bars.loc[preds.index[0]:]
+    strategy = ProbabilityThresholdStrategy(long_threshold=args.long_threshold, short_threshold=args.short_threshold,
+                                            min_holding=args.min_holding,
+                                            flat_bars_before_close=args.flat_bars_before_close,
+                                            allow_short=not args.long_only)
+    sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=args.calendar)
+    t0 = time.perf_counter()
+    res, contract, costs, check = _backtest(args, oos, sides, log)
+    timings["backtest_s"] = round(time.perf_counter() - t0, 2)
+    daily = daily_returns(res.returns, cal)
+    sharpe_session = float(daily.mean() / daily.std(ddof=1)) if len(daily) > 1 and daily.std(ddof=1) > 0 else None
+    settings_key = _trial_key(settings, data_report["data_hash"])
+    trials = _record_trial(out.resolve().parent / "trials.jsonl", settings_key, data_report["data_hash"],
+                           sharpe_session, len(daily), out)
+    dsr = _deflated_sharpe(daily, trials, args.n_trials)
+
+    t0 = time.perf_counter()
+    latency = decision_latency(bars, wf.folds[-1], cfg, cal, strategy, args.latency_decisions)
+    timings["latency_s"] = round(time.perf_counter() - t0, 2)
+
+    trades = res.trades
+    closed = trades[trades["closed"]] if len(trades) else trades
+    metrics = {k: v for k, v in res.metrics.items()}
+    metrics.update({
+        "deflated_sharpe": dsr.get("dsr"),
+        "sharpe_per_session": sharpe_session,
+        "n_sessions": int(len(daily)),
+        "decision_latency_ms": latency.get("p95_ms"),
+        "gross_pnl": float(closed["gross_pnl"].sum()) if len(closed) else 0.0,
+        "costs": float(closed["costs"].sum()) if len(closed) else 0.0,
+        "net_pnl": float(closed["pnl"].sum()) if len(closed) else 0.0,
+    })
+    model_metrics = {k: m[k] for k in ("auc", "log_loss", "accuracy", "n_predictions", "n_labelled", "n_folds",
+                                       "tuning_trials", "importance_stability", "selection_jaccard")}
+    metrics["model"] = model_metrics
+    metrics["importance_stability"] = m["importance_stability"]
+    fold_table = wf.fold_metrics.reset_index()
+    metrics["folds"] = fold_table.to_dict(orient="records")
+    metrics["dsr"] = dsr
+    metrics["latency"] = latency
+    metrics["engine"] = {"name": args.engine, "contract": contract, "costs": dataclasses.asdict(costs),
+                         "periods_per_year": res.meta.get("periods_per_year"), **check}
+    score = scorecard(metrics, targets)
+    metrics["kpi"] = {r["name"]: r for r in score}
+
+    with atomic_output(out / "trades.csv") as tmp:
+        trades.to_csv(tmp, index=False)
+    eq = pd.DataFrame({"equity": res.equity, "returns": res.returns, "position": res.positions, "side": sides,
+                       "probability": preds["probability"].reindex(oos.index)})
+    eq.index.name = "timestamp"
+    with atomic_output(out / "equity.csv") as tmp:
+        eq.to_csv(tmp)
+    if len(daily) >= 2:
+        from engines.report import tearsheet
+
+        with atomic_output(out / "tearsheet.html") as tmp:
+            tearsheet(res.returns, path=tmp, calendar=cal,
+                      title=f"{bars['symbol'].iloc[0]} {args.model} walk-forward (out of sample)")
+    else:
+        log.warning("the out-of-sample part spans %d session(s): no tearsheet (it needs 2)", len(daily))
+
+    up = wf.predictions["label"] == float(m["classes"][-1])
+    calib = calibration_table(wf.predictions["p_up"], up.where(wf.predictions["label"].notna()))
+    brier = float(np.nanmean((wf.predictions["p_up"] - up.astype(float)).where(wf.predictions["label"].notna()) ** 2))
+    model_metrics["brier"] = brier
+    backtest_rows = {k: metrics[k] for k in ("sharpe", "sortino", "calmar", "max_drawdown", "total_return",
+                                             "win_rate", "profit_factor", "recovery_factor", "n_trades",
+                                             "exposure", "deflated_sharpe", "gross_pnl", "costs", "net_pnl")}
+    facts = {"data": ", ".join(data_report["data"]), "instrument": bars["symbol"].iloc[0],
+             "out-of-sample": f"{oos.index[0]} to {oos.index[-1]} ({len(daily)} sessions, {len(oos):,} bars)",
+             "model": args.model, "label": f"{args.label} (horizon {args.horizon} bars)",
+             "walk-forward": f"{args.train_sessions} training / {args.test_sessions} test sessions, "
+                             f"{m['n_folds']} folds", "engine": args.engine, "contract": contract,
+             "costs": f"{costs.commission_per_contract:g} per contract + {costs.commission_pct:g} of notional per "
+                      f"side, {costs.slippage_ticks:g} tick(s) slippage", "seed": args.seed}
+    notes = [
+        f"Deflated Sharpe ratio over {dsr['n_trials']} trial(s) on these data "
+        f"({dsr['trials_recorded']} recorded in trials.jsonl next to this folder), on session returns.",
+        f"Decision latency: p95 of {latency.get('decisions', 0)} decisions; {latency.get('measures', '')}.",
+        "The strategy trades P(up) / (P(up) + P(down)) when the labels have up and down classes, else P(up).",
+        "Backtest metrics are annualised from the session calendar; win rate and profit factor are per closed "
+        "trade, net of costs.",
+    ]
+    page = render_report(title=f"Walk-forward report: {bars['symbol'].iloc[0]} {args.model}", facts=facts,
+                         score=score, backtest=backtest_rows, model=model_metrics,
+                         fold_metrics=wf.fold_metrics, calibration=calib, importance=wf.importance,
+                         selection_frequency=wf.selection_frequency, stability=wf.stability,
+                         equity=res.equity, notes=notes)
+    atomic_write_text(out / "report.html", page)
+    atomic_write_json(out / "metrics.json", metrics)
+    timings["total_s"] = round(time.perf_counter() - t_start, 2)
+    atomic_write_json(out / "run.json", {
+        "runner": "walkforward", "settings": settings, "seed": args.seed, "trial_key": settings_key,
+        "data": data_report, "libraries": library_versions(), "code_version": code_version(),
+        "resumed_folds": wf.resumed_folds, "timings": timings,
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "files": sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")),
+    })
+    log.info("backtest (%s, out of sample, %d sessions): Sharpe %.2f, max drawdown %.2f%%, %d trades, win rate "
+             "%s, profit factor %s, deflated Sharpe %s", args.engine, len(daily), metrics["sharpe"],
+             100 * metrics["max_drawdown"], metrics["n_trades"], _pct(metrics["win_rate"]),
+             _num(metrics["profit_factor"]), _num(metrics["deflated_sharpe"]))
+    log.info("KPI targets met: %d of %d (%s)", sum(r["met"] for r in score), len(score),
+             ", ".join(f"{r['name']} {'met' if r['met'] else 'not met'}" for r in score))
+    log.info("done in %.1f s", timings["total_s"])
+    logging.getLogger("runners").handlers[0].flush()
+    print(f"reports: {(out / 'report.html').resolve()}\n         {(out / 'tearsheet.html').resolve()}\n"
+          f"results: {out.resolve()}")
+    return out
+
+
+def _pct(v):
+    return "n/a" if v is None or not np.isfinite(v) else f"{100 * v:.1f}%"
+
+
+def _num(v):
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.2f}"
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,237 @@
+"""runners.walkforward, invoked as a user would: subprocesses on the bundled sample."""
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.data import sample_path
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = ["--model", "random_forest", "--model-param", "n_estimators=30", "--model-param", "min_samples_leaf=20",
+        "--train-sessions", "6", "--test-sessions", "3", "--n-features", "8", "--horizon", "20",
+        "--latency-decisions", "5", "--quiet"]
+
+
+def run(args, cwd, module="runners.walkforward"):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    """The first 12 sessions of the bundled WDO sample (one contract), as a user's CSV."""
+    raw = pd.read_csv(sample_path("wdo"))
+    day = raw["timestamp"].str[:10]
+    keep = day.isin(sorted(day.unique())[:12])
+    path = tmp_path_factory.mktemp("data") / "wdo_small.csv"
+    raw[keep].to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory, small_csv):
+    cwd = tmp_path_factory.mktemp("user")
+    out = cwd / "runs" / "rf"
+    proc = run(["--data", str(small_csv), "--out", str(out), *FAST], cwd)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc, cwd
+
+
+def test_writes_every_promised_file(fast_run):
+    out, proc, _ = fast_run
+    for name in ("metrics.json", "predictions.parquet", "trades.csv", "equity.csv", "tearsheet.html",
+                 "report.html", "run.json", "config.toml", "run.log"):
+        assert (out / name).is_file(), name
+    assert f"reports: {(out / 'report.html').resolve()}" in proc.stdout
+    assert proc.stderr == ""                                   # --quiet: nothing on the terminal
+    assert not list(out.glob(".*.tmp*"))                      # atomic writes leave nothing behind
+
+
+def test_metrics_json_holds_backtest_model_and_overfitting_figures(fast_run):
+    out, _, _ = fast_run
+    m = json.loads((out / "metrics.json").read_text())
+    for key in ("sharpe", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor", "recovery_factor",
+                "total_return", "n_trades", "exposure", "deflated_sharpe", "importance_stability",
+                "decision_latency_ms"):
+        assert key in m, key
+    for key in ("auc", "log_loss", "accuracy", "brier"):
+        assert key in m["model"], key
+    assert len(m["folds"]) == m["model"]["n_folds"] == 2          # 12 sessions: 6 training, 3 + 3 tested
+    assert {"fold", "auc", "log_loss", "accuracy", "n_train", "n_test"} <= set(m["folds"][0])
+    assert m["dsr"]["n_trials"] == 1 and m["deflated_sharpe"] == pytest.approx(m["dsr"]["psr"]
+                                                                               if "psr" in m["dsr"] else m["dsr"]["dsr"])
+    assert set(m["kpi"]) == {"win_rate", "sharpe", "max_drawdown", "profit_factor", "recovery_factor",
+                             "decision_latency_ms"}
+    dd = m["kpi"]["max_drawdown"]
+    assert dd["measured"] == pytest.approx(abs(m["max_drawdown"])) and dd["met"] == (dd["measured"] <= 0.03)
+    assert m["engine"]["vectorbt_max_equity_diff_rel"] < 1e-9   # vectorbt Portfolio agrees with the fills
+
+
+def test_files_agree_with_each_other(fast_run):
+    out, _, _ = fast_run
+    m = json.loads((out / "metrics.json").read_text())
+    preds = pd.read_parquet(out / "predictions.parquet")
+    eq = pd.read_csv(out / "equity.csv", index_col="timestamp")
+    trades = pd.read_csv(out / "trades.csv")
+    assert {"fold", "p_up", "probability", "label", "t1"} <= set(preds.columns)
+    assert preds.index.name == "timestamp" and str(preds.index.tz) == "America/Sao_Paulo"
+    # the backtest covers exactly the out-of-sample bars, and only trades there
+    assert len(eq) == len(preds)
+    assert pd.to_datetime(trades["entry_time"]).min() > preds.index[0]
+    assert len(trades[trades["closed"]]) == m["n_trades"]
+    assert eq["equity"].iloc[-1] == pytest.approx(100_000 * (1 + m["total_return"]))
+    # a long is only ever opened after a probability above the threshold
+    longs = trades[trades["side"] > 0]
+    p = preds["probability"].to_numpy()
+    assert (p[longs["signal_idx"].to_numpy()] > 0.55).all()
+    # three classes: the strategy trades P(up) / (P(up) + P(down))
+    np.testing.assert_allclose(preds["probability"], preds["p_1"] / (preds["p_1"] + preds["p_-1"]))
+
+
+def test_report_html_has_the_scorecard_and_diagnostics(fast_run):
+    out, _, _ = fast_run
+    page = (out / "report.html").read_text()
+    for text in ("KPI scorecard", "win_rate", "decision_latency_ms", "Per fold", "Calibration of P(up)",
+                 "Feature importance and its stability", "<svg"):
+        assert text in page, text
+    assert "<script" not in page and "<link" not in page and "src=" not in page      # works offline
+
+
+def test_run_json_records_what_reproduces_the_run(fast_run, small_csv):
+    out, _, _ = fast_run
+    r = json.loads((out / "run.json").read_text())
+    assert r["seed"] == 0 and len(r["data"]["data_hash"]) == 16
+    assert r["libraries"]["pandas"] == pd.__version__
+    assert r["settings"]["model_params"] == {"n_estimators": 30, "min_samples_leaf": 20}
+    cfg = tomllib.loads((out / "config.toml").read_text())
+    assert cfg["model"] == "random_forest" and cfg["train_sessions"] == 6 and cfg["data"] == [str(small_csv)]
+
+
+def test_rerun_resumes_after_the_finished_folds_and_changes_nothing(fast_run, small_csv):
+    out, _, cwd = fast_run
+    before = json.loads((out / "metrics.json").read_text())
+    preds = pd.read_parquet(out / "predictions.parquet")
+    (out / "checkpoints" / "fold-001.joblib").unlink()         # as if stopped during the last fold
+    proc = run(["--data", str(small_csv), "--out", str(out), *FAST], cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "run.json").read_text())["resumed_folds"] == [0]
+    assert "resumed 1 finished fold(s)" in (out / "run.log").read_text()
+    after = json.loads((out / "metrics.json").read_text())
+    for key in ("sharpe", "n_trades", "total_return"):
+        assert after[key] == before[key]
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), preds)
+    # the same configuration is one trial, not two
+    ledger = (out.parent / "trials.jsonl").read_text().splitlines()
+    assert len(ledger) == 1 and after["dsr"]["n_trials"] == 1
+
+
+def test_config_file_equals_flags_and_flags_override_it(fast_run, tmp_path):
+    out, _, cwd = fast_run
+    before = json.loads((out / "metrics.json").read_text())
+    proc = run(["--config", str(out / "config.toml"), "--out", str(tmp_path / "again"), "--quiet"], cwd)
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    for key in ("sharpe", "n_trades", "total_return", "win_rate"):
+        assert again[key] == before[key]
+    assert again["model"]["auc"] == before["model"]["auc"]
+    # a flag beats the file; a new configuration in the same parent folder is a second trial
+    proc = run(["--config", str(out / "config.toml"), "--long-threshold", "0.6", "--short-threshold", "0.4",
+                "--out", str(tmp_path / "stricter"), "--quiet"], cwd)
+    assert proc.returncode == 0, proc.stderr
+    strict = json.loads((tmp_path / "stricter" / "metrics.json").read_text())
+    run_json = json.loads((tmp_path / "stricter" / "run.json").read_text())
+    assert run_json["settings"]["long_threshold"] == 0.6 and run_json["settings"]["train_sessions"] == 6
+    assert strict["n_trades"] <= before["n_trades"]
+    assert strict["dsr"]["n_trials"] == 2
+
+
+def test_backtrader_engine_with_participation(fast_run, small_csv, tmp_path):
+    out, _, cwd = fast_run
+    proc = run(["--data", str(small_csv), "--out", str(out), *FAST, "--engine", "backtrader",
+                "--participation", "0.5", "--commission", "1.5"], cwd)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["engine"]["name"] == "backtrader" and m["n_trades"] > 0
+    assert json.loads((out / "run.json").read_text())["resumed_folds"] == [0, 1]   # training reused
+
+
+def in_process(args, capsys):
+    """The runner's main in this process (no interpreter start): exit code and stderr."""
+    from runners._cli import run_cli
+    from runners.walkforward import main
+
+    try:
+        code = run_cli(main, args)
+    except SystemExit as exc:                                  # argparse errors
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "nope.csv"], "nope.csv"),
+    (["--model", "catbost"], "--model"),
+    (["--train-sessions", "0"], "--train-sessions must be >= 1"),
+    (["--long-threshold", "0.4"], "--long-threshold must be a finite number > 0.5"),
+    (["--participation", "0.1"], "--participation needs --engine backtrader"),
+    (["--n-jobs", "0"], "--n-jobs"),
+    (["--config", "missing.toml"], "--config missing.toml: no such file"),
+])
+def test_user_errors_are_one_line_and_exit_2(args, message, tmp_path, capsys):
+    code, err = in_process(args + ["--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+
+
+def test_a_user_error_in_a_subprocess_has_no_traceback(tmp_path, small_csv):
+    proc = run(["--data", str(small_csv), *FAST, "--target", "sharp=2", "--out", str(tmp_path / "o")], tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "target 'sharp' is not a measured metric" in lines[0], proc.stderr
+    assert "Did you mean 'sharpe'" in lines[0]
+
+
+def test_bad_config_files_name_the_file_and_setting(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('model = "random_forest"\n[walk]\ntrain_sesions = 5\n')
+    code, err = in_process(["--config", str(bad)], capsys)
+    assert code == 2 and "unknown setting 'walk.train_sesions'" in err and str(bad) in err
+    assert "Did you mean 'train_sessions'" in err
+    bad.write_text("train_sessions = 'many'\n")
+    code, err = in_process(["--config", str(bad)], capsys)
+    assert code == 2 and "setting 'train_sessions'" in err and "whole number" in err
+    bad.write_text("long_only = 1\n")
+    code, err = in_process(["--config", str(bad)], capsys)
+    assert code == 2 and "'long_only' must be true or false" in err
+    bad.write_text("model = 'catbost'\n")
+    code, err = in_process(["--config", str(bad)], capsys)
+    assert code == 2 and "Did you mean 'catboost'" in err
+    bad.write_text("train_sessions = \n")
+    code, err = in_process(["--config", str(bad)], capsys)
+    assert code == 2 and "not a valid TOML file" in err
+
+
+def test_bad_data_is_one_line(tmp_path, small_csv, capsys):
+    raw = pd.read_csv(small_csv)
+    raw.drop(columns=["high"]).to_csv(tmp_path / "nohigh.csv", index=False)
+    code, err = in_process(["--data", str(tmp_path / "nohigh.csv"), "--out", str(tmp_path / "o"), "--quiet"],
+                           capsys)
+    assert code == 2 and "high" in err and len(err.strip().splitlines()) == 1
+
+
+def test_no_arguments_runs_the_bundled_sample_and_says_where(tmp_path):
+    proc = run(["--quiet"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = Path(proc.stdout.strip().split("results: ")[-1])
+    assert out.parent == (tmp_path / "runs").resolve() and out.name.startswith("walkforward-")
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["model"]["n_folds"] == 6 and m["n_sessions"] == 28
+    assert (out / "tearsheet.html").stat().st_size > 10_000
