@@ -9,13 +9,14 @@ import platform
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ml.data import continuous_contract, load_bars, parse_contract, sample_path
 from ml.exceptions import ParameterError
 
 __all__ = ["add_cost_flags", "add_data_flags", "code_version", "contract_of", "costs_of", "file_hash",
-           "library_versions", "load_instrument", "positive_int", "signal_probability"]
+           "library_versions", "load_instrument", "number", "positive_int", "signal_probability", "whole"]
 
 _LIBRARIES = ("numpy", "pandas", "numba", "scikit-learn", "catboost", "optuna", "arch", "vectorbt",
               "backtrader", "quantstats", "torch")
@@ -108,51 +109,51 @@ def add_cost_flags(p) -> None:
     g = p.add_argument_group("contract and costs")
     g.add_argument("--contract", help="contract preset: WDO, DOL, WIN, IND, crypto "
                                       "(default: from the symbol; crypto on a 24/7 calendar)")
-    g.add_argument("--commission", type=_nonneg("--commission"),
+    g.add_argument("--commission", type=number("--commission", 0),
                    help="commission per contract per side in currency (default: R$1.50 on B3 futures, 0 on crypto)")
-    g.add_argument("--commission-pct", type=_nonneg("--commission-pct"),
+    g.add_argument("--commission-pct", type=number("--commission-pct", 0),
                    help="commission as a fraction of notional per side, 0.0004 = 0.04%% "
                         "(default: 0 on B3 futures, 0.0004 on crypto)")
-    g.add_argument("--slippage-ticks", type=_nonneg("--slippage-ticks"), default=1.0,
+    g.add_argument("--slippage-ticks", type=number("--slippage-ticks", 0), default=1.0,
                    help="adverse slippage of market fills in ticks (default 1)")
-    g.add_argument("--contracts", type=_positive_float("--contracts"), default=1.0,
+    g.add_argument("--contracts", type=number("--contracts", 0, strict_lo=True), default=1.0,
                    help="contracts per entry (default 1; crypto: units of the coin)")
-    g.add_argument("--initial-equity", type=_positive_float("--initial-equity"), default=100_000.0,
+    g.add_argument("--initial-equity", type=number("--initial-equity", 0, strict_lo=True), default=100_000.0,
                    help="equity before the first bar, in currency (default 100,000)")
 
 
-def _nonneg(name):
+def number(name, lo=None, hi=None, *, strict_lo=False):
+    """argparse type: a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``strict_lo``), naming the flag."""
     def conv(text):
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not (v >= 0 and v < float("inf")):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {text}")
+        if not np.isfinite(v) or (lo is not None and (v <= lo if strict_lo else v < lo)) \
+                or (hi is not None and v > hi):
+            rng = f"{'>' if strict_lo else '>='} {lo:g}" if lo is not None else ""
+            rng += (" and " if rng and hi is not None else "") + (f"<= {hi:g}" if hi is not None else "")
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number {rng}, got {text}")
         return v
     return conv
 
 
-def _positive_float(name):
-    def conv(text):
-        v = _nonneg(name)(text)
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text}")
-        return v
-    return conv
-
-
-def positive_int(name):
-    """argparse type: a whole number >= 1, the message naming the flag."""
+def whole(name, lo):
+    """argparse type: a whole number >= ``lo``, naming the flag."""
     def conv(text):
         try:
             v = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {v}")
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {lo}, got {v}")
         return v
     return conv
+
+
+def positive_int(name):
+    """argparse type: a whole number >= 1, naming the flag."""
+    return whole(name, 1)
 
 
 def contract_of(args, bars) -> str:

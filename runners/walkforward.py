@@ -74,8 +74,10 @@ from runners._pipeline import (
     costs_of,
     library_versions,
     load_instrument,
+    number,
     positive_int,
     signal_probability,
+    whole,
 )
 from runners._report import DEFAULT_TARGETS, calibration_table, check_targets, render_report, scorecard
 from strategies import ProbabilityThresholdStrategy
@@ -85,33 +87,6 @@ LABELS = ("triple_barrier", "fixed_horizon")
 ENGINES = ("vectorbt", "backtrader")
 #: Settings that do not change results (left out of the trial key).
 _NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions")
-
-
-def _number(name, lo=None, hi=None, *, strict_lo=False):
-    def conv(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not np.isfinite(v) or (lo is not None and (v <= lo if strict_lo else v < lo)) \
-                or (hi is not None and v > hi):
-            rng = f"{'>' if strict_lo else '>='} {lo:g}" if lo is not None else ""
-            rng += (" and " if rng and hi is not None else "") + (f"<= {hi:g}" if hi is not None else "")
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number {rng}, got {text}")
-        return v
-    return conv
-
-
-def _int(name, lo):
-    def conv(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if v < lo:
-            raise argparse.ArgumentTypeError(f"{name} must be >= {lo}, got {v}")
-        return v
-    return conv
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,11 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--label", default="triple_barrier", choices=LABELS)
     g.add_argument("--horizon", type=positive_int("--horizon"), default=30,
                    help="bars to the vertical barrier / fixed horizon (default 30)")
-    g.add_argument("--pt", type=_number("--pt", 0, strict_lo=True), default=1.0,
+    g.add_argument("--pt", type=number("--pt", 0, strict_lo=True), default=1.0,
                    help="triple_barrier: profit barrier in volatility units (default 1)")
-    g.add_argument("--sl", type=_number("--sl", 0, strict_lo=True), default=1.0,
+    g.add_argument("--sl", type=number("--sl", 0, strict_lo=True), default=1.0,
                    help="triple_barrier: stop barrier in volatility units (default 1)")
-    g.add_argument("--threshold", type=_number("--threshold", 0), default=0.0,
+    g.add_argument("--threshold", type=number("--threshold", 0), default=0.0,
                    help="fixed_horizon: round-trip cost as a log return (default 0)")
     g = p.add_argument_group("walk-forward")
     g.add_argument("--train-sessions", type=positive_int("--train-sessions"), default=20)
@@ -144,30 +119,30 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--step-sessions", type=positive_int("--step-sessions"),
                    help="sessions between folds (default --test-sessions)")
     g.add_argument("--anchored", action="store_true", help="expanding instead of rolling training window")
-    g.add_argument("--n-features", type=_int("--n-features", 0), default=20,
+    g.add_argument("--n-features", type=whole("--n-features", 0), default=20,
                    help="features selected per fold on its training rows (0: all; default 20)")
     g.add_argument("--selector", default="mdi", choices=("mdi", "permutation", "mutual_info"))
     g.add_argument("--feature-groups", type=comma_list,
                    help=f"comma-separated feature groups (default all: {','.join(FEATURE_GROUPS)})")
-    g.add_argument("--tune-trials", type=_int("--tune-trials", 0), default=0,
+    g.add_argument("--tune-trials", type=whole("--tune-trials", 0), default=0,
                    help="Optuna trials per fold on an inner purged K-fold (default 0: no tuning)")
     g.add_argument("--tune-scoring", default="log_loss", choices=("log_loss", "sharpe", "accuracy"))
     g.add_argument("--storage", help="Optuna storage URL shared by workers, e.g. sqlite:///tune.db")
     g = p.add_argument_group("strategy and risk")
-    g.add_argument("--long-threshold", type=_number("--long-threshold", 0.5, 1.0, strict_lo=True), default=0.55,
+    g.add_argument("--long-threshold", type=number("--long-threshold", 0.5, 1.0, strict_lo=True), default=0.55,
                    help="go long when the probability is above this (default 0.55)")
-    g.add_argument("--short-threshold", type=_number("--short-threshold", 0.0, 0.5), default=0.45,
+    g.add_argument("--short-threshold", type=number("--short-threshold", 0.0, 0.5), default=0.45,
                    help="go short when the probability is below this (default 0.45)")
     g.add_argument("--long-only", action="store_true", help="never short")
     g.add_argument("--min-holding", type=positive_int("--min-holding"), default=1,
                    help="bars a position is held at least (default 1)")
-    g.add_argument("--flat-bars-before-close", type=_int("--flat-bars-before-close", 1), default=1,
+    g.add_argument("--flat-bars-before-close", type=whole("--flat-bars-before-close", 1), default=1,
                    help="be flat this many bars before the session close (default 1)")
-    g.add_argument("--sl-atr", type=_number("--sl-atr", 0, strict_lo=True), help="stop loss in ATRs")
-    g.add_argument("--tp-atr", type=_number("--tp-atr", 0, strict_lo=True), help="take profit in ATRs")
-    g.add_argument("--trail-atr", type=_number("--trail-atr", 0, strict_lo=True), help="trailing stop in ATRs")
+    g.add_argument("--sl-atr", type=number("--sl-atr", 0, strict_lo=True), help="stop loss in ATRs")
+    g.add_argument("--tp-atr", type=number("--tp-atr", 0, strict_lo=True), help="take profit in ATRs")
+    g.add_argument("--trail-atr", type=number("--trail-atr", 0, strict_lo=True), help="trailing stop in ATRs")
     g.add_argument("--max-bars", type=positive_int("--max-bars"), help="time stop: bars held at most")
-    g.add_argument("--max-daily-loss", type=_number("--max-daily-loss", 0, strict_lo=True),
+    g.add_argument("--max-daily-loss", type=number("--max-daily-loss", 0, strict_lo=True),
                    help="stop trading for the session after losing this much currency")
     g.add_argument("--max-trades-per-day", type=positive_int("--max-trades-per-day"))
     add_cost_flags(p)
@@ -175,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--engine", default="vectorbt", choices=ENGINES,
                    help="vectorbt: the numba simulator, cross-checked against a vectorbt Portfolio; "
                         "backtrader: event-driven, with --participation / --impact (default vectorbt)")
-    g.add_argument("--participation", type=_number("--participation", 0, 1, strict_lo=True),
+    g.add_argument("--participation", type=number("--participation", 0, 1, strict_lo=True),
                    help="backtrader: fill at most this fraction of each bar's volume (rest carried)")
-    g.add_argument("--impact", type=_number("--impact", 0),
+    g.add_argument("--impact", type=number("--impact", 0),
                    help="backtrader: square-root market impact coefficient k")
     g = p.add_argument_group("run")
     g.add_argument("--n-trials", type=positive_int("--n-trials"),
@@ -186,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--target", dest="targets", action=KeyValue,
                    help="KPI target, repeatable: --target sharpe=1.5 (defaults: " +
                         ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TARGETS.items()) + ")")
-    g.add_argument("--latency-decisions", type=_int("--latency-decisions", 0), default=50,
+    g.add_argument("--latency-decisions", type=whole("--latency-decisions", 0), default=50,
                    help="decisions timed for the latency figure (0: skip; default 50)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--n-jobs", type=int, default=1, help="folds trained in parallel (joblib; -1: all cores)")
