@@ -221,12 +221,7 @@ def test_square_root_impact_by_hand():
     assert SquareRootImpact(0.5).points(4, 5000.0, 0.001, 100.0) == pytest.approx(0.5)
 
 
-def test_unsupported_options_raise():
-    bars = flat(4)
-    with pytest.raises(ParameterError, match="trail_atr"):
-        run_backtrader(bars, [1, 0, 0, 0], stops=Stops(trail_atr=1.0))
-    with pytest.raises(ParameterError, match="participation"):
-        run_backtrader(bars, [1, 0, 0, 0], stops=Stops(sl_atr=1.0), participation=Participation(0.1))
+def test_bad_participation_raises():
     with pytest.raises(ParameterError, match="fraction"):
         Participation(1.5)
     with pytest.raises(ParameterError, match="remainder"):
