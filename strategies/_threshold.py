@@ -35,7 +35,7 @@ class ProbabilityThresholdStrategy(BaseStrategy):
     Parameters
     ----------
     long_threshold : float, default 0.55
-        Desired side is long where ``p >= long_threshold``; in (0.5, 1].
+        Desired side is long where ``p >= long_threshold``; in [0.5, 1] (0.5: long whenever up is at least as likely as not).
     short_threshold : float, default 0.45
         Desired side is short where ``p <= short_threshold``; in [0, 0.5).
     min_holding : int, default 1
@@ -92,9 +92,9 @@ class ProbabilityThresholdStrategy(BaseStrategy):
     def _validate(self) -> None:
         lt, st = self.long_threshold, self.short_threshold
         if not _is_real(lt):
-            raise TypeError(f"`long_threshold` must be a number in (0.5, 1], got {type(lt).__name__} {lt!r}.")
-        if not (0.5 < lt <= 1.0):
-            raise ParameterError(f"`long_threshold` must be in (0.5, 1], got {lt!r}; "
+            raise TypeError(f"`long_threshold` must be a number in [0.5, 1], got {type(lt).__name__} {lt!r}.")
+        if not (0.5 <= lt <= 1.0):
+            raise ParameterError(f"`long_threshold` must be in [0.5, 1], got {lt!r}; "
                                  f"use short_threshold for the short side.")
         if not _is_real(st):
             raise TypeError(f"`short_threshold` must be a number in [0, 0.5), got {type(st).__name__} {st!r}.")

@@ -45,9 +45,9 @@ def test_constructor_only_stores_parameters():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(long_threshold=0.3),
-     "`long_threshold` must be in (0.5, 1], got 0.3; use short_threshold for the short side."),
-    (dict(long_threshold=0.5), "`long_threshold` must be in (0.5, 1], got 0.5"),
-    (dict(long_threshold=1.2), "`long_threshold` must be in (0.5, 1], got 1.2"),
+     "`long_threshold` must be in [0.5, 1], got 0.3; use short_threshold for the short side."),
+    (dict(long_threshold=0.49), "`long_threshold` must be in [0.5, 1], got 0.49"),
+    (dict(long_threshold=1.2), "`long_threshold` must be in [0.5, 1], got 1.2"),
     (dict(short_threshold=0.6),
      "`short_threshold` must be in [0, 0.5), got 0.6; use long_threshold for the long side."),
     (dict(short_threshold=-0.1), "`short_threshold` must be in [0, 0.5), got -0.1"),
