@@ -19,6 +19,9 @@ from ml.exceptions import BarDataError, ParameterError
 
 __all__ = ["USER_ERRORS", "OneLineParser", "atomic_output", "atomic_write_json", "atomic_write_text", "default_out", "run_cli", "setup_logging"]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 #: Exceptions that are the user's to fix: shown as one line, exit code 2.
 USER_ERRORS = (BarDataError, ParameterError, FileNotFoundError, IsADirectoryError, PermissionError)
 
@@ -112,6 +115,7 @@ def atomic_output(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
     try:
         yield Path(tmp)
         os.replace(tmp, path)

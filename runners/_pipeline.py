@@ -122,17 +122,19 @@ def add_cost_flags(p) -> None:
                    help="equity before the first bar, in currency (default 100,000)")
 
 
-def number(name, lo=None, hi=None, *, strict_lo=False):
-    """argparse type: a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``strict_lo``), naming the flag."""
+def number(name, lo=None, hi=None, *, strict_lo=False, strict_hi=False):
+    """argparse type: a finite number in ``[lo, hi]`` (open at an end with ``strict_lo`` /
+    ``strict_hi``), naming the flag."""
     def conv(text):
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
         if not np.isfinite(v) or (lo is not None and (v <= lo if strict_lo else v < lo)) \
-                or (hi is not None and v > hi):
+                or (hi is not None and (v >= hi if strict_hi else v > hi)):
             rng = f"{'>' if strict_lo else '>='} {lo:g}" if lo is not None else ""
-            rng += (" and " if rng and hi is not None else "") + (f"<= {hi:g}" if hi is not None else "")
+            rng += (" and " if rng and hi is not None else "") + \
+                (f"{'<' if strict_hi else '<='} {hi:g}" if hi is not None else "")
             raise argparse.ArgumentTypeError(f"{name} must be a finite number {rng}, got {text}")
         return v
     return conv

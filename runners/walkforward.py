@@ -129,10 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tune-scoring", default="log_loss", choices=("log_loss", "sharpe", "accuracy"))
     g.add_argument("--storage", help="Optuna storage URL shared by workers, e.g. sqlite:///tune.db")
     g = p.add_argument_group("strategy and risk")
-    g.add_argument("--long-threshold", type=number("--long-threshold", 0.5, 1.0, strict_lo=True), default=0.55,
-                   help="go long when the probability is above this (default 0.55)")
-    g.add_argument("--short-threshold", type=number("--short-threshold", 0.0, 0.5), default=0.45,
-                   help="go short when the probability is below this (default 0.45)")
+    g.add_argument("--long-threshold", type=number("--long-threshold", 0.5, 1.0), default=0.55,
+                   help="go long when the probability is at least this, in [0.5, 1] (default 0.55)")
+    g.add_argument("--short-threshold", type=number("--short-threshold", 0.0, 0.5, strict_hi=True), default=0.45,
+                   help="go short when the probability is at most this, in [0, 0.5) (default 0.45)")
     g.add_argument("--long-only", action="store_true", help="never short")
     g.add_argument("--min-holding", type=positive_int("--min-holding"), default=1,
                    help="bars a position is held at least (default 1)")
@@ -296,9 +296,7 @@ def _backtest(args, oos, sides, log):
             kw["participation"] = Participation(args.participation)
         if args.impact is not None:
             kw["impact"] = SquareRootImpact(args.impact)
-        if args.max_daily_loss is not None or args.max_trades_per_day is not None:
-            kw["limits"] = limits
-        res = run_backtrader(oos, sides, **common, **kw)
+        res = run_backtrader(oos, sides, limits=limits, **common, **kw)
     else:
         res = simulate(oos, sides, limits=limits, **common)
         from engines.vbt import to_vectorbt_portfolio

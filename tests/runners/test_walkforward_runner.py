@@ -179,7 +179,8 @@ def in_process(args, capsys):
     (["--data", "nope.csv"], "nope.csv"),
     (["--model", "catbost"], "--model"),
     (["--train-sessions", "0"], "--train-sessions must be >= 1"),
-    (["--long-threshold", "0.4"], "--long-threshold must be a finite number > 0.5"),
+    (["--long-threshold", "0.4"], "--long-threshold must be a finite number >= 0.5 and <= 1"),
+    (["--short-threshold", "0.5"], "--short-threshold must be a finite number >= 0 and < 0.5"),
     (["--participation", "0.1"], "--participation needs --engine backtrader"),
     (["--n-jobs", "0"], "--n-jobs"),
     (["--config", "missing.toml"], "--config missing.toml: no such file"),
@@ -235,3 +236,12 @@ def test_no_arguments_runs_the_bundled_sample_and_says_where(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["model"]["n_folds"] == 6 and m["n_sessions"] == 28
     assert (out / "tearsheet.html").stat().st_size > 10_000
+
+
+def test_atomic_outputs_are_ordinary_files(tmp_path):
+    from runners._cli import atomic_write_text
+
+    mask = os.umask(0)
+    os.umask(mask)
+    path = atomic_write_text(tmp_path / "a.txt", "x")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

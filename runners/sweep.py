@@ -1,0 +1,787 @@
+"""Parameter sweep of the probability-threshold strategy over out-of-sample probabilities.
+
+    python -m runners.sweep                                # bundled WDO sample, random forest, small grid
+    python -m runners.sweep --data bars.parquet --predictions runs/wf/predictions.parquet \\
+        --grid "long_threshold=0.52:0.7:0.02,holding=5,10,20,stop_atr=1:3:0.5" --monte-carlo 2000 --top 10
+
+Probabilities come from ``--predictions`` (the ``predictions.parquet`` of
+``python -m runners.walkforward``: its ``probability`` column, else the signal
+probability of its ``p_<class>`` columns) or are trained here, walking
+forward, with ``--model`` (default: ``random_forest``, 50 trees of depth <= 6).  Only the
+out-of-sample span is swept: the bars from the first to the last prediction.
+
+Every combination of ``--grid`` runs through :func:`engines.sweep.sweep` (the
+numba tier) in chunks; then the best combination (highest annualised Sharpe)
+is re-run in full.  Writes to ``--out`` (default ``runs/sweep-<time>``):
+
+- ``sweep.parquet``: one row per combination (index: the swept parameters;
+  columns: the metrics of :data:`engines.sweep.RESULT_COLUMNS`); its attrs
+  keep ``n_trials`` and the per-session returns, so
+  :func:`engines.sweep.overfitting` works on ``pd.read_parquet`` of it;
+- ``top_k.csv``: the ``--top`` best combinations by Sharpe (also printed);
+- ``heatmaps.html``: for each pair of swept parameters, the best Sharpe over
+  the others (plotly, self-contained: opens offline);
+- ``metrics.json``: the best combination, its metrics re-run in backtrader
+  with full costs (top-level keys), the sweep's row, the deflated Sharpe
+  ratio (trials = the number of grid combinations) and the PBO, and the
+  check that backtrader's trades equal the simulator's;
+- ``monte_carlo.json`` (+ ``monte_carlo.parquet``, the raw draws): trade
+  bootstrap, block bootstrap and random-entry null of the best combination:
+  quantiles and p-values;
+- ``tearsheet.html`` (quantstats, session returns), ``trades.csv`` and
+  ``equity.csv`` of the backtrader re-run;
+- ``predictions.parquet`` (with ``--model``), ``run.json`` (resolved config,
+  seed, data hash, versions, timings, chunk counters), ``config.toml``
+  (``--config config.toml`` reproduces the run) and ``run.log``.
+
+Resume: finished chunks are saved atomically under ``<out>/chunks/`` with a
+key of everything that changes their results (data, probabilities, the
+chunk's grid, costs, contract, sizing, base strategy and stops, engine code);
+rerunning with the same ``--out`` loads them instead of recomputing, and
+drops chunks whose key no longer matches (logged with the settings that
+changed).  Probabilities trained with ``--model`` are cached the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml._checks import did_you_mean
+from ml.exceptions import BarDataError, ParameterError
+from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic_write_text, default_out, \
+    run_cli, setup_logging
+from runners._config import KeyValue, parse_args_with_config, write_toml
+from runners._pipeline import add_cost_flags, add_data_flags, code_version, contract_of, costs_of, file_hash, \
+    library_versions, load_instrument, number, positive_int, signal_probability, whole
+
+#: Grid of a run with no ``--grid``: 5 x 3 x 3 = 45 combinations.
+DEFAULT_GRID = "long_threshold=0.52:0.60:0.02,min_holding=5,10,20,sl_atr=0,1.5,3"
+#: Model and parameters of a run given neither ``--predictions`` nor ``--model``.
+DEFAULT_MODEL = "random_forest"
+DEFAULT_MODEL_PARAMS = {"n_estimators": 50, "max_depth": 6}
+#: Names this runner accepts in ``--grid`` on top of :mod:`engines.sweep`'s own and their aliases.
+RUNNER_ALIASES = {"stop_atr": "sl_atr", "take_atr": "tp_atr", "trailing_atr": "trail_atr",
+                  "time_stop": "max_bars"}
+_STRATEGY_KEYS = ("long_threshold", "short_threshold", "min_holding")
+_STOP_KEYS = ("sl_atr", "tp_atr", "trail_atr", "max_bars")
+_INT_KEYS = ("min_holding", "max_bars")
+#: Bumped when the chunk file layout or the meaning of a key changes.
+_CHUNK_FORMAT = 1
+#: Code whose change can change a chunk's numbers (part of its key).
+_SWEEP_CODE = ("engines/sweep.py", "engines/_sweep_nb.py", "engines/_sim_nb.py", "engines/_metrics_nb.py",
+               "engines/simulate.py", "engines/metrics.py", "strategies", "risk")
+
+
+# --------------------------------------------------------------------------- flags
+
+
+def _n_jobs(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--n-jobs must be a whole number, got {text!r}") from None
+    if v == 0:
+        raise argparse.ArgumentTypeError("--n-jobs must be >= 1 or -1 (all cores), got 0")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m runners.sweep",
+        description="Sweep strategy and risk parameters over out-of-sample probabilities (numba tier), "
+                    "then re-run the best combination in backtrader with full costs: sweep.parquet, top-K "
+                    "table, heatmaps, deflated Sharpe and PBO, Monte Carlo, tearsheet. With no arguments "
+                    "it runs on the bundled WDO sample with a random forest and a small grid.")
+    p.add_argument("--config", metavar="FILE", help="TOML file of settings (flag names with underscores); flags override it")
+    add_data_flags(p)
+    g = p.add_argument_group("probabilities (one source)")
+    g.add_argument("--predictions", metavar="FILE", help="predictions.parquet of python -m runners.walkforward (column "
+                                         "`probability`, else `p_-1`/`p_1` or `p_up`)")
+    g.add_argument("--model", metavar="NAME",
+                   help=f"train walk-forward probabilities with this model: catboost, random_forest, svm, mlp, "
+                        f"lstm, transformer, ... (default without --predictions: "
+                        f"{DEFAULT_MODEL} with "
+                        f"{', '.join(f'{k}={v}' for k, v in DEFAULT_MODEL_PARAMS.items())})")
+    g.add_argument("--model-param", dest="model_params", action=KeyValue,
+                   help="model constructor argument, repeatable (e.g. n_estimators=50)")
+    g.add_argument("--label", choices=("triple_barrier", "fixed_horizon"), default="triple_barrier",
+                   help="labels the model learns (default triple_barrier)")
+    g.add_argument("--train-sessions", metavar="N", type=positive_int("--train-sessions"), default=20,
+                   help="walk-forward training window in sessions (default 20)")
+    g.add_argument("--test-sessions", metavar="N", type=positive_int("--test-sessions"), default=5,
+                   help="walk-forward test window in sessions (default 5)")
+    g.add_argument("--n-features", metavar="N", type=whole("--n-features", 0), default=20,
+                   help="features selected per fold (default 20; 0 keeps all)")
+
+    g = p.add_argument_group("sweep")
+    g.add_argument("--grid", metavar="SPEC", default=DEFAULT_GRID,
+                   help="parameters and values: 'name=v1,v2,...' or 'name=start:stop:step' (stop included), "
+                        "e.g. 'long_threshold=0.52:0.7:0.02,holding=5,10,20,stop_atr=1:3:0.5'. Names: "
+                        "long_threshold (long), short_threshold (short), min_holding (holding), sl_atr (sl, "
+                        "stop_atr), tp_atr (tp, take_atr), trail_atr (trail), max_bars (time_stop); 0 disables "
+                        f"a stop (default {DEFAULT_GRID!r})")
+    g.add_argument("--top", metavar="K", type=positive_int("--top"), default=10, help="rows of the top-K table (default 10)")
+    g.add_argument("--monte-carlo", metavar="N", type=whole("--monte-carlo", 0), default=500,
+                   help="Monte Carlo draws per method for the best combination (default 500; 0: none)")
+    g.add_argument("--chunk-size", metavar="N", type=positive_int("--chunk-size"), default=64,
+                   help="combinations per saved chunk (default 64); a rerun reuses finished chunks")
+    g = p.add_argument_group("strategy and stops not swept")
+    g.add_argument("--long-threshold", type=number("--long-threshold", 0.5, 1.0), default=0.55,
+                   help="long where p >= this (default 0.55)")
+    g.add_argument("--short-threshold", type=number("--short-threshold", 0.0, 0.5, strict_hi=True), default=0.45,
+                   help="short where p <= this (default 0.45)")
+    g.add_argument("--min-holding", type=positive_int("--min-holding"), default=1,
+                   help="decision bars a side is kept (default 1)")
+    g.add_argument("--flat-bars-before-close", type=whole("--flat-bars-before-close", 0), default=1,
+                   help="be flat this many bars before each session close (default 1)")
+    g.add_argument("--long-only", action="store_true", help="never go short")
+    g.add_argument("--sl-atr", type=number("--sl-atr", 0), default=0.0, help="stop in ATRs (default 0: none)")
+    g.add_argument("--tp-atr", type=number("--tp-atr", 0), default=0.0, help="take in ATRs (default 0: none)")
+    g.add_argument("--trail-atr", type=number("--trail-atr", 0), default=0.0,
+                   help="trailing stop in ATRs (default 0: none)")
+    g.add_argument("--max-bars", type=whole("--max-bars", 0), default=0, help="time stop in bars (default 0: none)")
+    g.add_argument("--atr-window", type=positive_int("--atr-window"), default=14, help="ATR window (default 14)")
+    add_cost_flags(p)
+    g = p.add_argument_group("backtrader re-run only")
+    g.add_argument("--impact", type=number("--impact", 0), default=0.0,
+                   help="square-root market impact coefficient k (default 0: none)")
+    g.add_argument("--participation", type=number("--participation", 0, 1, strict_lo=True),
+                   help="at most this fraction of a bar's volume fills, the rest carries (default: no cap)")
+    g = p.add_argument_group("run")
+    g.add_argument("--seed", metavar="N", type=whole("--seed", 0), default=0, help="seed of the model and Monte Carlo")
+    g.add_argument("--n-jobs", metavar="N", type=_n_jobs, default=1, help="joblib workers for chunks, folds and draws")
+    g.add_argument("--out", metavar="DIR", help="output folder (default runs/sweep-<time>); the same folder resumes")
+    g.add_argument("--quiet", action="store_true", help="only errors and the results line on the terminal "
+                                                        "(run.log keeps all)")
+    return p
+
+
+# --------------------------------------------------------------------------- grid
+
+
+def parse_grid(spec: str) -> dict[str, list]:
+    """``--grid`` text as ``{canonical name: values}`` in :data:`engines.sweep.GRID_PARAMS` order."""
+    import re
+
+    from engines.sweep import GRID_PARAMS, grid_from_spec
+
+    def alias(m):
+        return RUNNER_ALIASES.get(m.group(1).strip(), m.group(1)) + "="
+
+    text = re.sub(r"([^,;\s=]+)\s*=", alias, spec)
+    try:
+        grid = grid_from_spec(text)
+    except ParameterError as exc:
+        raise ParameterError(f"--grid: {exc}") from None
+    out = {}
+    for name in GRID_PARAMS:
+        if name not in grid:
+            continue
+        values = []
+        for v in grid[name]:
+            if name in _INT_KEYS:
+                if float(v) != int(v):
+                    raise ParameterError(f"--grid: `{name}` takes whole numbers of bars, got {v!r}.")
+                values.append(int(v))
+            else:
+                values.append(float(v))
+        out[name] = list(dict.fromkeys(values))
+    return out
+
+
+def _base_configs(args):
+    from engines.simulate import Stops
+    from strategies import ProbabilityThresholdStrategy
+
+    strategy = ProbabilityThresholdStrategy(
+        long_threshold=args.long_threshold, short_threshold=args.short_threshold, min_holding=args.min_holding,
+        flat_bars_before_close=args.flat_bars_before_close, allow_short=not args.long_only)
+    stops = Stops(sl_atr=args.sl_atr or None, tp_atr=args.tp_atr or None, trail_atr=args.trail_atr or None,
+                  max_bars=args.max_bars or None, atr_window=args.atr_window)
+    return strategy, stops
+
+
+def combo_configs(params: dict, strategy, stops):
+    """The strategy and stops of one combination (a swept 0 disables that stop)."""
+    from strategies import ProbabilityThresholdStrategy
+
+    kw = {k: params[k] for k in _STRATEGY_KEYS if k in params}
+    strat = ProbabilityThresholdStrategy(**{**strategy.get_params(), **kw}) if kw else strategy
+    stop_kw = {k: (None if params[k] == 0 else params[k]) for k in _STOP_KEYS if k in params}
+    return strat, (dataclasses.replace(stops, **stop_kw) if stop_kw else stops)
+
+
+def _check_grid_values(grid, strategy, stops):
+    """Every value of the grid through the strategy's and the stops' own rules (before any work)."""
+    for name, values in grid.items():
+        for v in values:
+            strat, st = combo_configs({name: v}, strategy, stops)
+            try:
+                strat.kernel_args()
+                st.kernel_args()
+            except (ParameterError, TypeError) as exc:
+                raise ParameterError(f"--grid: {exc}") from None
+
+
+def grid_chunks(grid: dict[str, list], size: int) -> list[dict[str, list]]:
+    """Split the Cartesian product of ``grid`` into sub-grids of at most ``size`` combinations.
+
+    The leading parameters are fixed one combination at a time until the
+    product of the remaining ones fits ``size`` (the last parameter's values
+    are sliced when even it alone does not), so the chunks, concatenated,
+    list the combinations in the order of the full product.
+    """
+    names = list(grid)
+    sizes = [len(grid[n]) for n in names]
+    k = 0
+    while k < len(names) and math.prod(sizes[k:]) > size:
+        k += 1
+    slice_last = k == len(names)
+    if slice_last:
+        k -= 1
+    chunks = []
+    for prefix in itertools.product(*(grid[n] for n in names[:k])):
+        fixed = {n: [v] for n, v in zip(names[:k], prefix)}
+        if slice_last:
+            last = names[-1]
+            vals = grid[last]
+            chunks.extend({**fixed, last: vals[i:i + size]} for i in range(0, len(vals), size))
+        else:
+            chunks.append({**fixed, **{n: list(grid[n]) for n in names[k:]}})
+    return chunks
+
+
+def _key(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- probabilities
+
+
+def _read_predictions(path: str, bars: pd.DataFrame, log) -> tuple[pd.Series, dict]:
+    p = Path(path)
+    if not p.is_file():
+        raise ParameterError(f"--predictions {path}: no such file.")
+    try:
+        df = pd.read_parquet(p)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault
+        raise ParameterError(f"--predictions {path}: not a readable Parquet file ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}).") from None
+    if "timestamp" in df.columns:
+        df = df.set_index("timestamp")
+    if not isinstance(df.index, pd.DatetimeIndex):
+        raise BarDataError(f"--predictions {path}: needs a `timestamp` index (or column) of bar times, "
+                           f"got a {type(df.index).__name__}.", column="timestamp", source=str(path))
+    if df.index.tz is None:
+        raise BarDataError(f"--predictions {path}: `timestamp` has no time zone; write tz-aware bar times "
+                           f"(as python -m runners.walkforward does).", column="timestamp", source=str(path))
+    if df.index.has_duplicates:
+        dup = df.index[df.index.duplicated()][0]
+        raise BarDataError(f"--predictions {path}: `timestamp` {dup} appears more than once.",
+                           column="timestamp", source=str(path))
+    if "probability" in df.columns:
+        proba, column = df["probability"], "probability"
+    else:
+        try:
+            proba = signal_probability(df)
+        except ParameterError as exc:
+            raise ParameterError(f"--predictions {path}: no `probability` column, and {exc}") from None
+        column = "p_1 / (p_1 + p_-1)" if "p_1" in df.columns and "p_-1" in df.columns else "p_up"
+    try:
+        proba = proba.astype(np.float64)
+    except (TypeError, ValueError):
+        raise BarDataError(f"--predictions {path}: column `{column}` must hold numbers.",
+                           column=column, source=str(path)) from None
+    bad = proba.notna() & ~proba.between(0.0, 1.0)
+    if bad.any():
+        raise BarDataError(f"--predictions {path}: column `{column}` must hold probabilities in [0, 1]; "
+                           f"{proba[bad].iloc[0]!r} at {proba.index[bad][0]}.", column=column, source=str(path))
+    proba = proba.sort_index()
+    proba.index = proba.index.tz_convert(bars.index.tz)
+    inside = proba.index.isin(bars.index)
+    if not inside.any():
+        raise ParameterError(
+            f"--predictions {path}: no prediction timestamp matches a bar of --data (predictions "
+            f"{proba.index[0]} .. {proba.index[-1]}, bars {bars.index[0]} .. {bars.index[-1]}); "
+            f"use the predictions made on these bars.")
+    n_out = int((~inside).sum())
+    if n_out:
+        log.warning("%d of %d predictions have no matching bar and are not used", n_out, len(proba))
+    proba = proba[inside]
+    info = {"source": "file", "file": str(p.resolve()), "file_hash": file_hash([p]), "column": column,
+            "n_predictions": int(len(df)), "n_without_bar": n_out}
+    return proba.rename("probability"), info
+
+
+def _train_predictions(args, bars, out: Path, data_hash: str, log) -> tuple[pd.Series, dict]:
+    from ml.training import WalkForwardConfig, train_walkforward
+
+    cfg = WalkForwardConfig(model=args.model, model_params=dict(args.model_params), label=args.label,
+                            train_sessions=args.train_sessions, test_sessions=args.test_sessions,
+                            n_features=args.n_features, seed=args.seed, n_jobs=args.n_jobs,
+                            calendar=args.calendar)
+    cfg_dict = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "n_jobs"}
+    key = _key({"format": _CHUNK_FORMAT, "data_hash": data_hash, "symbol": args.symbol, "tz": args.tz,
+                "walkforward": cfg_dict, "code": _code_hash(("ml",))})
+    cache = out / "chunks" / f"predictions-{key}.parquet"
+    info = {"source": "model", "model": args.model, "model_params": dict(args.model_params), "key": key,
+            "walkforward": cfg_dict}
+    if cache.is_file():
+        try:
+            preds = pd.read_parquet(cache)
+            log.info("reused the walk-forward predictions of %s (key %s)", args.model, key)
+            info["reused"] = True
+        except Exception as exc:  # noqa: BLE001 - a broken cache is recomputed
+            log.warning("cached predictions %s unreadable (%s); training again", cache.name, exc)
+            preds = None
+    else:
+        preds = None
+    if preds is None:
+        for old in (out / "chunks").glob("predictions-*.parquet"):
+            log.info("settings changed since the last run here: cached predictions %s are stale; removed",
+                     old.name)
+            old.unlink()
+        t0 = time.perf_counter()
+        log.info("training %s walking forward (%d train / %d test sessions, seed %d)", args.model,
+                 args.train_sessions, args.test_sessions, args.seed)
+        res = train_walkforward(bars, cfg, progress=not args.quiet and args.n_jobs == 1)
+        preds = res.predictions.copy()
+        preds["probability"] = signal_probability(preds)
+        log.info("trained %d folds in %.1f s: out-of-sample auc %.3f, log loss %.3f on %s predictions",
+                 len(res.folds), time.perf_counter() - t0, res.metrics.get("auc", float("nan")),
+                 res.metrics.get("log_loss", float("nan")), f"{len(preds):,}")
+        with atomic_output(cache) as tmp:
+            preds.to_parquet(tmp)
+        info.update(reused=False, model_metrics=res.metrics)
+    with atomic_output(out / "predictions.parquet") as tmp:
+        preds.to_parquet(tmp)
+    info["n_predictions"] = int(len(preds))
+    proba = preds["probability"].astype(np.float64)
+    return proba[proba.index.isin(bars.index)], info
+
+
+def _code_hash(paths=_SWEEP_CODE) -> str:
+    """Hash of the source files (or packages) under ``paths``: results of other code are not reused."""
+    root = Path(__file__).resolve().parents[1]
+    files = []
+    for rel in paths:
+        p = root / rel
+        files.extend(sorted(p.rglob("*.py")) if p.is_dir() else [p] if p.is_file() else [])
+    return file_hash(files) if files else "none"
+
+
+# --------------------------------------------------------------------------- sweep in chunks
+
+
+def _sweep_chunk(bars, proba, grid, kw):
+    """One chunk; warnings (raised in a worker process too) come back as text for run.log."""
+    import warnings
+
+    from engines.sweep import sweep
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = sweep(bars, proba, grid, **kw)
+    return df, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def _merge(parts: list[pd.DataFrame], grid: dict) -> pd.DataFrame:
+    """Concatenate chunk results into one :func:`engines.sweep.sweep` result (attrs included)."""
+    first = parts[0].attrs["session_returns"]
+    n_sess = len(first["sessions"])
+    values, combos = [], []
+    for part in parts:
+        sr = part.attrs["session_returns"]
+        if sr["sessions"] != first["sessions"] or sr["names"] != first["names"]:
+            raise RuntimeError("sweep chunks disagree on the sessions; delete the chunks folder and rerun")
+        combos.extend(sr["combos"])
+        values.append(np.asarray(sr["values"], dtype=np.float64).reshape(n_sess, len(sr["combos"])))
+    merged = pd.concat(parts)
+    merged.attrs = dict(parts[0].attrs)
+    merged.attrs.update(n_trials=int(len(merged)), grid={k: list(v) for k, v in grid.items()},
+                        session_returns={"sessions": first["sessions"], "names": first["names"],
+                                         "combos": combos, "values": np.concatenate(values, axis=1).tolist()})
+    return merged
+
+
+def run_sweep(bars, proba, grid, kw, settings: dict, out: Path, *, chunk_size: int, n_jobs: int, quiet: bool,
+              log) -> tuple[pd.DataFrame, dict]:
+    """Sweep ``grid`` in chunks saved under ``out/chunks``; finished chunks with the same key are reused."""
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    folder = out / "chunks"
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = grid_chunks(grid, chunk_size)
+    keys = [_key({"format": _CHUNK_FORMAT, "settings": settings, "grid": c}) for c in chunks]
+    paths = [folder / f"chunk-{i:05d}-{k}.parquet" for i, k in enumerate(keys)]
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        try:
+            old = json.loads(manifest.read_text(encoding="utf-8")).get("settings", {})
+        except (OSError, ValueError):
+            old = {}
+        changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if changed:
+            log.info("settings changed since the last run in %s: %s", out,
+                     "; ".join(f"{k} ({old.get(k)!r} -> {settings.get(k)!r})" for k in changed))
+    wanted = {p.name for p in paths}
+    stale = [p for p in folder.glob("chunk-*.parquet") if p.name not in wanted]
+    for p in stale:
+        p.unlink()
+    if stale:
+        log.info("removed %d stale sweep chunk(s) computed with other settings or another grid", len(stale))
+    atomic_write_json(manifest, {"settings": settings, "grid": grid, "chunk_size": chunk_size,
+                                 "n_chunks": len(chunks)})
+
+    parts: list = [None] * len(chunks)
+    for i, p in enumerate(paths):
+        if p.is_file():
+            try:
+                df = pd.read_parquet(p)
+                if len(df) == math.prod(len(v) for v in chunks[i].values()) and "session_returns" in df.attrs:
+                    parts[i] = df
+                    continue
+            except Exception as exc:  # noqa: BLE001 - an unreadable chunk is recomputed
+                log.warning("chunk %s unreadable (%s); recomputing it", p.name, exc)
+            p.unlink(missing_ok=True)
+    todo = [i for i, part in enumerate(parts) if part is None]
+    reused = len(chunks) - len(todo)
+    n_combos = math.prod(len(v) for v in grid.values())
+    if reused:
+        log.info("resuming: reused %d of %d finished sweep chunk(s); computing %d", reused, len(chunks), len(todo))
+    log.info("sweeping %s combination(s) of %s in %d chunk(s) of <= %d", f"{n_combos:,}", ", ".join(grid),
+             len(chunks), chunk_size)
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(chunks), initial=reused, desc="sweep chunks", unit="chunk", disable=quiet)
+    try:
+        if n_jobs == 1:
+            results = ((i, _sweep_chunk(bars, proba, chunks[i], kw)) for i in todo)
+        else:
+            results = zip(todo, Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_sweep_chunk)(bars, proba, chunks[i], kw) for i in todo))
+        seen = set()
+        for i, (df, caught) in results:
+            for text in caught:
+                if text not in seen:
+                    seen.add(text)
+                    log.warning("sweep: %s", text)
+            with atomic_output(paths[i]) as tmp:
+                df.to_parquet(tmp)
+            parts[i] = df
+            bar.update(1)
+    finally:
+        bar.close()
+    log.info("swept in %.2f s (%d chunk(s) computed, %d reused)", time.perf_counter() - t0, len(todo), reused)
+    counters = {"total": len(chunks), "reused": reused, "computed": len(todo), "stale_removed": len(stale),
+                "chunk_size": chunk_size}
+    return _merge(parts, grid), counters
+
+
+# --------------------------------------------------------------------------- re-runs
+
+
+def _trade_check(sim, btr) -> dict:
+    cols = ["entry_idx", "exit_idx", "side", "qty", "entry_price", "exit_price", "net_pnl"]
+    a, b = sim.trades, btr.trades
+    same = len(a) == len(b)
+    if same and len(a):
+        for c in cols:
+            x, y = a[c].to_numpy(dtype=np.float64), b[c].to_numpy(dtype=np.float64)
+            same = same and bool(np.allclose(x, y, rtol=0, atol=1e-6))
+    eq_diff = float(np.max(np.abs(sim.equity.to_numpy() - btr.equity.to_numpy()))) if len(sim.equity) else 0.0
+    return {"n_trades_simulator": int(len(a)), "n_trades_backtrader": int(len(b)), "trades_equal": bool(same),
+            "max_abs_equity_difference": eq_diff}
+
+
+def _params_of(row: pd.Series, names) -> dict:
+    out = {}
+    for n in names:
+        v = row[n]
+        out[n] = int(v) if n in _INT_KEYS else float(v)
+    return out
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _resolved_settings(args, data, contract, costs) -> dict:
+    """Flags as a ``--config`` file reproducing the run (defaults resolved, output folder left out)."""
+    s = {k: v for k, v in vars(args).items() if k not in ("config", "out", "quiet")}
+    s["data"] = [str(Path(d).resolve()) for d in data]
+    if s.get("predictions"):
+        s["predictions"] = str(Path(s["predictions"]).resolve())
+    s["contract"] = contract
+    s["commission"] = costs.commission_per_contract
+    s["commission_pct"] = costs.commission_pct
+    if not s.get("model_params"):
+        s["model_params"] = None
+    return s
+
+
+def main(argv=None) -> Path:
+    t_start = time.perf_counter()
+    args = parse_args_with_config(build_parser(), argv)
+    timings = {}
+    if args.predictions and args.model:
+        # one source on the command line beats the other from the --config file
+        cli = build_parser().parse_args(argv)
+        if cli.predictions and not cli.model:
+            args.model, args.model_params = None, {}
+        elif cli.model and not cli.predictions:
+            args.predictions = None
+        else:
+            raise ParameterError("give --predictions or --model, not both (--predictions FILE reads "
+                                 "probabilities, --model NAME trains them).")
+    if args.model_params and not args.model and args.predictions:
+        raise ParameterError("--model-param needs --model (the probabilities come from --predictions).")
+    if not args.predictions and not args.model:
+        args.model = DEFAULT_MODEL
+        args.model_params = {**DEFAULT_MODEL_PARAMS, **(args.model_params or {})}
+    args.model_params = dict(args.model_params or {})
+    if args.predictions and not Path(args.predictions).is_file():
+        raise ParameterError(f"--predictions {args.predictions}: no such file.")
+    grid = parse_grid(args.grid)
+    strategy, stops = _base_configs(args)
+    try:
+        strategy.kernel_args()
+        stops.kernel_args()
+    except (ParameterError, TypeError) as exc:
+        raise ParameterError(f"strategy / stop flags: {exc}") from None
+    _check_grid_values(grid, strategy, stops)
+    if len(grid) == 1:
+        # engines.sweep.overfitting needs >= 2 index levels (a one-level result raises KeyError):
+        # carry the base value of a second parameter, which adds no combination.
+        extra = "long_threshold" if "min_holding" in grid else "min_holding"
+        grid = parse_grid(f"{args.grid},{extra}={getattr(strategy, extra)}")
+    if args.model:
+        from ml.models import get_model_class
+
+        try:
+            cls = get_model_class(args.model)
+        except ParameterError as exc:
+            raise ParameterError(f"--model: {exc}") from None
+        if cls.kind != "classifier":
+            raise ParameterError(f"--model: {args.model!r} is a {cls.kind} model; choose a classifier "
+                                 "(catboost, random_forest, svm, mlp, lstm, transformer).")
+        known = cls().get_params()
+        for k in args.model_params:
+            if k not in known:
+                raise ParameterError(f"--model-param {k}: not a parameter of {args.model} "
+                                     f"({', '.join(sorted(known))}).{did_you_mean(k, list(known))}")
+
+    out = Path(args.out) if args.out else default_out("sweep")
+    out.mkdir(parents=True, exist_ok=True)
+    log = setup_logging(out, args.quiet)
+    log.info("python -m runners.sweep %s", " ".join(sys.argv[1:] if argv is None else argv))
+
+    t0 = time.perf_counter()
+    bars, report = load_instrument(args.data, symbol=args.symbol, calendar=args.calendar, tz=args.tz, log=log)
+    contract = contract_of(args, bars)
+    costs = costs_of(args, contract)
+    timings["load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if args.predictions:
+        proba, pinfo = _read_predictions(args.predictions, bars, log)
+    else:
+        proba, pinfo = _train_predictions(args, bars, out, report["data_hash"], log)
+    timings["predictions"] = time.perf_counter() - t0
+    start, end = proba.index[0], proba.index[-1]
+    oos = bars.loc[start:end]
+    oos.attrs = dict(bars.attrs)
+    proba = proba.reindex(oos.index)
+    from ml.data import bars_calendar
+
+    cal = bars_calendar(oos, args.calendar)
+    n_sessions = int(pd.Index(cal.sessions(oos.index).session).nunique())
+    pinfo.update(oos_start=start, oos_end=end, oos_bars=int(len(oos)), oos_sessions=n_sessions,
+                 bars_without_prediction=int(proba.isna().sum()),
+                 proba_hash=hashlib.sha256(np.ascontiguousarray(proba.to_numpy(np.float64)).tobytes()
+                                           + oos.index.asi8.tobytes()).hexdigest()[:16])
+    log.info("sweeping the out-of-sample span %s .. %s: %s bars, %d sessions (%d bars without a prediction "
+             "stay flat)", start, end, f"{len(oos):,}", n_sessions, pinfo["bars_without_prediction"])
+
+    from engines.simulate import Sizing
+
+    sizing = Sizing(contracts=args.contracts)
+    kw = dict(strategy=strategy, stops=stops, contract=contract, sizing=sizing, costs=costs,
+              initial_equity=args.initial_equity, calendar=args.calendar)
+    settings = {
+        "data_hash": report["data_hash"], "symbol": args.symbol, "calendar": args.calendar, "tz": args.tz,
+        "proba_hash": pinfo["proba_hash"], "contract": contract, "costs": dataclasses.asdict(costs),
+        "sizing": dataclasses.asdict(sizing), "initial_equity": args.initial_equity,
+        "strategy": strategy.get_params(), "stops": dataclasses.asdict(stops), "engine_code": _code_hash(),
+    }
+    t0 = time.perf_counter()
+    result, counters = run_sweep(oos, proba, grid, kw, settings, out, chunk_size=args.chunk_size,
+                                 n_jobs=args.n_jobs, quiet=args.quiet, log=log)
+    timings["sweep"] = time.perf_counter() - t0
+    with atomic_output(out / "sweep.parquet") as tmp:
+        result.to_parquet(tmp)
+
+    from runners._sweep_report import heatmaps_html, monte_carlo_summary, top_k, top_k_text
+
+    names = list(result.index.names)
+    top = top_k(result, args.top)
+    with atomic_output(out / "top_k.csv") as tmp:
+        top.to_csv(tmp, index=False)
+    table = top_k_text(top, names)
+    _log_to_file(log, f"top {len(top)} of {len(result):,} combinations by Sharpe (annualised, net of "
+                      f"costs):\n{table}")
+    t0 = time.perf_counter()
+    atomic_write_text(out / "heatmaps.html", heatmaps_html(result, title=f"Sweep of {', '.join(names)}"))
+    timings["heatmaps"] = time.perf_counter() - t0
+
+    from engines.sweep import overfitting
+
+    t0 = time.perf_counter()
+    try:
+        ovf = overfitting(result)
+    except ParameterError as exc:
+        log.warning("no deflated Sharpe / PBO: %s", exc)
+        ovf = {"error": str(exc), "n_trials": int(result.attrs["n_trials"])}
+    timings["overfitting"] = time.perf_counter() - t0
+
+    best = _params_of(top.iloc[0], names)
+    log.info("best combination: %s", ", ".join(f"{k}={v:g}" for k, v in best.items()))
+    from engines.sweep import rerun
+
+    t0 = time.perf_counter()
+    sim = rerun(oos, proba, best, **kw).result
+    mc = {"best": best, "methods": {}}
+    mc_frames = []
+    if args.monte_carlo:
+        from tqdm.auto import tqdm
+
+        from engines.montecarlo import METHODS, monte_carlo
+
+        for method in tqdm(METHODS, desc="monte carlo", unit="method", disable=args.quiet):
+            try:
+                res = monte_carlo(sim, method=method, n=args.monte_carlo, seed=args.seed, bars=oos,
+                                  n_jobs=args.n_jobs)
+            except ParameterError as exc:
+                log.warning("Monte Carlo %s skipped: %s", method, exc)
+                mc["methods"][method] = {"error": str(exc)}
+                continue
+            mc["methods"][method] = monte_carlo_summary(res)
+            mc_frames.append(pd.DataFrame(res.draws).assign(method=method).rename_axis("draw").reset_index())
+            log.info("Monte Carlo %s (%d draws): Sharpe 5%%-95%% %.2f .. %.2f (real %.2f), p-values %s", method,
+                     args.monte_carlo, res.quantiles.loc[0.05, "sharpe"], res.quantiles.loc[0.95, "sharpe"],
+                     res.real["sharpe"], ", ".join(f"{k} {v:.3f}" for k, v in res.p_values.items()))
+    else:
+        log.info("Monte Carlo skipped (--monte-carlo 0)")
+    if mc_frames:
+        with atomic_output(out / "monte_carlo.parquet") as tmp:
+            pd.concat(mc_frames, ignore_index=True).to_parquet(tmp)
+    atomic_write_json(out / "monte_carlo.json", mc)
+    timings["monte_carlo"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    strat_b, stops_b = combo_configs(best, strategy, stops)
+    same_costs = args.impact == 0 and args.participation is None
+    from engines.bt import Participation, SquareRootImpact, run_backtrader
+
+    sides = strat_b.sides(proba, oos, calendar=args.calendar)
+    final = run_backtrader(oos, sides, contract=contract, costs=costs, sizing=sizing, stops=stops_b,
+                           initial_equity=args.initial_equity, calendar=args.calendar,
+                           impact=SquareRootImpact(args.impact) if args.impact else None,
+                           participation=Participation(args.participation) if args.participation else None)
+    engine = "backtrader"
+    check = _trade_check(sim, final)
+    check["same_costs"] = same_costs
+    if same_costs and not check["trades_equal"]:
+        log.warning("backtrader's trades differ from the simulator's for the best combination: %s", check)
+    log.info("backtrader re-run: %d trades, Sharpe %.2f, total return %.2f%% (simulator: %d trades, "
+             "Sharpe %.2f)", len(final.trades), final.metrics["sharpe"], 100 * final.metrics["total_return"],
+             len(sim.trades), sim.metrics["sharpe"])
+    timings["backtrader"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with atomic_output(out / "trades.csv") as tmp:
+        final.trades.to_csv(tmp)
+    eq = pd.DataFrame({"equity": final.equity, "returns": final.returns, "position": final.positions})
+    eq.index.name = "timestamp"
+    with atomic_output(out / "equity.csv") as tmp:
+        eq.to_csv(tmp)
+    from engines.report import tearsheet
+
+    try:
+        with atomic_output(out / "tearsheet.html") as tmp:
+            tearsheet(final.returns, path=tmp, calendar=cal,
+                      title=f"Best of sweep ({engine}): " + ", ".join(f"{k}={v:g}" for k, v in best.items()))
+    except ParameterError as exc:
+        log.warning("no tearsheet: %s", exc)
+    timings["tearsheet"] = time.perf_counter() - t0
+
+    row = top.iloc[0]
+    metrics = {k: final.metrics.get(k) for k in final.metrics}
+    metrics.update({
+        "engine": engine, "best": best,
+        "deflated_sharpe": ovf.get("dsr"), "deflated_sharpe_p_value": ovf.get("p_value"),
+        "pbo": ovf.get("pbo"), "prob_loss": ovf.get("prob_loss"),
+        "n_trials": int(result.attrs["n_trials"]),
+        "n_trials_source": "number of grid combinations swept (sweep attrs n_trials), counted automatically",
+        "overfitting": ovf,
+        "sweep_best": {k: row[k] for k in result.columns},
+        "simulator": sim.metrics,
+        "engine_check": check,
+        "periods_per_year": result.attrs.get("periods_per_year"),
+    })
+    atomic_write_json(out / "metrics.json", metrics)
+
+    settings_out = _resolved_settings(args, report["data"], contract, costs)
+    write_toml(out / "config.toml", settings_out,
+               header="Settings of this sweep; `python -m runners.sweep --config config.toml --out DIR` "
+                      "reproduces it (flags override the file).")
+    timings["total"] = time.perf_counter() - t_start
+    versions = library_versions()
+    try:
+        import importlib.metadata
+
+        versions["plotly"] = importlib.metadata.version("plotly")
+    except Exception:  # noqa: BLE001
+        versions["plotly"] = None
+    atomic_write_json(out / "run.json", {
+        "runner": "runners.sweep", "argv": list(sys.argv[1:] if argv is None else argv), "config": settings_out,
+        "seed": args.seed, "data": report, "data_hash": report["data_hash"], "predictions": pinfo,
+        "grid": grid, "n_combinations": int(len(result)), "chunks": counters, "result_settings": settings,
+        "versions": versions, "code_version": code_version(),
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    })
+    log.info("done in %.1f s; results in %s", timings["total"], out.resolve())
+    if not args.quiet:
+        print(f"top {len(top)} of {len(result):,} combinations by Sharpe:\n{table}")
+        print(f"deflated Sharpe {_fmt(ovf.get('dsr'))} over {result.attrs['n_trials']} trials, "
+              f"PBO {_fmt(ovf.get('pbo'))}; heatmaps.html, tearsheet.html, metrics.json in the folder below")
+    print(f"results: {out.resolve()}")
+    return out
+
+
+def _log_to_file(log, message: str) -> None:
+    """``message`` to run.log only (the terminal gets it on stdout instead)."""
+    import logging
+
+    record = log.makeRecord(log.name, logging.INFO, __file__, 0, message, None, None)
+    for h in log.handlers:
+        if isinstance(h, logging.FileHandler):
+            h.handle(record)
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
