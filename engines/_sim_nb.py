@@ -3,7 +3,10 @@
 The kernel does not validate; :func:`engines.simulate.simulate` checks every
 argument and calls it.  Its plain-Python twin is
 :func:`engines.simulate.simulate_py` (same arguments, same outputs), which the
-tests compare with it on random inputs.  Sizes, stops and daily limits are the
+tests compare with it on random inputs.  Its bar loop is
+:func:`simulate_into_nb`, which the sweep kernel runs too, without position
+array and trade records (empty arrays): one definition of the per-bar
+step for both.  Sizes, stops and daily limits are the
 kernels of :mod:`risk` (never a second copy); the sweep kernel and the
 backtrader strategy follow the same rules.
 
@@ -24,6 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
+from engines._metrics_nb import N_TRADE_ACC, trade_acc_add_nb
 from risk._limits_nb import after_fill_update_nb, can_open_nb, loss_limit_hit_nb
 from risk._limits_nb import new_limits_state_nb, new_session_reset_nb
 from risk._sizing_nb import fixed_contracts_nb, fixed_fraction_nb, volatility_target_nb
@@ -49,6 +53,7 @@ __all__ = [
     "SLOT_INTRABAR",
     "SLOT_OPEN",
     "TRADE_DTYPE",
+    "simulate_into_nb",
     "simulate_nb",
 ]
 
@@ -103,11 +108,23 @@ _TRAIL = 5       # trailing distance in points (NaN: none)
 _SIG = 6         # decision bar of the open position
 _ENTRY_BAR = 7
 _EQ = 8          # equity, marked at _MARK
-_K = 9           # trades recorded so far (the open one included)
-_N_STATE = 10
+_K = 9           # trades so far (the open one included)
+_ENTRY_PX = 10   # entry fill price of the open position
+_ENTRY_COST = 11  # commission of its entry leg
+_N_STATE = 12
+
+# The run's constant parameters travel to the fill helpers as one tuple ``cfg``
+# (built once by simulate_into_nb; fewer arguments let numba inline the helpers):
+# (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult,
+#  trail_mult, max_loss, max_loss_frac, max_trades, max_position, multiplier,
+#  commission_per_contract, commission_pct, slip); the ones read by position:
+_CFG_MULTIPLIER = 12
+_CFG_CPC = 13
+_CFG_CPCT = 14
+_CFG_SLIP = 15
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _market_fill_nb(ref, direction, slip, low, high):
     """``ref`` moved ``slip`` points against an order of sign ``direction``, clipped to [low, high]."""
     px = ref + direction * slip
@@ -118,13 +135,13 @@ def _market_fill_nb(ref, direction, slip, low, high):
     return px
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _leg_cost_nb(qty, price, multiplier, commission_per_contract, commission_pct):
     """Commission of one leg: per contract plus a fraction of the fill notional (multiplier included)."""
     return qty * commission_per_contract + commission_pct * abs(price) * multiplier * qty
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _flat_nb(S):
     """Position fields of the state when flat (no side, size, mark or levels)."""
     S[_SIDE] = 0.0
@@ -135,35 +152,52 @@ def _flat_nb(S):
     S[_TRAIL] = math.nan
 
 
-@njit(cache=True)
-def _exit_nb(S, trades, i, px, reason, slot, multiplier, cpc, cpct, lim, sess):
-    """Close the open position at fill price ``px`` and complete its trade record."""
+@njit(cache=True, inline='always')
+def _hot_nb(S):
+    """The fields the bar loop reads on every bar, to be held in locals between fills."""
+    return S[_SIDE], S[_QTY], S[_MARK], S[_STOP], S[_TAKE], S[_TRAIL], S[_SIG], S[_ENTRY_BAR], S[_EQ]
+
+
+@njit(cache=True, inline='always')
+def _sync_nb(S, mark, stop, eq):
+    """Write back the fields the bar loop changes itself (marking, trailing stop) before a fill."""
+    S[_MARK] = mark
+    S[_STOP] = stop
+    S[_EQ] = eq
+
+
+@njit(cache=True, inline='always')
+def _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, cfg):
+    """Close the open position at fill price ``px``: fold its net PnL into ``tacc``
+    and, when ``record``, complete its trade record."""
+    multiplier, cpc, cpct = cfg[_CFG_MULTIPLIER], cfg[_CFG_CPC], cfg[_CFG_CPCT]
     side = S[_SIDE]
     qty = S[_QTY]
     S[_EQ] += side * qty * multiplier * (px - S[_MARK])
     cost = _leg_cost_nb(qty, px, multiplier, cpc, cpct)
     S[_EQ] -= cost
-    k = int(S[_K]) - 1
-    gross = side * qty * multiplier * (px - trades[k]["entry_price"])
-    trades[k]["exit_idx"] = i
-    trades[k]["exit_price"] = px
-    trades[k]["gross_pnl"] = gross
-    trades[k]["costs"] = trades[k]["costs"] + cost
-    trades[k]["net_pnl"] = gross - trades[k]["costs"]
-    trades[k]["exit_reason"] = reason
-    trades[k]["exit_slot"] = slot
+    gross = side * qty * multiplier * (px - S[_ENTRY_PX])
+    costs = S[_ENTRY_COST] + cost
+    trade_acc_add_nb(tacc, gross - costs)
+    if record:
+        k = int(S[_K]) - 1
+        trades[k]["exit_idx"] = i
+        trades[k]["exit_price"] = px
+        trades[k]["gross_pnl"] = gross
+        trades[k]["costs"] = costs
+        trades[k]["net_pnl"] = gross - costs
+        trades[k]["exit_reason"] = reason
+        trades[k]["exit_slot"] = slot
     after_fill_update_nb(lim, sess, S[_EQ], side * qty, 0.0)
     _flat_nb(S)
 
 
-@njit(cache=True)
-def _enter_nb(S, trades, counters, i, sig, target, ref, low, high, slot,
-              dec_eq, dec_price, dec_atr, dec_sigma,
-              size_mode, size_value, lot_size, min_qty, allow_fractional,
-              sl_mult, tp_mult, trail_mult,
-              max_loss, max_loss_frac, max_trades, max_position,
-              multiplier, cpc, cpct, slip, lim, sess):
+@njit(cache=True, inline='always')
+def _enter_nb(S, trades, record, counters, lim, i, sig, target, ref, low, high, slot,
+              dec_eq, dec_price, dec_atr, dec_sigma, sess, cfg):
     """Open a position of side ``target`` at reference price ``ref`` if sizing and limits allow."""
+    (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult, trail_mult,
+     max_loss, max_loss_frac, max_trades, max_position, multiplier, cpc, cpct, slip) = cfg
     if (sl_mult > 0.0 or tp_mult > 0.0 or trail_mult > 0.0) and not (dec_atr > 0.0):
         counters[C_NO_ATR] += 1
         return
@@ -198,47 +232,43 @@ def _enter_nb(S, trades, counters, i, sig, target, ref, low, high, slot,
     S[_TRAIL] = trail_mult * dec_atr if trail_mult > 0.0 else math.nan
     S[_SIG] = sig
     S[_ENTRY_BAR] = i
+    S[_ENTRY_PX] = px
+    S[_ENTRY_COST] = cost
     k = int(S[_K])
-    trades[k]["signal_idx"] = sig
-    trades[k]["entry_idx"] = i
-    trades[k]["exit_idx"] = -1
-    trades[k]["side"] = target
-    trades[k]["qty"] = q
-    trades[k]["entry_price"] = px
-    trades[k]["exit_price"] = math.nan
-    trades[k]["gross_pnl"] = math.nan
-    trades[k]["costs"] = cost
-    trades[k]["net_pnl"] = math.nan
-    trades[k]["exit_reason"] = -1
-    trades[k]["entry_slot"] = slot
-    trades[k]["exit_slot"] = -1
+    if record:
+        trades[k]["signal_idx"] = sig
+        trades[k]["entry_idx"] = i
+        trades[k]["exit_idx"] = -1
+        trades[k]["side"] = target
+        trades[k]["qty"] = q
+        trades[k]["entry_price"] = px
+        trades[k]["exit_price"] = math.nan
+        trades[k]["gross_pnl"] = math.nan
+        trades[k]["costs"] = cost
+        trades[k]["net_pnl"] = math.nan
+        trades[k]["exit_reason"] = -1
+        trades[k]["entry_slot"] = slot
+        trades[k]["exit_slot"] = -1
     S[_K] = k + 1
     after_fill_update_nb(lim, sess, S[_EQ], 0.0, target * q)
 
 
-@njit(cache=True)
-def _transition_nb(S, trades, counters, i, cs, target, reason, price, low_i, high_i, slot,
-                   sig_idx, dec_eq, dec_price, dec_atr, dec_sigma,
-                   size_mode, size_value, lot_size, min_qty, allow_fractional,
-                   sl_mult, tp_mult, trail_mult, max_loss, max_loss_frac, max_trades, max_position,
-                   multiplier, commission_per_contract, commission_pct, slip, lim, sess):
+@njit(cache=True, inline='always')
+def _transition_nb(S, trades, record, tacc, counters, lim, i, cs, target, reason, price, low_i, high_i, slot,
+                   sig_idx, dec_eq, dec_price, dec_atr, dec_sigma, sess, cfg):
     """Move from side ``cs`` to ``target`` at ``price`` (a bar's open or close):
     exit the current position at a market fill (rejected, and nothing else done,
     when the price is NaN), then enter ``target`` sized from the decision bar.
     Returns True when an entry was attempted."""
     if cs != 0:
-        px = _market_fill_nb(price, -cs, slip, low_i, high_i)
+        px = _market_fill_nb(price, -cs, cfg[_CFG_SLIP], low_i, high_i)
         if px != px:
             counters[C_NAN_PRICE] += 1
             return False
-        _exit_nb(S, trades, i, px, reason, slot, multiplier, commission_per_contract, commission_pct, lim, sess)
+        _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, cfg)
     if target != 0:
-        _enter_nb(S, trades, counters, i, sig_idx, target, price, low_i, high_i,
-                  slot, dec_eq, dec_price, dec_atr, dec_sigma,
-                  size_mode, size_value, lot_size, min_qty, allow_fractional,
-                  sl_mult, tp_mult, trail_mult,
-                  max_loss, max_loss_frac, max_trades, max_position,
-                  multiplier, commission_per_contract, commission_pct, slip, lim, sess)
+        _enter_nb(S, trades, record, counters, lim, i, sig_idx, target, price, low_i, high_i,
+                  slot, dec_eq, dec_price, dec_atr, dec_sigma, sess, cfg)
         return True
     return False
 
@@ -362,77 +392,140 @@ def simulate_nb(open_, high, low, close, sides, session,
     equity = np.zeros(n)
     trades = np.empty(n + 1, dtype=TRADE_DTYPE)
     counters = np.zeros(N_COUNTERS, dtype=np.int64)
+    k, _ = simulate_into_nb(open_, high, low, close, sides, session,
+                            size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
+                            atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
+                            max_loss, max_loss_frac, max_trades, max_position,
+                            multiplier, commission_per_contract, commission_pct,
+                            slippage_ticks, tick_size, initial_equity, fill_on_close,
+                            position, equity, trades, counters, np.zeros(N_TRADE_ACC))
+    return position, equity, trades[:k].copy(), counters
+
+
+@njit(cache=True)
+def simulate_into_nb(open_, high, low, close, sides, session,
+                     size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
+                     atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
+                     max_loss, max_loss_frac, max_trades, max_position,
+                     multiplier, commission_per_contract, commission_pct,
+                     slippage_ticks, tick_size, initial_equity, fill_on_close,
+                     position, equity, trades, counters, tacc):
+    """The bar loop of :func:`simulate_nb`, writing into buffers the caller owns.
+
+    :func:`simulate_nb` calls it with room for the records; the sweep kernel
+    calls it without (empty ``position`` and ``trades``: ``record`` is False)
+    and reuses its buffers across combinations, so one run allocates nothing
+    of the bars' length.  The fills, costs, stops and limits are the same code
+    in both cases (and one compiled function: ``record`` is read from the
+    arrays, not passed as a constant that numba would compile twice).
+
+    Parameters
+    ----------
+    open_ ... fill_on_close :
+        As for :func:`simulate_nb`.
+    position : ndarray of float64, shape (n,), or (0,)
+        Signed contracts at each bar's close, written when ``record``.
+    equity : ndarray of float64, shape (>= n,)
+        Equity at each bar's close, always written.
+    trades : structured ndarray of :data:`TRADE_DTYPE`, shape (n + 1,), or (0,)
+        The trade records, written when ``record``: ``record`` is
+        ``trades.shape[0] > 0``.
+    counters : ndarray of int64, shape (:data:`N_COUNTERS`,), zeros
+    tacc : ndarray of float64, shape (:data:`engines._metrics_nb.N_TRADE_ACC`,), zeros
+        Every *closed* trade's net PnL is folded in at its exit
+        (:func:`engines._metrics_nb.trade_acc_add_nb`); a trade still open at
+        the end of the data (:data:`EXIT_END`) is not.
+
+    Returns
+    -------
+    n_trades : int
+        Trades opened (the still-open one included).
+    held : int
+        Bars with a non-zero position at their close (for the exposure).
+    """
+    n = open_.shape[0]
+    record = trades.shape[0] > 0
     lim = new_limits_state_nb()
+    limits_on = max_loss > 0.0 or max_loss_frac > 0.0  # else the loss limit is never hit
+    stops_on = sl_mult > 0.0 or tp_mult > 0.0 or trail_mult > 0.0  # else no level is ever set
     slip = slippage_ticks * tick_size
+    cfg = (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult, trail_mult,
+           max_loss, max_loss_frac, max_trades, max_position,
+           multiplier, commission_per_contract, commission_pct, slip)
     S = np.empty(_N_STATE)
     _flat_nb(S)
     S[_SIG] = -1.0
     S[_ENTRY_BAR] = -1.0
     S[_EQ] = initial_equity
     S[_K] = 0.0
+    S[_ENTRY_PX] = math.nan
+    S[_ENTRY_COST] = math.nan
+    # the fields every bar reads live in locals; S is synced around each fill (_sync_nb, _hot_nb)
+    side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
+    held = 0
+    first_of_session = True
     blocked = 0
     pend_valid = False
     pend_target = 0
     pend_reason = EXIT_SIGNAL
     pend_sig = -1
     pend_eq = 0.0
-    pend_price = 0.0
-    pend_atr = math.nan
-    pend_sigma = math.nan
 
     for i in range(n):
         sess = float(session[i])
-        if i == 0 or session[i] != session[i - 1]:
-            new_session_reset_nb(lim, sess, S[_EQ])
+        if first_of_session:
+            new_session_reset_nb(lim, sess, eq)
         last_of_session = i + 1 < n and session[i + 1] != session[i]
 
         # 1. the previous bar's decision, at this bar's open
         if not fill_on_close and pend_valid:
             pend_valid = False
-            cs = int(S[_SIDE])
+            cs = int(side)
             if pend_target != cs:
-                _transition_nb(S, trades, counters, i, cs, pend_target, pend_reason, open_[i], low[i], high[i],
-                               SLOT_OPEN, pend_sig, pend_eq, pend_price, pend_atr, pend_sigma,
-                               size_mode, size_value, lot_size, min_qty, allow_fractional,
-                               sl_mult, tp_mult, trail_mult,
-                               max_loss, max_loss_frac, max_trades, max_position,
-                               multiplier, commission_per_contract, commission_pct, slip, lim, sess)
+                # sized with the decision bar's equity, close, ATR and sigma
+                _sync_nb(S, mark, stop, eq)
+                _transition_nb(S, trades, record, tacc, counters, lim, i, cs, pend_target, pend_reason,
+                               open_[i], low[i], high[i], SLOT_OPEN, pend_sig, pend_eq, close[pend_sig],
+                               atr[pend_sig], sigma[pend_sig], sess, cfg)
+                side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
 
         # 2. stops and takes inside the bar, then the trailing stop
-        cs = int(S[_SIDE])
-        first_check = S[_ENTRY_BAR] + (1.0 if fill_on_close else 0.0)
-        if cs != 0 and i >= first_check:
-            code, px = check_exit_nb(cs, open_[i], high[i], low[i], S[_STOP], S[_TAKE])
+        cs = int(side)
+        first_check = entry_bar + (1.0 if fill_on_close else 0.0)
+        if stops_on and cs != 0 and i >= first_check:
+            code, px = check_exit_nb(cs, open_[i], high[i], low[i], stop, take)
             if code != 0:
                 if code == EXIT_STOP:
                     px = _market_fill_nb(px, -cs, slip, low[i], high[i])
-                _exit_nb(S, trades, i, px, code, SLOT_INTRABAR,
-                         multiplier, commission_per_contract, commission_pct, lim, sess)
+                _sync_nb(S, mark, stop, eq)
+                _exit_nb(S, trades, record, tacc, lim, i, px, code, SLOT_INTRABAR, sess, cfg)
+                side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
                 if rearm:
                     blocked = cs
             else:
-                S[_STOP] = trailing_stop_update_nb(cs, S[_STOP], high[i], low[i], S[_TRAIL])
+                stop = trailing_stop_update_nb(cs, stop, high[i], low[i], trail)
 
         # 3. mark to market at the close
-        cs = int(S[_SIDE])
+        cs = int(side)
         if cs != 0 and close[i] == close[i]:
-            S[_EQ] += cs * S[_QTY] * multiplier * (close[i] - S[_MARK])
-            S[_MARK] = close[i]
-        time_up = cs != 0 and time_stop_nb(i - S[_SIG], max_bars)
+            eq += cs * qty * multiplier * (close[i] - mark)
+            mark = close[i]
+        time_up = cs != 0 and time_stop_nb(i - sig, max_bars)
         if not fill_on_close and cs != 0 and last_of_session:
             px = _market_fill_nb(close[i], -cs, slip, low[i], high[i])
             if px != px:
                 counters[C_NAN_PRICE] += 1
             else:
-                _exit_nb(S, trades, i, px, EXIT_SESSION, SLOT_CLOSE,
-                         multiplier, commission_per_contract, commission_pct, lim, sess)
+                _sync_nb(S, mark, stop, eq)
+                _exit_nb(S, trades, record, tacc, lim, i, px, EXIT_SESSION, SLOT_CLOSE, sess, cfg)
+                side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
                 if rearm:
                     blocked = cs
                 cs = 0
                 time_up = False
 
         # 4. the decision of this bar
-        halted = loss_limit_hit_nb(lim, sess, S[_EQ], max_loss, max_loss_frac)
+        halted = limits_on and loss_limit_hit_nb(lim, sess, eq, max_loss, max_loss_frac)
         desired = int(sides[i])
         if blocked != 0:
             if desired != blocked:
@@ -457,31 +550,32 @@ def simulate_nb(open_, high, low, close, sides, session,
 
         if fill_on_close:
             if desired != cs:
-                entered = _transition_nb(S, trades, counters, i, cs, desired, reason, close[i], low[i], high[i],
-                                         SLOT_CLOSE, i, S[_EQ], close[i], atr[i], sigma[i],
-                                         size_mode, size_value, lot_size, min_qty, allow_fractional,
-                                         sl_mult, tp_mult, trail_mult,
-                                         max_loss, max_loss_frac, max_trades, max_position,
-                                         multiplier, commission_per_contract, commission_pct, slip, lim, sess)
+                _sync_nb(S, mark, stop, eq)
+                entered = _transition_nb(S, trades, record, tacc, counters, lim, i, cs, desired, reason,
+                                         close[i], low[i], high[i], SLOT_CLOSE, i, eq, close[i], atr[i],
+                                         sigma[i], sess, cfg)
                 # an entry at the close (with slippage) is marked to that close too
                 if entered and S[_SIDE] != 0.0:
                     S[_EQ] += S[_SIDE] * S[_QTY] * multiplier * (close[i] - S[_MARK])
                     S[_MARK] = close[i]
+                side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
         else:
             pend_valid = True
             pend_target = desired
             pend_reason = reason
             pend_sig = i
-            pend_eq = S[_EQ]
-            pend_price = close[i]
-            pend_atr = atr[i]
-            pend_sigma = sigma[i]
+            pend_eq = eq
 
-        position[i] = S[_SIDE] * S[_QTY]
-        equity[i] = S[_EQ]
+        if record:
+            position[i] = side * qty
+        if side != 0.0:
+            held += 1
+        equity[i] = eq
+        first_of_session = last_of_session
 
+    _sync_nb(S, mark, stop, eq)
     k = int(S[_K])
-    if S[_SIDE] != 0.0:
+    if record and S[_SIDE] != 0.0:
         t = k - 1
         last = close[n - 1]
         if last != last:
@@ -493,4 +587,4 @@ def simulate_nb(open_, high, low, close, sides, session,
         trades[t]["net_pnl"] = gross - trades[t]["costs"]
         trades[t]["exit_reason"] = EXIT_END
         trades[t]["exit_slot"] = SLOT_CLOSE
-    return position, equity, trades[:k].copy(), counters
+    return k, held

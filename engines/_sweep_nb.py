@@ -1,13 +1,16 @@
 """Numba kernel of :func:`engines.sweep.sweep`: a parameter grid, streamed.
 
 For each combination (a row of ``params``) the kernel computes the desired
-sides with :func:`strategies._signals_nb.threshold_sides_nb`, runs
-:func:`engines._sim_nb.simulate_nb` -- the very kernel of
-:func:`engines.simulate.simulate`, so the fill rules exist once -- and reduces
-the run to one row of statistics with the metric kernels of
-:mod:`engines._metrics_nb`.  Nothing of shape (bars x combinations) is ever
-built: each combination's arrays live only while its row is computed, and the
-combinations run in parallel (``numba.prange``).  Besides the statistics,
+sides with :func:`strategies._signals_nb.threshold_sides_nb`, runs the bar
+loop of :func:`engines.simulate.simulate`'s kernel,
+:func:`engines._sim_nb.simulate_into_nb` (so the fill rules exist once), without
+position array and trade records (empty arrays) -- closed trades are
+folded into running sums at their exit -- and reduces the equity curve to one
+row of statistics in one pass with the metric kernels of
+:mod:`engines._metrics_nb` (:func:`run_stats_nb`).  Nothing of shape
+(bars x combinations) is ever built: each thread owns one equity and one
+returns buffer of the bars' length, reused for its combinations, and the
+threads run in parallel (``numba.prange``).  Besides the statistics,
 the kernel keeps each combination's compounded per-session returns (a
 sessions x combinations array) for the overfitting diagnostics of
 :func:`engines.sweep.overfitting`.
@@ -21,12 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engines._metrics_nb import (
-    N_RETURN_METRICS,
-    max_drawdown_amount_nb,
-    return_metrics_nb,
-)
-from engines._sim_nb import EXIT_END, simulate_nb
+from engines._metrics_nb import N_RETURN_METRICS, N_TRADE_ACC, TA_N, equity_metrics_nb, trade_metrics_nb
+from engines._sim_nb import N_COUNTERS, TRADE_DTYPE, simulate_into_nb
 from strategies._signals_nb import threshold_sides_nb
 
 __all__ = [
@@ -73,29 +72,26 @@ N_STATS = N_RETURN_METRICS + 7
 
 
 @njit(cache=True)
-def run_stats_nb(position, equity, trades, initial_equity, ppy, rf, out):
+def run_stats_nb(equity, initial_equity, held, tacc, ppy, rf, returns, out):
     """Write one run's statistics into ``out`` (shape (:data:`N_STATS`,)).
 
-    Same definitions as :func:`engines.metrics.summarize` called by
+    From what :func:`engines._sim_nb.simulate_into_nb` leaves: the equity
+    curve, the number of bars held and the closed trades folded into
+    ``tacc``; ``returns`` is a scratch buffer of the curve's length.  Same
+    definitions as :func:`engines.metrics.summarize` called by
     :func:`engines.simulate.simulate`: returns ``E_t / E_{t-1} - 1`` with
-    ``E_{-1} = initial_equity``; recovery factor on the equity curve in
-    currency; trade statistics per *closed* trade (the ``"end"`` trade, still
-    open at the end of the data, is left out), on net PnL; exposure = share
-    of bars with a non-zero position.
+    ``E_{-1} = initial_equity`` (:func:`engines._metrics_nb.equity_metrics_nb`,
+    one pass); recovery factor on the equity curve in currency; trade
+    statistics per *closed* trade (the ``"end"`` trade, still open at the end
+    of the data, is left out), on net PnL
+    (:func:`engines._metrics_nb.trade_metrics_nb`); exposure = share of bars
+    with a non-zero position.
     """
     n = equity.shape[0]
-    r = np.empty(n)
-    prev = initial_equity
-    for i in range(n):
-        r[i] = equity[i] / prev - 1.0
-        prev = equity[i]
-    m = return_metrics_nb(r, ppy, rf)
-    for j in range(N_RETURN_METRICS):
-        out[j] = m[j]
+    mdd = equity_metrics_nb(equity, initial_equity, ppy, rf, returns, out)
     # recovery factor: net profit / |max drawdown|, both in currency
     if n > 0:
         net = equity[n - 1] - initial_equity
-        mdd = max_drawdown_amount_nb(equity, initial_equity)
         if mdd == 0.0:
             out[ST_RECOVERY] = np.inf if net > 0 else np.nan
         else:
@@ -104,39 +100,8 @@ def run_stats_nb(position, equity, trades, initial_equity, ppy, rf, out):
     else:
         out[ST_RECOVERY] = np.nan
         out[ST_FINAL_EQUITY] = initial_equity
-    # per closed trade
-    k = 0
-    wins = 0
-    gains = 0.0
-    losses = 0.0
-    total = 0.0
-    for t in range(trades.shape[0]):
-        if trades[t]["exit_reason"] == EXIT_END:
-            continue
-        pnl = trades[t]["net_pnl"]
-        k += 1
-        total += pnl
-        if pnl > 0.0:
-            wins += 1
-            gains += pnl
-        elif pnl < 0.0:
-            losses -= pnl
-    out[ST_N_TRADES] = k
-    if k == 0:
-        out[ST_WIN_RATE] = np.nan
-        out[ST_PROFIT_FACTOR] = np.nan
-        out[ST_EXPECTANCY] = np.nan
-    else:
-        out[ST_WIN_RATE] = wins / k
-        if losses == 0.0:
-            out[ST_PROFIT_FACTOR] = np.inf if gains > 0.0 else np.nan
-        else:
-            out[ST_PROFIT_FACTOR] = gains / losses
-        out[ST_EXPECTANCY] = total / k
-    held = 0
-    for i in range(n):
-        if position[i] != 0.0:
-            held += 1
+    out[ST_N_TRADES] = tacc[TA_N]
+    out[ST_WIN_RATE], out[ST_PROFIT_FACTOR], out[ST_EXPECTANCY] = trade_metrics_nb(tacc)
     out[ST_EXPOSURE] = held / n if n > 0 else np.nan
 
 
@@ -147,7 +112,7 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
              atr, rearm, max_loss, max_loss_frac, max_trades, max_position,
              multiplier, commission_per_contract, commission_pct,
              slippage_ticks, tick_size, initial_equity, fill_on_close,
-             params, ppy, rf, session_last):
+             params, ppy, rf, session_last, n_workers):
     """Run the threshold strategy and the simulator for every row of ``params``.
 
     Parameters
@@ -169,6 +134,10 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
     session_last : ndarray of int64, shape (n_sessions,)
         Position of the last bar of each session, increasing (the last one is
         ``n_bars - 1``).
+    n_workers : int
+        Parallel workers (``numba.get_num_threads()``): worker ``w`` owns one
+        equity and one returns buffer and runs combinations ``w, w +
+        n_workers, ...``.  The results do not depend on it.
 
     Returns
     -------
@@ -181,25 +150,37 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
         to the combination's total return; the overnight gap belongs to the
         next session.  Only this (sessions x combinations) array is kept.
     """
+    n = open_.shape[0]
     n_combos = params.shape[0]
     n_sessions = session_last.shape[0]
     stats = np.empty((n_combos, N_STATS))
     session_returns = np.empty((n_sessions, n_combos))
-    for c in prange(n_combos):
-        sides = threshold_sides_nb(proba, params[c, P_LONG], params[c, P_SHORT],
-                                   int(params[c, P_MIN_HOLDING]), bars_to_close,
-                                   flat_bars_before_close, allow_short, meta_p, meta_th)
-        position, equity, trades, _ = simulate_nb(
-            open_, high, low, close, sides, session,
-            size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
-            atr, params[c, P_SL], params[c, P_TP], params[c, P_TRAIL], int(params[c, P_MAX_BARS]), rearm,
-            max_loss, max_loss_frac, max_trades, max_position,
-            multiplier, commission_per_contract, commission_pct,
-            slippage_ticks, tick_size, initial_equity, fill_on_close)
-        run_stats_nb(position, equity, trades, initial_equity, ppy, rf, stats[c])
-        prev = initial_equity
-        for k in range(n_sessions):
-            e = equity[session_last[k]]
-            session_returns[k, c] = e / prev - 1.0
-            prev = e
+    n_workers = max(1, min(n_combos, n_workers))
+    for w in prange(n_workers):
+        equity = np.empty(n)
+        returns = np.empty(n)
+        no_position = np.empty(0)
+        no_trades = np.empty(0, dtype=TRADE_DTYPE)
+        counters = np.empty(N_COUNTERS, dtype=np.int64)
+        tacc = np.empty(N_TRADE_ACC)
+        for c in range(w, n_combos, n_workers):
+            sides = threshold_sides_nb(proba, params[c, P_LONG], params[c, P_SHORT],
+                                       int(params[c, P_MIN_HOLDING]), bars_to_close,
+                                       flat_bars_before_close, allow_short, meta_p, meta_th)
+            counters[:] = 0
+            tacc[:] = 0.0
+            _, held = simulate_into_nb(
+                open_, high, low, close, sides, session,
+                size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
+                atr, params[c, P_SL], params[c, P_TP], params[c, P_TRAIL], int(params[c, P_MAX_BARS]), rearm,
+                max_loss, max_loss_frac, max_trades, max_position,
+                multiplier, commission_per_contract, commission_pct,
+                slippage_ticks, tick_size, initial_equity, fill_on_close,
+                no_position, equity, no_trades, counters, tacc)
+            run_stats_nb(equity, initial_equity, held, tacc, ppy, rf, returns, stats[c])
+            prev = initial_equity
+            for k in range(n_sessions):
+                e = equity[session_last[k]]
+                session_returns[k, c] = e / prev - 1.0
+                prev = e
     return stats, session_returns

@@ -2,17 +2,19 @@
 
 - :func:`sweep` runs every combination of a parameter grid through the numba
   kernel :func:`engines._sweep_nb.sweep_nb` -- the sides of
-  :func:`strategies._signals_nb.threshold_sides_nb` and the simulator kernel
-  :func:`engines._sim_nb.simulate_nb` of :func:`engines.simulate.simulate`,
-  with the metric kernels of :mod:`engines._metrics_nb` -- and returns one row
-  of metrics per combination, never a bars x combinations table.
+  :func:`strategies._signals_nb.threshold_sides_nb` and the bar loop of the
+  simulator kernel of :func:`engines.simulate.simulate`
+  (:func:`engines._sim_nb.simulate_into_nb`, run without position array or
+  trade records), with the one-pass metric kernels of
+  :mod:`engines._metrics_nb` -- and returns one row of metrics per
+  combination, never a bars x combinations table.
 - :func:`rerun` runs one chosen combination (the top-K tier) through
   :func:`engines.simulate.simulate`, optionally rebuilt as a vectorbt
   ``Portfolio`` (:func:`engines.vbt.to_vectorbt_portfolio`) for plots, trade
   records and tearsheets.
 
-Both tiers give the same trades, equity and metrics for a combination (a test
-checks it to 1e-9).  :func:`grid_from_spec` parses a grid written as text (the
+Both tiers give the same trades, equity and metrics for a combination (tests
+check the equity bit for bit and the metrics to 1e-12).  :func:`grid_from_spec` parses a grid written as text (the
 form a CLI flag takes).
 
 Grid parameters (:data:`GRID_PARAMS`) and their defaults when not swept:
@@ -43,6 +45,7 @@ import numbers
 import re
 from dataclasses import dataclass, replace
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -260,12 +263,16 @@ def _check_grid(grid) -> dict[str, list]:
 # --------------------------------------------------------------------------- shared setup
 
 
-def _combo_configs(params: dict, strategy: ProbabilityThresholdStrategy, stops: Stops):
-    """The strategy and stops of one combination (validated by their own rules)."""
+def _combo_configs(params: dict, strategy: ProbabilityThresholdStrategy, stops: Stops, base=None):
+    """The strategy and stops of one combination (validated by their own rules).
+
+    ``base``: ``strategy.get_params()`` when the caller already has it.
+    """
     strat_kw = {k: params[k] for k in _STRATEGY_PARAMS if k in params}
     strat = strategy
     if strat_kw:
-        strat = ProbabilityThresholdStrategy(**{**strategy.get_params(), **strat_kw})
+        base = strategy.get_params() if base is None else base
+        strat = ProbabilityThresholdStrategy(**{**base, **strat_kw})
     stop_kw = {}
     for k in ("sl_atr", "tp_atr", "trail_atr"):
         if k in params:
@@ -374,9 +381,10 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     params = np.empty((len(combos), snb.N_PARAMS))
     needs_atr = False
     strat_args = None
+    base = strategy.get_params()
     for c, values in enumerate(combos):
         p = dict(zip(names, values))
-        strat, st = _combo_configs(p, strategy, stops)
+        strat, st = _combo_configs(p, strategy, stops, base)
         lt, sh, mh, fb, allow_short, mt = strat.kernel_args()
         sl, tp, trail, max_bars, rearm = st.kernel_args()
         params[c] = (lt, sh, mh, sl, tp, trail, max_bars)
@@ -400,8 +408,9 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
 
     sess = np.asarray(facts.session, dtype=np.int64)
     session_last = np.append(np.flatnonzero(sess[1:] != sess[:-1]), len(sess) - 1).astype(np.int64)
+    # a bar's session date depends on its timestamp alone: ask only for each session's last bar
     session_dates = pd.DatetimeIndex(
-        np.asarray(bars_calendar(bars, calendar).sessions(index).session_date)[session_last],
+        np.asarray(bars_calendar(bars, calendar).sessions(index[session_last]).session_date),
         name="session_date")
 
     stats, sess_ret = snb.sweep_nb(
@@ -410,7 +419,7 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
         _c(atr_arr), bool(rearm), max_loss, max_loss_frac, int(max_trades), max_position,
         float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
-        bool(fill_on_close), params, float(ppy), float(rf), session_last)
+        bool(fill_on_close), params, float(ppy), float(rf), session_last, int(numba.get_num_threads()))
 
     idx = pd.MultiIndex.from_tuples(combos, names=names)
     cols = {k: stats[:, _STAT_COL[k]] for k in METRIC_KEYS}

@@ -716,8 +716,9 @@ def test_drawdown_invariants(r):
     assert mdd == pytest.approx(drawdown_series(r).min(), abs=1e-12)
     if r[0] < 0:  # a first-period loss is always a drawdown
         assert mdd <= r[0] + 1e-15
-    assert recovery_factor(r) == pytest.approx(
-        recovery_factor(r, initial_equity=1234.5), rel=1e-9, nan_ok=True)
+    if mdd == 0.0 or mdd < -1e-9:  # a drawdown of a few ulps is not scale-free (it rounds differently)
+        assert recovery_factor(r) == pytest.approx(
+            recovery_factor(r, initial_equity=1234.5), rel=1e-9, nan_ok=True)
 
 
 def test_doctests():
