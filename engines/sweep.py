@@ -87,7 +87,8 @@ GRID_PARAMS = ("long_threshold", "short_threshold", "min_holding", "sl_atr", "tp
 _INT_PARAMS = ("min_holding", "max_bars")
 _STRATEGY_PARAMS = ("long_threshold", "short_threshold", "min_holding")
 _ALIASES = {"long": "long_threshold", "short": "short_threshold", "holding": "min_holding",
-            "sl": "sl_atr", "tp": "tp_atr", "trail": "trail_atr"}
+            "sl": "sl_atr", "stop_atr": "sl_atr", "tp": "tp_atr", "take_atr": "tp_atr", "trail": "trail_atr",
+            "trailing_atr": "trail_atr", "time_stop": "max_bars"}
 _PCOL = {"long_threshold": snb.P_LONG, "short_threshold": snb.P_SHORT,
          "min_holding": snb.P_MIN_HOLDING, "sl_atr": snb.P_SL, "tp_atr": snb.P_TP,
          "trail_atr": snb.P_TRAIL, "max_bars": snb.P_MAX_BARS}
@@ -308,8 +309,7 @@ def session_returns(result: pd.DataFrame) -> pd.DataFrame:
         raise ParameterError("`result` must be a sweep() result (its attrs hold 'session_returns').")
     names = raw["names"]
     keys = [tuple(k) for k in raw["combos"]]
-    cols = pd.MultiIndex.from_tuples(keys, names=names) if len(names) > 1 else \
-        pd.Index([k[0] for k in keys], name=names[0])
+    cols = pd.MultiIndex.from_tuples(keys, names=names)  # as sweep()'s index, even with one parameter
     index = pd.DatetimeIndex(pd.to_datetime(raw["sessions"]), name="session_date")
     return pd.DataFrame(np.asarray(raw["values"], dtype=np.float64).reshape(len(index), len(keys)),
                         index=index, columns=cols)

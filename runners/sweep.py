@@ -70,9 +70,6 @@ DEFAULT_GRID = "long_threshold=0.52:0.60:0.02,min_holding=5,10,20,sl_atr=0,1.5,3
 #: Model and parameters of a run given neither ``--predictions`` nor ``--model``.
 DEFAULT_MODEL = "random_forest"
 DEFAULT_MODEL_PARAMS = {"n_estimators": 50, "max_depth": 6}
-#: Names this runner accepts in ``--grid`` on top of :mod:`engines.sweep`'s own and their aliases.
-RUNNER_ALIASES = {"stop_atr": "sl_atr", "take_atr": "tp_atr", "trailing_atr": "trail_atr",
-                  "time_stop": "max_bars"}
 _STRATEGY_KEYS = ("long_threshold", "short_threshold", "min_holding")
 _STOP_KEYS = ("sl_atr", "tp_atr", "trail_atr", "max_bars")
 _INT_KEYS = ("min_holding", "max_bars")
@@ -172,16 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_grid(spec: str) -> dict[str, list]:
     """``--grid`` text as ``{canonical name: values}`` in :data:`engines.sweep.GRID_PARAMS` order."""
-    import re
-
     from engines.sweep import GRID_PARAMS, grid_from_spec
 
-    def alias(m):
-        return RUNNER_ALIASES.get(m.group(1).strip(), m.group(1)) + "="
-
-    text = re.sub(r"([^,;\s=]+)\s*=", alias, spec)
     try:
-        grid = grid_from_spec(text)
+        grid = grid_from_spec(spec)
     except ParameterError as exc:
         raise ParameterError(f"--grid: {exc}") from None
     out = {}
@@ -560,11 +551,6 @@ def main(argv=None) -> Path:
     except (ParameterError, TypeError) as exc:
         raise ParameterError(f"strategy / stop flags: {exc}") from None
     _check_grid_values(grid, strategy, stops)
-    if len(grid) == 1:
-        # engines.sweep.overfitting needs >= 2 index levels (a one-level result raises KeyError):
-        # carry the base value of a second parameter, which adds no combination.
-        extra = "long_threshold" if "min_holding" in grid else "min_holding"
-        grid = parse_grid(f"{args.grid},{extra}={getattr(strategy, extra)}")
     if args.model:
         from ml.models import get_model_class
 

@@ -128,8 +128,12 @@ def test_sizing_fill_on_close_and_risk_free_pass_through(wdo5k, proba):
 
 
 def test_single_parameter_grid_and_aliases(wdo5k, proba):
-    df = sweep(wdo5k, proba, {"long": [0.7, 0.8]})
-    assert df.index.names == ["long_threshold"] and df.attrs["n_trials"] == 2
+    df = sweep(wdo5k, proba, {"long": [0.5, 0.55, 0.6]})
+    assert df.index.names == ["long_threshold"] and df.attrs["n_trials"] == 3
+    sr = session_returns(df)
+    assert list(sr.columns) == list(df.index)
+    ovf = overfitting(df)                                  # one swept parameter is enough
+    assert ovf["best"] == {"long_threshold": df["sharpe"].idxmax()[0]} and ovf["n_trials"] == 3
 
 
 # --------------------------------------------------------------------------- grid spec
@@ -143,6 +147,8 @@ def test_grid_from_spec_ranges_lists_and_aliases():
         "sl_atr": [1, 2, 3], "tp_atr": [2, 4], "max_bars": [10]}
     assert grid_from_spec("short=0.3,0.2:0.25:0.05,0.3") == {"short_threshold": [0.3, 0.2, 0.25]}
     assert set(grid_from_spec("trail=1e-1")) <= set(GRID_PARAMS)
+    assert grid_from_spec("stop_atr=1:3:0.5,take_atr=2,trailing_atr=1,time_stop=30") == {
+        "sl_atr": [1, 1.5, 2, 2.5, 3], "tp_atr": [2], "trail_atr": [1], "max_bars": [30]}
 
 
 @pytest.mark.parametrize("spec, match", [
