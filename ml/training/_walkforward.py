@@ -132,6 +132,13 @@ class WalkForwardConfig:
             cls = get_model_class(name)
             if cls.kind != "classifier":
                 raise ParameterError(f"`model` {name!r} is a {cls.kind} model; choose a classifier.")
+            params = self.model_params if self.model != ENSEMBLE else self.model_params.get(name, {})
+            if isinstance(params, dict):
+                known = list(cls().get_params())
+                for key in params:
+                    if key not in known:
+                        raise ParameterError(f"`model_params`: {key!r} is not a parameter of {name} "
+                                             f"({', '.join(sorted(known))}).{did_you_mean(key, known)}")
         check_choice("label", self.label, LABELS)
         for name, lo in (("train_sessions", 1), ("test_sessions", 1), ("n_features", 0), ("tune_trials", 0),
                          ("tune_splits", 2), ("min_train_rows", 1)):
@@ -311,7 +318,10 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
     model = _new_model(cfg, params, labels["t1"].iloc[tr])
     if window > 1:
         ctx = np.arange(train[0], train[-1] + 1)
-        model.fit(X.iloc[ctx][selected], y_all[ctx], sample_weight=np.nan_to_num(weights[ctx]))
+        purged = ~np.isin(ctx, train)          # rows the splitter purged: context only, never a label
+        y_ctx = np.where(purged, np.nan, y_all[ctx])
+        w_ctx = np.where(purged, 0.0, np.nan_to_num(weights[ctx]))
+        model.fit(X.iloc[ctx][selected], y_ctx, sample_weight=w_ctx)
         start = max(0, test[0] - (window - 1))
         p = model.predict_proba(X.iloc[start:test[-1] + 1][selected])[-len(test):]
     else:
@@ -354,6 +364,24 @@ def _run_key(cfg: WalkForwardConfig, X: pd.DataFrame, labels: pd.DataFrame) -> s
     h.update(pd.util.hash_pandas_object(labels[["label", "ret", "t1"]], index=True).to_numpy().tobytes())
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "n_jobs"}
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    h.update(_code_fingerprint().encode())
+    return h.hexdigest()
+
+
+def _code_fingerprint() -> str:
+    """Hash of this package's source and the model libraries' versions: a fold saved by other
+    code is trained again."""
+    import importlib.metadata
+
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.read_bytes())
+    for lib in ("numpy", "pandas", "scikit-learn", "catboost", "torch", "numba"):
+        try:
+            h.update(f"{lib}={importlib.metadata.version(lib)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            pass
     return h.hexdigest()
 
 

@@ -128,6 +128,12 @@ def test_bad_settings(fil_bars, changes, match):
         run(fil_bars, FAST.replace(**changes))
 
 
+def test_unknown_model_parameter_names_a_suggestion(fil_bars):
+    with pytest.raises(ParameterError, match="'n_estimator' is not a parameter of random_forest.*"
+                                             "Did you mean 'n_estimators'"):
+        run(fil_bars, FAST.replace(model_params={"n_estimator": 5}))
+
+
 def test_unknown_setting_names_a_suggestion():
     with pytest.raises(ParameterError, match="Did you mean 'train_sessions'"):
         FAST.replace(train_session=3)
@@ -147,8 +153,9 @@ def test_sequence_models_predict_with_the_bars_before_the_test_window(fil_bars):
     np.testing.assert_allclose(got, with_context, rtol=1e-12)
 
 
-ENSEMBLE = FAST.replace(model="ensemble", ensemble_models=("random_forest", "svm"),
-                        model_params={"random_forest": {"n_estimators": 20, "min_samples_leaf": 20}})
+ENSEMBLE = FAST.replace(model="ensemble", ensemble_models=("random_forest", "catboost"),
+                        model_params={"random_forest": {"n_estimators": 20, "min_samples_leaf": 20},
+                                      "catboost": {"iterations": 30, "depth": 4}})
 
 
 def test_stacking_ensemble_per_fold(fil_bars):
@@ -158,7 +165,7 @@ def test_stacking_ensemble_per_fold(fil_bars):
 
     model = res.folds[0].model
     assert isinstance(model, StackingEnsemble)
-    assert [name for name, _ in model.estimators] == ["random_forest", "svm"]
+    assert [name for name, _ in model.estimators] == ["random_forest", "catboost"]
     # the stacking folds are purged on the fold's training labels
     from ml.validation import PurgedKFold
 
@@ -175,7 +182,8 @@ def test_stacking_ensemble_per_fold(fil_bars):
     ({"ensemble_models": ("random_forest", "random_forest")}, "twice"),
     ({"ensemble_models": ("random_forest", "lstm")}, "windows of past bars"),
     ({"ensemble_models": ("random_forest", "garch")}, "volatility model"),
-    ({"model_params": {"catboost": {}}}, "maps base model names"),
+    ({"model_params": {"svm": {}}}, "maps base model names"),
+    ({"model_params": {"catboost": {"iteration": 5}}}, "Did you mean 'iterations'"),
     ({"tune_trials": 2}, "not supported with model='ensemble'"),
 ])
 def test_bad_ensemble_settings(fil_bars, changes, match):
