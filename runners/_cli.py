@@ -23,7 +23,8 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 #: Exceptions that are the user's to fix: shown as one line, exit code 2.
-USER_ERRORS = (BarDataError, ParameterError, FileNotFoundError, IsADirectoryError, PermissionError)
+USER_ERRORS = (BarDataError, ParameterError, FileNotFoundError, FileExistsError, IsADirectoryError,
+               NotADirectoryError, PermissionError)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -15,6 +15,7 @@ and the setting.  Precedence: defaults < file < flags given on the command line.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import tomllib
 from pathlib import Path
@@ -51,6 +52,8 @@ def _scalar(text: str):
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
+    if low in ("none", "null"):
+        return None
     for conv in (int, float):
         try:
             return conv(text)
@@ -98,10 +101,10 @@ def _convert(path, name, action: argparse.Action, value):
         if not isinstance(value, dict):
             raise ParameterError(f"{where} must be a table of KEY = VALUE, got {value!r}.")
         return dict(value)
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
             raise ParameterError(f"{where} must be true or false, got {value!r}.")
-        return value if isinstance(action, argparse._StoreTrueAction) else not value
+        return not value if isinstance(action, argparse._StoreFalseAction) else value
     if action.type is comma_list and isinstance(value, list):
         value = ",".join(map(str, value))
     many = action.nargs in ("+", "*")
@@ -158,6 +161,18 @@ def parse_args_with_config(parser: argparse.ArgumentParser, argv=None) -> argpar
     return args
 
 
+_BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _toml_key(k) -> str:
+    k = str(k)
+    return k if k and set(k) <= _BARE_KEY else _toml_string(k)
+
+
+def _toml_string(v: str) -> str:
+    return json.dumps(v, ensure_ascii=False)       # a JSON string is a valid TOML basic string
+
+
 def _toml_value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -171,12 +186,25 @@ def _toml_value(v) -> str:
         return repr(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{s}"'
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
+    return _toml_string(str(v))
+
+
+def _toml_table(name: str, table: dict, lines: list) -> None:
+    plain = {k: v for k, v in table.items() if v is not None and not isinstance(v, dict)}
+    nested = {k: v for k, v in table.items() if isinstance(v, dict)}
+    lines.append(f"\n[{name}]")
+    lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in plain.items())
+    for k, v in nested.items():
+        _toml_table(f"{name}.{_toml_key(k)}", v, lines)
 
 
 def to_toml(settings: dict, header: str = "") -> str:
-    """TOML text of flat settings (None values left out; dict values as tables)."""
+    """TOML text of settings (None values left out, TOML has no null; dict values as tables).
+
+    ``tomllib.loads(to_toml(d))`` equals ``d`` without its None values.
+    """
     lines = [f"# {line}" for line in header.splitlines()] if header else []
     tables = {}
     for k, v in settings.items():
@@ -185,10 +213,9 @@ def to_toml(settings: dict, header: str = "") -> str:
         if isinstance(v, dict):
             tables[k] = v
         else:
-            lines.append(f"{k} = {_toml_value(v)}")
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
     for k, table in tables.items():
-        lines.append(f"\n[{k}]")
-        lines.extend(f"{kk} = {_toml_value(vv)}" for kk, vv in table.items() if vv is not None)
+        _toml_table(_toml_key(k), table, lines)
     return "\n".join(lines) + "\n"
 
 

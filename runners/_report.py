@@ -56,19 +56,23 @@ def _measured(metrics: dict, name: str) -> float:
 
 
 def scorecard(metrics: dict, targets: dict) -> list[dict]:
-    """One row per target: ``name``, ``target``, ``op``, ``measured``, ``met``.
+    """One row per target: ``name``, ``target``, ``op``, ``measured``, ``met``, ``status``.
 
     ``targets`` maps metric names (of ``metrics`` or ``metrics["model"]``) to
-    numbers; a NaN / missing measurement is not met.
+    numbers.  ``status`` is ``"met"``, ``"not met"`` or ``"not measured"``
+    (NaN / missing, e.g. latency not timed): never counted as met.  An
+    infinite value (profit factor without losing trades) is compared as is.
     """
     rows = []
     for name, target in check_targets(targets).items():
         low = name in LOWER_IS_BETTER
         op = "<" if name == "decision_latency_ms" else ("<=" if low else ">=")
         value = _measured(metrics, name)
-        met = bool(np.isfinite(value) and (value < target if op == "<" else value <= target if low
-                                           else value >= target))
-        rows.append({"name": name, "op": op, "target": float(target), "measured": value, "met": met})
+        measured = not math.isnan(value)
+        met = bool(measured and (value < target if op == "<" else value <= target if low else value >= target))
+        status = "not measured" if not measured else "met" if met else "not met"
+        rows.append({"name": name, "op": op, "target": float(target), "measured": value, "met": met,
+                     "status": status})
     return rows
 
 
@@ -98,6 +102,8 @@ text-align:right} th{background:#f4f4f4} td:first-child,th:first-child{text-alig
 
 
 def _fmt(v, pct=False) -> str:
+    if isinstance(v, float) and math.isinf(v):
+        return "&infin;" if v > 0 else "-&infin;"
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
     if isinstance(v, (bool, np.bool_)):
@@ -177,7 +183,8 @@ def _charts(equity: pd.Series, calib: pd.DataFrame, importance: pd.Series) -> di
 
 
 def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict, model: dict,
-                  fold_metrics: pd.DataFrame, calibration: pd.DataFrame, importance: pd.DataFrame,
+                  fold_metrics: pd.DataFrame, calibration: pd.DataFrame, calibration_traded: pd.DataFrame,
+                  importance: pd.DataFrame,
                   selection_frequency: pd.Series, stability: dict, equity: pd.Series, notes: list[str]) -> str:
     """The HTML text of ``report.html``."""
     mean_imp = importance.mean(axis=1, skipna=True).sort_values(ascending=False).dropna()
@@ -187,10 +194,11 @@ def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict,
     parts.append(_table([[html.escape(k), _fmt(v)] for k, v in facts.items()], ["run", ""], "facts"))
 
     n_met = sum(r["met"] for r in score)
-    parts.append(f"<h2>KPI scorecard: {n_met} of {len(score)} met</h2>")
-    rows = [[html.escape(r["name"]), f"{r['op']} {_fmt(r['target'], r['name'] in _PCT)}",
-             _fmt(r["measured"], r["name"] in _PCT),
-             f"<span class='{'met' if r['met'] else 'miss'}'>{'met' if r['met'] else 'not met'}</span>"]
+    n_measured = sum(r["status"] != "not measured" for r in score)
+    parts.append(f"<h2>KPI scorecard: {n_met} of {n_measured} measured targets met</h2>")
+    css = {"met": "met", "not met": "miss", "not measured": "note"}
+    rows = [[html.escape(r["name"]), f"{html.escape(r['op'])} {_fmt(r['target'], r['name'] in _PCT)}",
+             _fmt(r["measured"], r["name"] in _PCT), f"<span class='{css[r['status']]}'>{r['status']}</span>"]
             for r in score]
     parts.append(_table(rows, ["metric", "target", "measured", "status"]))
     parts.append("<p class='note'>Targets come from the run's settings (<code>--target NAME=VALUE</code> or "
@@ -209,6 +217,8 @@ def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict,
     parts.append(_frame(calibration) if len(calibration) else "<p>No labelled predictions.</p>")
     parts.append(charts.get("calibration", ""))
     parts.append("</div>")
+    parts.append("<h3>Calibration of the traded probability (up among up / down labels)</h3>")
+    parts.append(_frame(calibration_traded) if len(calibration_traded) else "<p>No directional labels.</p>")
 
     parts.append("<h2>Feature importance and its stability</h2>")
     parts.append(f"<p>Mean Spearman rank correlation of importance between folds (on shared features): "

@@ -39,7 +39,6 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import logging
 import sys
 import time
 import warnings
@@ -86,7 +85,11 @@ MODELS = ("catboost", "random_forest", "svm", "mlp", "lstm", "transformer", "ens
 LABELS = ("triple_barrier", "fixed_horizon")
 ENGINES = ("vectorbt", "backtrader")
 #: Settings that do not change results (left out of the trial key).
-_NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions")
+_NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions", "data", "storage")
+#: Flags that :class:`ml.training.WalkForwardConfig` holds (keyed through it, with label settings resolved).
+_WF_FLAGS = ("model", "model_params", "ensemble_models", "label", "horizon", "pt", "sl", "threshold",
+             "train_sessions", "test_sessions", "step_sessions", "anchored", "n_features", "selector",
+             "feature_groups", "tune_trials", "tune_scoring", "seed", "calendar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--test-sessions", type=positive_int("--test-sessions"), default=5)
     g.add_argument("--step-sessions", type=positive_int("--step-sessions"),
                    help="sessions between folds (default --test-sessions)")
-    g.add_argument("--anchored", action="store_true", help="expanding instead of rolling training window")
+    g.add_argument("--anchored", action=argparse.BooleanOptionalAction, default=False,
+                   help="expanding instead of rolling training window (default: rolling)")
     g.add_argument("--n-features", type=whole("--n-features", 0), default=20,
                    help="features selected per fold on its training rows (0: all; default 20)")
     g.add_argument("--selector", default="mdi", choices=("mdi", "permutation", "mutual_info"))
@@ -133,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="go long when the probability is at least this, in [0.5, 1] (default 0.55)")
     g.add_argument("--short-threshold", type=number("--short-threshold", 0.0, 0.5, strict_hi=True), default=0.45,
                    help="go short when the probability is at most this, in [0, 0.5) (default 0.45)")
-    g.add_argument("--long-only", action="store_true", help="never short")
+    g.add_argument("--long-only", action=argparse.BooleanOptionalAction, default=False,
+                   help="never short (default: long and short)")
     g.add_argument("--min-holding", type=positive_int("--min-holding"), default=1,
                    help="bars a position is held at least (default 1)")
     g.add_argument("--flat-bars-before-close", type=whole("--flat-bars-before-close", 1), default=1,
@@ -163,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
                         ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TARGETS.items()) + ")")
     g.add_argument("--latency-decisions", type=whole("--latency-decisions", 0), default=50,
                    help="decisions timed for the latency figure (0: skip; default 50)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=whole("--seed", 0), default=0)
     g.add_argument("--n-jobs", type=int, default=1, help="folds trained in parallel (joblib; -1: all cores)")
     g.add_argument("--out", help="output folder (default runs/walkforward-<time>); rerun to resume")
     g.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
@@ -204,9 +209,22 @@ def _settings(args) -> dict:
     return out
 
 
-def _trial_key(settings: dict, data_hash: str) -> str:
-    kept = {k: v for k, v in settings.items() if k not in _NOT_RESULTS}
-    return hashlib.sha256(json.dumps([kept, data_hash], sort_keys=True, default=str).encode()).hexdigest()[:16]
+def _training_key(cfg: WalkForwardConfig, data_hash: str) -> str:
+    """Hash of what decides the out-of-sample probabilities: the data and the effective
+    walk-forward settings (not workers, storage or study name)."""
+    wf = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("n_jobs", "storage", "study_name")}
+    if cfg.model != "ensemble":
+        wf.pop("ensemble_models")
+    if not cfg.tune_trials:
+        wf.pop("tune_scoring"), wf.pop("tune_splits")
+    return hashlib.sha256(json.dumps([wf, data_hash], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _trial_key(args, training_key: str) -> str:
+    """Hash of what decides the results: the training key plus strategy, risk, costs and engine
+    (not paths, storage, workers or reporting)."""
+    rest = {k: v for k, v in vars(args).items() if k not in _NOT_RESULTS and k not in _WF_FLAGS}
+    return hashlib.sha256(json.dumps([training_key, rest], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _record_trial(ledger: Path, key: str, data_hash: str, sharpe: float, n: int, out: Path) -> list[dict]:
@@ -231,7 +249,8 @@ def _deflated_sharpe(daily: pd.Series, trials: list[dict], n_trials_flag) -> dic
     out = {"n_trials": n_trials, "trials_recorded": len(trials), "periods": "sessions"}
     try:
         if n_trials == 1:
-            res = deflated_sharpe_ratio(daily.to_numpy(), n_trials=1)
+            # per-session Sharpe ratios computed here: the "looks annualised" guard does not apply
+            res = deflated_sharpe_ratio(daily.to_numpy(), n_trials=1, per_period_checked=True)
         elif len(sharpes) >= 2:
             res = deflated_sharpe_ratio(daily.to_numpy(), n_trials=n_trials, trial_sharpes=sharpes,
                                         per_period_checked=True)
@@ -260,16 +279,22 @@ def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: 
     window = int(model.get_params().get("window", 1) or 1)
     catalog = feature_catalog()
     groups = sorted(set(catalog.loc[catalog.index.intersection(fold.selected), "group"]))
-    ends = np.linspace(max(history, len(bars) - 10 * n), len(bars), n, dtype=int, endpoint=True) - 1
+    first = min(history, max(window, len(bars) - n))
+    ends = np.unique(np.linspace(first, len(bars), n + 1, dtype=int, endpoint=True)[1:] - 1)
+
+    def decide(end):
+        X = build_features(bars.iloc[max(0, end - history + 1): end + 1], groups=groups, calendar=calendar)
+        p = model.predict_proba(X.iloc[-window:][fold.selected])[-1]
+        up = p[-1] / (p[-1] + p[0]) if len(p) == 3 and p[-1] + p[0] > 0 else p[-1]
+        return 1 if up >= strategy.long_threshold else (-1 if up <= strategy.short_threshold else 0)
+
     times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for end in np.unique(np.clip(ends, 0, len(bars) - 1)):
+        decide(int(ends[0]))                       # warm-up (first-call costs are not per decision)
+        for end in ends:
             t0 = time.perf_counter()
-            X = build_features(bars.iloc[max(0, end - history + 1): end + 1], groups=groups, calendar=calendar)
-            p = model.predict_proba(X.iloc[-window:][fold.selected])[-1]
-            up = p[-1] / (p[-1] + p[0]) if len(p) == 3 and p[-1] + p[0] > 0 else p[-1]
-            _ = 1 if up > strategy.long_threshold else (-1 if up < strategy.short_threshold else 0)
+            decide(int(end))
             times.append(time.perf_counter() - t0)
     ms = np.asarray(times) * 1000.0
     return {"decisions": int(len(ms)), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
@@ -279,9 +304,7 @@ def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: 
                         "model.predict_proba + threshold rule"}
 
 
-def _backtest(args, oos, sides, log):
-    contract = contract_of(args, oos)
-    costs = costs_of(args, contract)
+def _backtest(args, oos, sides, contract, costs, log):
     stops = Stops(sl_atr=args.sl_atr, tp_atr=args.tp_atr, trail_atr=args.trail_atr, max_bars=args.max_bars)
     sizing = Sizing(contracts=args.contracts)
     limits = DailyLimits(max_daily_loss=args.max_daily_loss, max_trades_per_day=args.max_trades_per_day)
@@ -307,7 +330,32 @@ def _backtest(args, oos, sides, log):
         diff = float(np.max(np.abs(vbt_eq.to_numpy() - res.equity.to_numpy())) / args.initial_equity)
         check = {"vectorbt_max_equity_diff_rel": diff}
         log.info("vectorbt Portfolio rebuilt from the fills: max equity difference %.2e of initial equity", diff)
-    return res, contract, costs, check
+    return res, check
+
+
+def _check_storage(url) -> None:
+    """Open an Optuna storage URL now, not inside the first fold after the features are built."""
+    import optuna
+
+    try:
+        optuna.storages.RDBStorage(url)
+    except Exception as exc:  # noqa: BLE001 - any failure to open it is the URL's
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ParameterError(f"--storage {url}: cannot open it as an Optuna storage ({first})") from None
+
+
+def _calibration(preds: pd.DataFrame, up_class: float):
+    """Calibration of ``p_up`` against up labels, and of the traded ``probability`` against up
+    among the directional (up / down) labels; with their Brier scores."""
+    lab = preds["label"]
+    up = (lab == up_class).astype(float).where(lab.notna())
+    table = calibration_table(preds["p_up"], up)
+    brier = float(np.nanmean((preds["p_up"] - up) ** 2))
+    directional = lab.notna() & (lab != 0) if up_class == 1.0 and (lab == -1).any() else lab.notna()
+    up_dir = up.where(directional)
+    traded = calibration_table(preds["probability"], up_dir)
+    brier_traded = float(np.nanmean((preds["probability"] - up_dir) ** 2))
+    return table, brier, traded, brier_traded
 
 
 def main(argv=None) -> Path:
@@ -316,17 +364,25 @@ def main(argv=None) -> Path:
     _check_args(args)
     targets = {**DEFAULT_TARGETS, **(args.targets or {})}
     cfg = _config(args)
+    if args.tune_trials and args.storage:
+        _check_storage(args.storage)
     t_start = time.perf_counter()
     out = Path(args.out) if args.out else default_out("walkforward")
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     log = setup_logging(out, args.quiet)
     timings = {}
     settings = _settings(args)
-    write_toml(out / "config.toml", {k: v for k, v in settings.items() if k not in ("config", "out", "quiet")},
-               header="Settings of this run: python -m runners.walkforward --config config.toml reproduces it.")
 
     bars, data_report = load_instrument(args.data, symbol=args.symbol, calendar=args.calendar, tz=args.tz, log=log)
     cal = bars_calendar(bars, args.calendar)
+    contract = contract_of(args, bars)            # before hours of training: a bad contract fails now
+    costs = costs_of(args, contract)
+    training_key = _training_key(cfg, data_report["data_hash"])
+    settings_key = _trial_key(args, training_key)
+    # one Optuna study per training configuration and fold: other settings never meet it in a shared storage
+    cfg = cfg.replace(study_name=f"walkforward-{training_key}")
     t0 = time.perf_counter()
     log.info("walk-forward: %s, %s labels, %d training / %d test sessions, %d features per fold%s",
              args.model, args.label, args.train_sessions, args.test_sessions, args.n_features,
@@ -341,21 +397,18 @@ def main(argv=None) -> Path:
 
     preds = wf.predictions.copy()
     preds["probability"] = signal_probability(preds)
-    with atomic_output(out / "predictions.parquet") as tmp:
-        preds.to_parquet(tmp)
-
-    oos = bars.loc[preds.index[0]:]
+    # the tested bars only: sessions a walk-forward step skipped are not out-of-sample results
+    oos = bars.loc[bars.index.isin(preds.index)]
     strategy = ProbabilityThresholdStrategy(long_threshold=args.long_threshold, short_threshold=args.short_threshold,
                                             min_holding=args.min_holding,
                                             flat_bars_before_close=args.flat_bars_before_close,
                                             allow_short=not args.long_only)
     sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=args.calendar)
     t0 = time.perf_counter()
-    res, contract, costs, check = _backtest(args, oos, sides, log)
+    res, check = _backtest(args, oos, sides, contract, costs, log)
     timings["backtest_s"] = round(time.perf_counter() - t0, 2)
     daily = daily_returns(res.returns, cal)
     sharpe_session = float(daily.mean() / daily.std(ddof=1)) if len(daily) > 1 and daily.std(ddof=1) > 0 else None
-    settings_key = _trial_key(settings, data_report["data_hash"])
     trials = _record_trial(out.resolve().parent / "trials.jsonl", settings_key, data_report["data_hash"],
                            sharpe_session, len(daily), out)
     dsr = _deflated_sharpe(daily, trials, args.n_trials)
@@ -366,7 +419,7 @@ def main(argv=None) -> Path:
 
     trades = res.trades
     closed = trades[trades["closed"]] if len(trades) else trades
-    metrics = {k: v for k, v in res.metrics.items()}
+    metrics = dict(res.metrics)
     metrics.update({
         "deflated_sharpe": dsr.get("dsr"),
         "sharpe_per_session": sharpe_session,
@@ -376,12 +429,13 @@ def main(argv=None) -> Path:
         "costs": float(closed["costs"].sum()) if len(closed) else 0.0,
         "net_pnl": float(closed["pnl"].sum()) if len(closed) else 0.0,
     })
+    calib, brier, calib_traded, brier_traded = _calibration(preds, float(m["classes"][-1]))
     model_metrics = {k: m[k] for k in ("auc", "log_loss", "accuracy", "n_predictions", "n_labelled", "n_folds",
                                        "tuning_trials", "importance_stability", "selection_jaccard")}
+    model_metrics.update(brier=brier, brier_traded=brier_traded)
     metrics["model"] = model_metrics
     metrics["importance_stability"] = m["importance_stability"]
-    fold_table = wf.fold_metrics.reset_index()
-    metrics["folds"] = fold_table.to_dict(orient="records")
+    metrics["folds"] = wf.fold_metrics.reset_index().to_dict(orient="records")
     metrics["dsr"] = dsr
     metrics["latency"] = latency
     metrics["engine"] = {"name": args.engine, "contract": contract, "costs": dataclasses.asdict(costs),
@@ -389,29 +443,6 @@ def main(argv=None) -> Path:
     score = scorecard(metrics, targets)
     metrics["kpi"] = {r["name"]: r for r in score}
 
-    with atomic_output(out / "trades.csv") as tmp:
-        trades.to_csv(tmp, index=False)
-    eq = pd.DataFrame({"equity": res.equity, "returns": res.returns, "position": res.positions, "side": sides,
-                       "probability": preds["probability"].reindex(oos.index)})
-    eq.index.name = "timestamp"
-    with atomic_output(out / "equity.csv") as tmp:
-        eq.to_csv(tmp)
-    if len(daily) >= 2:
-        from engines.report import tearsheet
-
-        with atomic_output(out / "tearsheet.html") as tmp:
-            tearsheet(res.returns, path=tmp, calendar=cal,
-                      title=f"{bars['symbol'].iloc[0]} {args.model} walk-forward (out of sample)")
-    else:
-        log.warning("the out-of-sample part spans %d session(s): no tearsheet (it needs 2)", len(daily))
-
-    up = wf.predictions["label"] == float(m["classes"][-1])
-    calib = calibration_table(wf.predictions["p_up"], up.where(wf.predictions["label"].notna()))
-    brier = float(np.nanmean((wf.predictions["p_up"] - up.astype(float)).where(wf.predictions["label"].notna()) ** 2))
-    model_metrics["brier"] = brier
-    backtest_rows = {k: metrics[k] for k in ("sharpe", "sortino", "calmar", "max_drawdown", "total_return",
-                                             "win_rate", "profit_factor", "recovery_factor", "n_trades",
-                                             "exposure", "deflated_sharpe", "gross_pnl", "costs", "net_pnl")}
     facts = {"data": ", ".join(data_report["data"]), "instrument": bars["symbol"].iloc[0],
              "out-of-sample": f"{oos.index[0]} to {oos.index[-1]} ({len(daily)} sessions, {len(oos):,} bars)",
              "model": args.model, "label": f"{args.label} (horizon {args.horizon} bars)",
@@ -423,35 +454,65 @@ def main(argv=None) -> Path:
         f"Deflated Sharpe ratio over {dsr['n_trials']} trial(s) on these data "
         f"({dsr['trials_recorded']} recorded in trials.jsonl next to this folder), on session returns.",
         f"Decision latency: p95 of {latency.get('decisions', 0)} decisions; {latency.get('measures', '')}.",
-        "The strategy trades P(up) / (P(up) + P(down)) when the labels have up and down classes, else P(up).",
+        "The strategy trades P(up) / (P(up) + P(down)) when the labels have up and down classes, else P(up); "
+        "its calibration is shown against up among the up / down labels.",
         "Backtest metrics are annualised from the session calendar; win rate and profit factor are per closed "
         "trade, net of costs.",
     ]
+    backtest_rows = {k: metrics[k] for k in ("sharpe", "sortino", "calmar", "max_drawdown", "total_return",
+                                             "win_rate", "profit_factor", "recovery_factor", "n_trades",
+                                             "exposure", "deflated_sharpe", "gross_pnl", "costs", "net_pnl")}
     page = render_report(title=f"Walk-forward report: {bars['symbol'].iloc[0]} {args.model}", facts=facts,
                          score=score, backtest=backtest_rows, model=model_metrics,
-                         fold_metrics=wf.fold_metrics, calibration=calib, importance=wf.importance,
-                         selection_frequency=wf.selection_frequency, stability=wf.stability,
-                         equity=res.equity, notes=notes)
+                         fold_metrics=wf.fold_metrics, calibration=calib, calibration_traded=calib_traded,
+                         importance=wf.importance, selection_frequency=wf.selection_frequency,
+                         stability=wf.stability, equity=res.equity, notes=notes)
+
+    # Results are written together at the end, each atomically; run.json last marks a finished run.
+    (out / "run.json").unlink(missing_ok=True)
+    with atomic_output(out / "predictions.parquet") as tmp:
+        preds.to_parquet(tmp)
+    with atomic_output(out / "trades.csv") as tmp:
+        trades.to_csv(tmp, index=False)
+    eq = pd.DataFrame({"equity": res.equity, "returns": res.returns, "position": res.positions, "side": sides,
+                       "probability": preds["probability"].reindex(oos.index)})
+    eq.index.name = "timestamp"
+    with atomic_output(out / "equity.csv") as tmp:
+        eq.to_csv(tmp)
+    sheet = out / "tearsheet.html"
+    if len(daily) >= 2:
+        from engines.report import tearsheet
+
+        with atomic_output(sheet) as tmp:
+            tearsheet(res.returns, path=tmp, calendar=cal,
+                      title=f"{bars['symbol'].iloc[0]} {args.model} walk-forward (out of sample)")
+    else:
+        sheet.unlink(missing_ok=True)
+        log.warning("the out-of-sample part spans %d session(s): no tearsheet (it needs 2)", len(daily))
     atomic_write_text(out / "report.html", page)
     atomic_write_json(out / "metrics.json", metrics)
+    resolved = {k: v for k, v in settings.items() if k not in ("config", "out", "quiet")}
+    resolved["data"] = [str(Path(d).resolve()) for d in data_report["data"]]
+    write_toml(out / "config.toml", resolved,
+               header="Settings of this run: python -m runners.walkforward --config config.toml reproduces it.")
     timings["total_s"] = round(time.perf_counter() - t_start, 2)
+    files = sorted({p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")} | {"run.json"})
     atomic_write_json(out / "run.json", {
         "runner": "walkforward", "settings": settings, "seed": args.seed, "trial_key": settings_key,
         "data": data_report, "libraries": library_versions(), "code_version": code_version(),
         "resumed_folds": wf.resumed_folds, "timings": timings,
-        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "files": sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")),
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "files": files,
     })
     log.info("backtest (%s, out of sample, %d sessions): Sharpe %.2f, max drawdown %.2f%%, %d trades, win rate "
              "%s, profit factor %s, deflated Sharpe %s", args.engine, len(daily), metrics["sharpe"],
              100 * metrics["max_drawdown"], metrics["n_trades"], _pct(metrics["win_rate"]),
              _num(metrics["profit_factor"]), _num(metrics["deflated_sharpe"]))
-    log.info("KPI targets met: %d of %d (%s)", sum(r["met"] for r in score), len(score),
-             ", ".join(f"{r['name']} {'met' if r['met'] else 'not met'}" for r in score))
+    measured = [r for r in score if r["status"] != "not measured"]
+    log.info("KPI targets met: %d of %d measured (%s)", sum(r["met"] for r in measured), len(measured),
+             ", ".join(f"{r['name']} {r['status']}" for r in score))
     log.info("done in %.1f s", timings["total_s"])
-    logging.getLogger("runners").handlers[0].flush()
-    print(f"reports: {(out / 'report.html').resolve()}\n         {(out / 'tearsheet.html').resolve()}\n"
-          f"results: {out.resolve()}")
+    shown = [out / "report.html"] + ([sheet] if sheet.exists() else [])
+    print("reports: " + "\n         ".join(str(p.resolve()) for p in shown) + f"\nresults: {out.resolve()}")
     return out
 
 

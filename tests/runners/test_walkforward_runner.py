@@ -66,12 +66,15 @@ def test_metrics_json_holds_backtest_model_and_overfitting_figures(fast_run):
         assert key in m["model"], key
     assert len(m["folds"]) == m["model"]["n_folds"] == 2          # 12 sessions: 6 training, 3 + 3 tested
     assert {"fold", "auc", "log_loss", "accuracy", "n_train", "n_test"} <= set(m["folds"][0])
-    assert m["dsr"]["n_trials"] == 1 and m["deflated_sharpe"] == pytest.approx(m["dsr"]["psr"]
-                                                                               if "psr" in m["dsr"] else m["dsr"]["dsr"])
+    # one trial: the deflated Sharpe is the probabilistic Sharpe against 0, defined whatever the Sharpe
+    assert m["dsr"]["n_trials"] == 1 and m["dsr"]["psr_benchmark"] == 0.0
+    assert m["deflated_sharpe"] is not None and 0.0 <= m["deflated_sharpe"] <= 1.0
     assert set(m["kpi"]) == {"win_rate", "sharpe", "max_drawdown", "profit_factor", "recovery_factor",
                              "decision_latency_ms"}
     dd = m["kpi"]["max_drawdown"]
     assert dd["measured"] == pytest.approx(abs(m["max_drawdown"])) and dd["met"] == (dd["measured"] <= 0.03)
+    assert m["latency"]["decisions"] == 5 and m["kpi"]["decision_latency_ms"]["status"] in ("met", "not met")
+    assert 0.0 <= m["model"]["brier"] <= 1.0 and 0.0 <= m["model"]["brier_traded"] <= 1.0
     assert m["engine"]["vectorbt_max_equity_diff_rel"] < 1e-9   # vectorbt Portfolio agrees with the fills
 
 
@@ -142,13 +145,19 @@ def test_config_file_equals_flags_and_flags_override_it(fast_run, tmp_path):
     for key in ("sharpe", "n_trades", "total_return", "win_rate"):
         assert again[key] == before[key]
     assert again["model"]["auc"] == before["model"]["auc"]
-    # a flag beats the file; a new configuration in the same parent folder is a second trial
-    proc = run(["--config", str(out / "config.toml"), "--long-threshold", "0.6", "--short-threshold", "0.4",
-                "--out", str(tmp_path / "stricter"), "--quiet"], cwd)
+    # a flag beats the file (booleans too); a new configuration in the same parent folder is a second trial
+    cfg = (out / "config.toml").read_text().replace("long_only = false", "long_only = true")
+    (tmp_path / "long_only.toml").write_text(cfg)
+    proc = run(["--config", str(tmp_path / "long_only.toml"), "--no-long-only", "--long-threshold", "0.6",
+                "--short-threshold", "0.4", "--target", "brier=0.99", "--out", str(tmp_path / "stricter"),
+                "--quiet"], cwd)
     assert proc.returncode == 0, proc.stderr
     strict = json.loads((tmp_path / "stricter" / "metrics.json").read_text())
     run_json = json.loads((tmp_path / "stricter" / "run.json").read_text())
     assert run_json["settings"]["long_threshold"] == 0.6 and run_json["settings"]["train_sessions"] == 6
+    assert run_json["settings"]["long_only"] is False
+    assert strict["kpi"]["brier"]["measured"] == strict["model"]["brier"] and strict["kpi"]["brier"]["met"]
+    assert run_json["resumed_folds"] == [] and "run.json" in run_json["files"]
     assert strict["n_trades"] <= before["n_trades"]
     assert strict["dsr"]["n_trials"] == 2
 
@@ -184,12 +193,44 @@ def in_process(args, capsys):
     (["--participation", "0.1"], "--participation needs --engine backtrader"),
     (["--n-jobs", "0"], "--n-jobs"),
     (["--config", "missing.toml"], "--config missing.toml: no such file"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--model", "random_forest", "--model-param", "n_estimator=5"],
+     "'n_estimator' is not a parameter of random_forest"),
+    (["--tune-trials", "1", "--storage", "nosuchdb://x"], "--storage nosuchdb://x: cannot open it"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message, tmp_path, capsys):
     code, err = in_process(args + ["--out", str(tmp_path / "o"), "--quiet"], capsys)
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
+
+
+def test_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    code, err = in_process(["--out", str(tmp_path / "afile"), "--quiet"], capsys)
+    assert code == 2 and "exists and is not a folder" in err
+
+
+def test_scorecard_states_and_config_round_trip():
+    import tomllib
+
+    from runners._config import to_toml
+    from runners._report import scorecard
+
+    rows = {r["name"]: r for r in scorecard(
+        {"sharpe": 2.5, "max_drawdown": -0.05, "profit_factor": float("inf"), "decision_latency_ms": None,
+         "model": {"brier": 0.2}},
+        {"sharpe": 2.0, "max_drawdown": 0.03, "profit_factor": 2.2, "decision_latency_ms": 30.0, "brier": 0.25})}
+    assert rows["sharpe"]["status"] == "met" and rows["max_drawdown"]["status"] == "not met"
+    assert rows["profit_factor"]["status"] == "met"                     # no losing trade: infinite
+    assert rows["decision_latency_ms"]["status"] == "not measured" and not rows["decision_latency_ms"]["met"]
+    assert rows["brier"]["status"] == "met"                             # lower is better
+    settings = {"model": "ensemble", "ensemble_models": ["catboost", "svm"], "long_only": False, "seed": 3,
+                "data": ["/a b/c.csv"], "threshold": 0.25, "step_sessions": None,
+                "model_params": {"catboost": {"iterations": 20}, "svm": {"C": 0.5}},
+                "targets": {"sharpe": 1.5}, "symbol": 'W"D\nO'}
+    back = tomllib.loads(to_toml(settings, header="a\nb"))
+    assert back == {k: v for k, v in settings.items() if v is not None}
 
 
 def test_a_user_error_in_a_subprocess_has_no_traceback(tmp_path, small_csv):
