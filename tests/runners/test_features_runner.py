@@ -1,22 +1,17 @@
 """runners.features, invoked as a user would: a subprocess on the bundled sample."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from tests.runners._subprocess import run_runner
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args, cwd):
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "runners.features", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return run_runner("runners.features", args, cwd)
 
 
 @pytest.fixture(scope="module")

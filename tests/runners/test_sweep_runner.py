@@ -6,7 +6,6 @@ its own probabilities with ``--model``; user errors run concurrently.
 """
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.runners._subprocess import runner_env
 
-ROOT = Path(__file__).resolve().parents[2]
 GRID = "long=0.52:0.58:0.02,holding=5,10,stop_atr=0,2"  # 4 x 2 x 2 = 16 combinations
 N_COMBOS = 16
 
 
 def _env():
-    return dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return runner_env()
 
 
 def start(args, cwd):

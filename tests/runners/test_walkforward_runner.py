@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -12,17 +10,15 @@ import pandas as pd
 import pytest
 
 from ml.data import sample_path
+from tests.runners._subprocess import run_runner
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--model", "random_forest", "--model-param", "n_estimators=30", "--model-param", "min_samples_leaf=20",
         "--train-sessions", "6", "--test-sessions", "3", "--n-features", "8", "--horizon", "20",
         "--latency-decisions", "5", "--quiet"]
 
 
-def run(args, cwd, module="runners.walkforward"):
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+def run(args, cwd):
+    return run_runner("runners.walkforward", args, cwd)
 
 
 @pytest.fixture(scope="module")
