@@ -304,10 +304,21 @@ def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: 
                         "model.predict_proba + threshold rule"}
 
 
-def _backtest(args, oos, sides, contract, costs, log):
+def _trading(args):
+    """Strategy, stops, sizing and limits from the flags, checked before any training."""
+    strategy = ProbabilityThresholdStrategy(long_threshold=args.long_threshold, short_threshold=args.short_threshold,
+                                            min_holding=args.min_holding,
+                                            flat_bars_before_close=args.flat_bars_before_close,
+                                            allow_short=not args.long_only)
     stops = Stops(sl_atr=args.sl_atr, tp_atr=args.tp_atr, trail_atr=args.trail_atr, max_bars=args.max_bars)
     sizing = Sizing(contracts=args.contracts)
     limits = DailyLimits(max_daily_loss=args.max_daily_loss, max_trades_per_day=args.max_trades_per_day)
+    for obj in (strategy, stops, sizing, limits):
+        obj.kernel_args()
+    return strategy, stops, sizing, limits
+
+
+def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log):
     common = dict(contract=contract, sizing=sizing, stops=stops, costs=costs, initial_equity=args.initial_equity,
                   calendar=args.calendar)
     check = {}
@@ -364,6 +375,7 @@ def main(argv=None) -> Path:
     _check_args(args)
     targets = {**DEFAULT_TARGETS, **(args.targets or {})}
     cfg = _config(args)
+    strategy, stops, sizing, limits = _trading(args)
     if args.tune_trials and args.storage:
         _check_storage(args.storage)
     t_start = time.perf_counter()
@@ -399,13 +411,9 @@ def main(argv=None) -> Path:
     preds["probability"] = signal_probability(preds)
     # the tested bars only: sessions a walk-forward step skipped are not out-of-sample results
     oos = bars.loc[bars.index.isin(preds.index)]
-    strategy = ProbabilityThresholdStrategy(long_threshold=args.long_threshold, short_threshold=args.short_threshold,
-                                            min_holding=args.min_holding,
-                                            flat_bars_before_close=args.flat_bars_before_close,
-                                            allow_short=not args.long_only)
     sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=args.calendar)
     t0 = time.perf_counter()
-    res, check = _backtest(args, oos, sides, contract, costs, log)
+    res, check = _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log)
     timings["backtest_s"] = round(time.perf_counter() - t0, 2)
     daily = daily_returns(res.returns, cal)
     sharpe_session = float(daily.mean() / daily.std(ddof=1)) if len(daily) > 1 and daily.std(ddof=1) > 0 else None

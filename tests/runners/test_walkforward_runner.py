@@ -193,6 +193,7 @@ def in_process(args, capsys):
     (["--model", "random_forest", "--model-param", "n_estimator=5"],
      "'n_estimator' is not a parameter of random_forest"),
     (["--tune-trials", "1", "--storage", "nosuchdb://x"], "--storage nosuchdb://x: cannot open it"),
+    (["--max-daily-loss", "0.5"], "max_daily_loss_fraction"),          # before any training
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message, tmp_path, capsys):
     code, err = in_process(args + ["--out", str(tmp_path / "o"), "--quiet"], capsys)
