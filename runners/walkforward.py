@@ -39,6 +39,7 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import os
 import sys
 import time
 import warnings
@@ -228,19 +229,28 @@ def _trial_key(args, training_key: str) -> str:
 
 
 def _record_trial(ledger: Path, key: str, data_hash: str, sharpe: float, n: int, out: Path) -> list[dict]:
-    """Add (or update) this configuration in the trial ledger; return the trials on the same data."""
-    rows = []
-    if ledger.is_file():
-        for line in ledger.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    rows = [r for r in rows if r.get("key") != key]
-    rows.append({"key": key, "data_hash": data_hash, "sharpe_per_session": sharpe, "n_sessions": n,
-                 "out": str(out), "time": _dt.datetime.now().isoformat(timespec="seconds")})
-    atomic_write_text(ledger, "".join(json.dumps(r) + "\n" for r in rows))
-    return [r for r in rows if r.get("data_hash") == data_hash]
+    """Record this configuration in the trial ledger; return the trials on the same data.
+
+    The ledger is append-only, one JSON line per run, written with a single
+    ``O_APPEND`` write so that runs finishing at once in the same folder never
+    lose a line; a configuration run again counts once (its latest line).
+    """
+    row = {"key": key, "data_hash": data_hash, "sharpe_per_session": sharpe, "n_sessions": n,
+           "out": str(out), "time": _dt.datetime.now().isoformat(timespec="seconds")}
+    fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, (json.dumps(row) + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
+    latest = {}
+    for line in ledger.read_text(encoding="utf-8").splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(r, dict) and "key" in r:
+            latest[r["key"]] = r
+    return [r for r in latest.values() if r.get("data_hash") == data_hash]
 
 
 def _deflated_sharpe(daily: pd.Series, trials: list[dict], n_trials_flag) -> dict:

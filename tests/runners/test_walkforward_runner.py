@@ -128,8 +128,8 @@ def test_rerun_resumes_after_the_finished_folds_and_changes_nothing(fast_run, sm
         assert after[key] == before[key]
     pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), preds)
     # the same configuration is one trial, not two
-    ledger = (out.parent / "trials.jsonl").read_text().splitlines()
-    assert len(ledger) == 1 and after["dsr"]["n_trials"] == 1
+    ledger = [json.loads(line) for line in (out.parent / "trials.jsonl").read_text().splitlines()]
+    assert len({r["key"] for r in ledger}) == 1 and after["dsr"]["n_trials"] == 1
 
 
 def test_config_file_equals_flags_and_flags_override_it(fast_run, tmp_path):
@@ -283,3 +283,23 @@ def test_atomic_outputs_are_ordinary_files(tmp_path):
     os.umask(mask)
     path = atomic_write_text(tmp_path / "a.txt", "x")
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def _record_many(ledger, worker):
+    from runners.walkforward import _record_trial
+
+    for i in range(25):
+        _record_trial(ledger, f"{worker}-{i}", "data", 0.1, 10, Path("out"))
+
+
+def test_trial_ledger_loses_nothing_when_runs_finish_together(tmp_path):
+    from joblib import Parallel, delayed
+
+    from runners.walkforward import _record_trial
+
+    ledger = tmp_path / "trials.jsonl"
+    Parallel(n_jobs=4, backend="loky")(delayed(_record_many)(ledger, w) for w in range(4))
+    trials = _record_trial(ledger, "0-0", "data", 0.2, 10, Path("out"))      # a rerun counts once
+    assert len(trials) == 100 and {r["key"] for r in trials} == {f"{w}-{i}" for w in range(4) for i in range(25)}
+    assert [r for r in trials if r["key"] == "0-0"][0]["sharpe_per_session"] == 0.2
+    assert _record_trial(ledger, "x", "other data", 0.0, 10, Path("out"))[0]["key"] == "x"
