@@ -23,7 +23,7 @@ from pathlib import Path
 from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 
-__all__ = ["KeyValue", "comma_list", "parse_args_with_config", "to_toml", "write_toml"]
+__all__ = ["KeyValue", "comma_list", "flags_given", "parse_args_with_config", "to_toml", "write_toml"]
 
 
 def comma_list(text: str) -> list[str]:
@@ -67,7 +67,7 @@ def _dests(parser) -> dict[str, argparse.Action]:
             if a.dest not in ("help", "config") and a.option_strings}
 
 
-def _given(parser, argv) -> set[str]:
+def flags_given(parser, argv) -> set[str]:
     """Destinations the command line set explicitly."""
     saved = [(a, a.default) for a in parser._actions]
     try:
@@ -150,7 +150,7 @@ def parse_args_with_config(parser: argparse.ArgumentParser, argv=None) -> argpar
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ParameterError(f"--config {path}: not a valid TOML file ({exc}).") from None
     dests = _dests(parser)
-    given = _given(parser, argv)
+    given = flags_given(parser, argv)
     for name, value in _flatten(table, dests, str(path)).items():
         action = dests[name]
         conv = _convert(path, name, action, value)

@@ -15,8 +15,8 @@ import pandas as pd
 from ml.data import continuous_contract, load_bars, parse_contract, sample_path
 from ml.exceptions import ParameterError
 
-__all__ = ["add_cost_flags", "add_data_flags", "code_version", "contract_of", "costs_of", "file_hash",
-           "library_versions", "load_instrument", "number", "positive_int", "signal_probability", "whole"]
+__all__ = ["add_cost_flags", "add_data_flags", "code_version", "directional_probability", "contract_of", "costs_of", "file_hash",
+           "library_versions", "load_instrument", "n_jobs", "number", "positive_int", "signal_probability", "whole"]
 
 _LIBRARIES = ("numpy", "pandas", "numba", "scikit-learn", "catboost", "optuna", "arch", "vectorbt",
               "backtrader", "quantstats", "torch")
@@ -153,6 +153,14 @@ def whole(name, lo):
     return conv
 
 
+def n_jobs(text):
+    """argparse type of ``--n-jobs``: a whole number, -1 for all cores, never 0."""
+    v = whole("--n-jobs", -(2 ** 31))(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError("--n-jobs must be >= 1 or -1 (all cores), got 0")
+    return v
+
+
 def positive_int(name):
     """argparse type: a whole number >= 1, naming the flag."""
     return whole(name, 1)
@@ -182,6 +190,14 @@ def costs_of(args, contract: str):
     return Costs(commission_per_contract=cpc, commission_pct=pct, slippage_ticks=args.slippage_ticks)
 
 
+def directional_probability(up, down):
+    """``up / (up + down)``: the chance of up given a barrier is hit; NaN where both are 0."""
+    total = up + down
+    if isinstance(total, pd.Series):
+        return up / total.where(total > 0)
+    return up / total if total > 0 else float("nan")
+
+
 def signal_probability(predictions: pd.DataFrame) -> pd.Series:
     """The probability a strategy trades on, from walk-forward predictions.
 
@@ -191,9 +207,7 @@ def signal_probability(predictions: pd.DataFrame) -> pd.Series:
     is ``p_up``.
     """
     if "p_-1" in predictions.columns and "p_1" in predictions.columns:
-        up, down = predictions["p_1"], predictions["p_-1"]
-        total = up + down
-        return (up / total.where(total > 0)).rename("probability")
+        return directional_probability(predictions["p_1"], predictions["p_-1"]).rename("probability")
     if "p_up" not in predictions.columns:
         raise ParameterError("the predictions have no `p_up` column (expected the output of "
                              "python -m runners.walkforward)")

@@ -58,12 +58,13 @@ import numpy as np
 import pandas as pd
 
 from ml._checks import did_you_mean
+from ml._fingerprint import source_hash
 from ml.exceptions import BarDataError, ParameterError
 from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic_write_text, default_out, \
     run_cli, setup_logging
-from runners._config import KeyValue, parse_args_with_config, write_toml
+from runners._config import KeyValue, flags_given, parse_args_with_config, write_toml
 from runners._pipeline import add_cost_flags, add_data_flags, code_version, contract_of, costs_of, file_hash, \
-    library_versions, load_instrument, number, positive_int, signal_probability, whole
+    library_versions, load_instrument, n_jobs, number, positive_int, signal_probability, whole
 
 #: Grid of a run with no ``--grid``: 5 x 3 x 3 = 45 combinations.
 DEFAULT_GRID = "long_threshold=0.52:0.60:0.02,min_holding=5,10,20,sl_atr=0,1.5,3"
@@ -81,16 +82,6 @@ _SWEEP_CODE = ("engines/sweep.py", "engines/_sweep_nb.py", "engines/_sim_nb.py",
 
 
 # --------------------------------------------------------------------------- flags
-
-
-def _n_jobs(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--n-jobs must be a whole number, got {text!r}") from None
-    if v == 0:
-        raise argparse.ArgumentTypeError("--n-jobs must be >= 1 or -1 (all cores), got 0")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at most this fraction of a bar's volume fills, the rest carries (default: no cap)")
     g = p.add_argument_group("run")
     g.add_argument("--seed", metavar="N", type=whole("--seed", 0), default=0, help="seed of the model and Monte Carlo")
-    g.add_argument("--n-jobs", metavar="N", type=_n_jobs, default=1, help="joblib workers for chunks, folds and draws")
+    g.add_argument("--n-jobs", metavar="N", type=n_jobs, default=1, help="joblib workers for chunks, folds and draws")
     g.add_argument("--out", metavar="DIR", help="output folder (default runs/sweep-<time>); the same folder resumes")
     g.add_argument("--quiet", action="store_true", help="only errors and the results line on the terminal "
                                                         "(run.log keeps all)")
@@ -324,7 +315,7 @@ def _train_predictions(args, bars, out: Path, data_hash: str, log) -> tuple[pd.S
                             calendar=args.calendar)
     cfg_dict = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "n_jobs"}
     key = _key({"format": _CHUNK_FORMAT, "data_hash": data_hash, "symbol": args.symbol, "tz": args.tz,
-                "walkforward": cfg_dict, "code": _code_hash(("ml",))})
+                "walkforward": cfg_dict, "code": source_hash("ml")})
     cache = out / "chunks" / f"predictions-{key}.parquet"
     info = {"source": "model", "model": args.model, "model_params": dict(args.model_params), "key": key,
             "walkforward": cfg_dict}
@@ -360,16 +351,6 @@ def _train_predictions(args, bars, out: Path, data_hash: str, log) -> tuple[pd.S
     info["n_predictions"] = int(len(preds))
     proba = preds["probability"].astype(np.float64)
     return proba[proba.index.isin(bars.index)], info
-
-
-def _code_hash(paths=_SWEEP_CODE) -> str:
-    """Hash of the source files (or packages) under ``paths``: results of other code are not reused."""
-    root = Path(__file__).resolve().parents[1]
-    files = []
-    for rel in paths:
-        p = root / rel
-        files.extend(sorted(p.rglob("*.py")) if p.is_dir() else [p] if p.is_file() else [])
-    return file_hash(files) if files else "none"
 
 
 # --------------------------------------------------------------------------- sweep in chunks
@@ -523,14 +504,15 @@ def _resolved_settings(args, data, contract, costs) -> dict:
 
 def main(argv=None) -> Path:
     t_start = time.perf_counter()
-    args = parse_args_with_config(build_parser(), argv)
+    parser = build_parser()
+    args = parse_args_with_config(parser, argv)
     timings = {}
     if args.predictions and args.model:
         # one source on the command line beats the other from the --config file
-        cli = build_parser().parse_args(argv)
-        if cli.predictions and not cli.model:
+        given = flags_given(parser, argv)
+        if "predictions" in given and "model" not in given:
             args.model, args.model_params = None, {}
-        elif cli.model and not cli.predictions:
+        elif "model" in given and "predictions" not in given:
             args.predictions = None
         else:
             raise ParameterError("give --predictions or --model, not both (--predictions FILE reads "
@@ -608,7 +590,7 @@ def main(argv=None) -> Path:
         "data_hash": report["data_hash"], "symbol": args.symbol, "calendar": args.calendar, "tz": args.tz,
         "proba_hash": pinfo["proba_hash"], "contract": contract, "costs": dataclasses.asdict(costs),
         "sizing": dataclasses.asdict(sizing), "initial_equity": args.initial_equity,
-        "strategy": strategy.get_params(), "stops": dataclasses.asdict(stops), "engine_code": _code_hash(),
+        "strategy": strategy.get_params(), "stops": dataclasses.asdict(stops), "engine_code": source_hash(*_SWEEP_CODE),
     }
     t0 = time.perf_counter()
     result, counters = run_sweep(oos, proba, grid, kw, settings, out, chunk_size=args.chunk_size,

@@ -72,8 +72,10 @@ from runners._pipeline import (
     code_version,
     contract_of,
     costs_of,
+    directional_probability,
     library_versions,
     load_instrument,
+    n_jobs,
     number,
     positive_int,
     signal_probability,
@@ -170,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--latency-decisions", type=whole("--latency-decisions", 0), default=50,
                    help="decisions timed for the latency figure (0: skip; default 50)")
     g.add_argument("--seed", type=whole("--seed", 0), default=0)
-    g.add_argument("--n-jobs", type=int, default=1, help="folds trained in parallel (joblib; -1: all cores)")
+    g.add_argument("--n-jobs", type=n_jobs, default=1, help="folds trained in parallel (joblib; -1: all cores)")
     g.add_argument("--out", help="output folder (default runs/walkforward-<time>); rerun to resume")
     g.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
     return p
@@ -182,8 +184,6 @@ def _check_args(args) -> None:
             if getattr(args, flag) is not None:
                 raise ParameterError(f"--{flag} needs --engine backtrader (the vectorized simulator has no "
                                      "volume model)")
-    if args.n_jobs == 0:
-        raise ParameterError("--n-jobs must be a non-zero whole number (-1: all cores), got 0")
     check_targets(args.targets or {})
 
 
@@ -287,6 +287,7 @@ def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: 
     if model is None or n == 0:
         return {"decisions": 0, "note": "no model kept" if model is None else "skipped"}
     window = int(model.get_params().get("window", 1) or 1)
+    classes = [float(c) for c in model.classes_]
     catalog = feature_catalog()
     groups = sorted(set(catalog.loc[catalog.index.intersection(fold.selected), "group"]))
     first = min(history, max(window, len(bars) - n))
@@ -294,8 +295,8 @@ def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: 
 
     def decide(end):
         X = build_features(bars.iloc[max(0, end - history + 1): end + 1], groups=groups, calendar=calendar)
-        p = model.predict_proba(X.iloc[-window:][fold.selected])[-1]
-        up = p[-1] / (p[-1] + p[0]) if len(p) == 3 and p[-1] + p[0] > 0 else p[-1]
+        p = dict(zip(classes, model.predict_proba(X.iloc[-window:][fold.selected])[-1]))
+        up = directional_probability(p[1.0], p[-1.0]) if -1.0 in p and 1.0 in p else p[max(p)]
         return 1 if up >= strategy.long_threshold else (-1 if up <= strategy.short_threshold else 0)
 
     times = []

@@ -20,6 +20,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from ml._checks import check_choice, check_int, did_you_mean
+from ml._fingerprint import source_hash
 from ml.data import bars_calendar, check_bar_frame
 from ml.exceptions import ParameterError
 from ml.features import FeatureSelector, build_features
@@ -373,10 +374,7 @@ def _code_fingerprint() -> str:
     code is trained again."""
     import importlib.metadata
 
-    h = hashlib.sha256()
-    root = Path(__file__).resolve().parents[1]
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.read_bytes())
+    h = hashlib.sha256(source_hash("ml").encode())
     for lib in ("numpy", "pandas", "scikit-learn", "catboost", "torch", "numba"):
         try:
             h.update(f"{lib}={importlib.metadata.version(lib)}".encode())
