@@ -130,8 +130,8 @@ def _check_ppy(periods_per_year):
     if periods_per_year is None:
         raise TypeError(
             "`periods_per_year` is required; take it from the session calendar, "
-            "e.g. periods_per_year(bars) (252 x 570 for 1-minute B3 bars), or "
-            "calendar.sessions_per_year for session (daily) returns."
+            "e.g. periods_per_year(bars) (about 137,000 for 1-minute B3 bars), or "
+            "periods_per_year(bars, bar_minutes=1440) for session (daily) returns."
         )
     return _check_positive(periods_per_year, "periods_per_year")
 
@@ -255,9 +255,13 @@ def periods_per_year(index_or_bars=None, calendar=None, bar_minutes=None) -> flo
     Returns
     -------
     float
-        ``sessions_per_year * session_minutes / bar_minutes`` for intraday
-        bars; ``sessions_per_year`` for bars that span a whole session (daily
-        bars, or session returns from :func:`daily_returns`).
+        The calendar's scheduled session minutes in a year / ``bar_minutes``
+        for intraday bars (holidays, half days and B3's summer hours counted;
+        averaged over the calendar years the bars span, or
+        :data:`ml.data.REFERENCE_YEARS` without bars); sessions a year for bars
+        that span a whole session (daily bars, or session returns from
+        :func:`daily_returns`).  See
+        :meth:`ml.data.SessionCalendar.periods_per_year`.
 
     Raises
     ------
@@ -268,13 +272,14 @@ def periods_per_year(index_or_bars=None, calendar=None, bar_minutes=None) -> flo
     Notes
     -----
     A Sharpe ratio of per-bar returns is annualised by ``sqrt(N)`` with ``N``
-    bars a year.  With 1-minute bars on B3 (09:00-18:30, 570 minutes, 252
-    sessions) ``N = 143,640``.  vectorbt's default year of 365 days of 24 h
-    (525,600 one-minute bars) overstates such a Sharpe by
-    ``sqrt(525600 / 143640) = 1.91``; quantstats' ``periods=252`` applied to
-    bar returns understates it by ``sqrt(570) = 23.9``.  The session count per
-    year is the calendar's (252 for B3, 365 for 24/7 crypto).  ``sqrt(N)``
-    scaling assumes serially uncorrelated returns (Lo 2002).
+    bars a year.  With 1-minute WDO bars of 2021 (247 sessions: 163 of
+    09:00-18:00 in US daylight saving time, 84 of 09:00-18:30, Ash Wednesday
+    from 13:00) ``N = 135,660``, not the ``252 x 570 = 143,640`` of fixed
+    hours.  vectorbt's default year of 365 days of 24 h (525,600 one-minute
+    bars) overstates such a Sharpe by ``sqrt(525600 / 135660) = 1.97``;
+    quantstats' ``periods=252`` applied to bar returns understates it by
+    about 23x.  ``sqrt(N)`` scaling assumes serially uncorrelated returns
+    (Lo 2002).
 
     References
     ----------
@@ -283,12 +288,14 @@ def periods_per_year(index_or_bars=None, calendar=None, bar_minutes=None) -> flo
 
     Examples
     --------
-    >>> periods_per_year(calendar="B3", bar_minutes=1)
-    143640.0
+    >>> import pandas as pd
+    >>> year_2021 = pd.DatetimeIndex(["2021-03-01 10:00", "2021-03-01 10:01"], tz="America/Sao_Paulo")
+    >>> periods_per_year(year_2021, calendar="B3")
+    135660.0
     >>> periods_per_year(calendar="24/7", bar_minutes=1)
     525600.0
-    >>> periods_per_year(calendar="B3", bar_minutes=1440)  # session returns
-    252.0
+    >>> periods_per_year(year_2021, calendar="B3", bar_minutes=1440)  # session returns
+    247.0
     """
     if isinstance(index_or_bars, pd.DataFrame):
         cal = bars_calendar(index_or_bars, calendar)
@@ -335,9 +342,16 @@ def periods_per_year(index_or_bars=None, calendar=None, bar_minutes=None) -> flo
             f"session calendar, got {bar_minutes!r}; for weekly or monthly returns pass "
             "periods_per_year yourself (52, 12)."
         )
-    if bar_minutes >= cal.session_minutes:
-        return float(cal.sessions_per_year)
-    return float(cal.periods_per_year(bar_minutes))
+    index = None
+    if isinstance(index_or_bars, (pd.DataFrame, pd.Series)):
+        index = index_or_bars.index
+    elif isinstance(index_or_bars, pd.DatetimeIndex):
+        index = index_or_bars
+    if index is not None and (not isinstance(index, pd.DatetimeIndex) or index.tz is None or not len(index)):
+        index = None
+    if bar_minutes >= cal.longest_session_minutes(index):
+        return float(cal.sessions_in_year(index))
+    return float(cal.periods_per_year(bar_minutes, index))
 
 
 def daily_returns(returns, calendar, *, nan="raise") -> pd.Series:

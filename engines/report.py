@@ -89,7 +89,7 @@ def tearsheet(returns, benchmark=None, path=None, *, calendar, title=None,
         Report title; default ``"Strategy Tearsheet"``.
     periods_per_year : int, optional
         Sessions a year for quantstats' annualisation; default the calendar's
-        ``sessions_per_year``.
+        ``sessions_in_year()`` (the calendar's count over the returns' years).
 
     Returns
     -------
@@ -108,7 +108,9 @@ def tearsheet(returns, benchmark=None, path=None, *, calendar, title=None,
         raise TypeError(f"`title` must be a str, got {type(title).__name__}.")
     cal = get_calendar(calendar)
     if periods_per_year is None:
-        periods_per_year = int(cal.sessions_per_year)
+        idx = getattr(returns, "index", None)
+        idx = idx if isinstance(idx, pd.DatetimeIndex) and idx.tz is not None and len(idx) else None
+        periods_per_year = int(round(cal.sessions_in_year(idx)))
     elif isinstance(periods_per_year, (bool, np.bool_)) or not isinstance(periods_per_year, numbers.Real) \
             or not periods_per_year > 0:
         raise ParameterError(f"`periods_per_year` must be a number > 0 (sessions a year), "

@@ -10,13 +10,18 @@ from __future__ import annotations
 __all__ = [
     "BarDataError",
     "BarDataTypeError",
+    "CalendarMismatchError",
+    "CalendarWarning",
     "CorruptModelError",
     "DataQualityWarning",
     "EmptyDataError",
     "LookAheadError",
     "MissingColumnsError",
     "MissingOptionalColumnsWarning",
+    "NonIntradayDataError",
+    "OutputBusyError",
     "ParameterError",
+    "UnknownInstrumentError",
     "UnsortedDataWarning",
 ]
 
@@ -58,6 +63,14 @@ class EmptyDataError(BarDataError):
     """A file or frame holds no bars."""
 
 
+class CalendarMismatchError(BarDataError):
+    """The bars do not fit their session calendar (wrong calendar or time zone)."""
+
+
+class NonIntradayDataError(BarDataError):
+    """Bars span a whole session or more (daily, weekly) where intraday bars are needed."""
+
+
 class CorruptModelError(ValueError):
     """A stored model file or its metadata does not match what was registered.
 
@@ -76,6 +89,14 @@ class ParameterError(ValueError):
     """A function argument has an impossible value."""
 
 
+class UnknownInstrumentError(ParameterError):
+    """A symbol or contract name matches no instrument preset."""
+
+
+class OutputBusyError(ParameterError):
+    """Another run holds the lock of an output folder."""
+
+
 class LookAheadError(AssertionError):
     """A computation used data from after the time it is stamped with."""
 
@@ -86,6 +107,10 @@ class UnsortedDataWarning(UserWarning):
 
 class MissingOptionalColumnsWarning(UserWarning):
     """Optional columns are absent; what needs them was skipped."""
+
+
+class CalendarWarning(UserWarning):
+    """The bars and their session calendar disagree on some sessions (named in the message)."""
 
 
 class DataQualityWarning(UserWarning):

@@ -2,11 +2,22 @@
 
 from ml.data._calendar import (
     CALENDARS,
+    REFERENCE_YEARS,
     SessionCalendar,
     SessionInfo,
     bars_calendar,
     get_calendar,
     infer_calendar,
+    us_daylight_saving,
+)
+from ml.data._instruments import (
+    INSTRUMENTS,
+    Instrument,
+    custom_instrument,
+    get_instrument,
+    instrument_for,
+    instruments_table,
+    match_instrument,
 )
 from ml.data._frame import bar_minutes_of, check_bar_frame
 from ml.data._contracts import ADJUST_METHODS, ROLL_METHODS, continuous_contract, parse_contract
@@ -18,6 +29,9 @@ from ml.data._schema import COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 __all__ = sorted([
     "ADJUST_METHODS",
     "CALENDARS",
+    "INSTRUMENTS",
+    "Instrument",
+    "REFERENCE_YEARS",
     "COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
@@ -28,6 +42,12 @@ __all__ = sorted([
     "bars_calendar",
     "check_bar_frame",
     "continuous_contract",
+    "custom_instrument",
+    "get_instrument",
+    "instrument_for",
+    "instruments_table",
+    "match_instrument",
+    "us_daylight_saving",
     "get_calendar",
     "infer_calendar",
     "load_bars",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import warnings
@@ -13,16 +12,30 @@ import numpy as np
 import pandas as pd
 
 from ml._checks import close_match, did_you_mean
-from ml.data._calendar import SessionCalendar, get_calendar, infer_calendar
+from ml.data._calendar import SessionCalendar, get_calendar
+from ml.data._checks_calendar import check_sessions, session_check_message
+from ml.data._instruments import (
+    CUSTOM_EXAMPLE,
+    INSTRUMENTS,
+    Instrument,
+    get_instrument,
+    instrument_for,
+    match_instrument,
+)
+from ml.data._layouts import read_bar_csv
 from ml.data._schema import COLUMNS, NUMERIC_COLUMNS, OPTIONAL_COLUMNS, PRICE_COLUMNS, REQUIRED_COLUMNS
 from ml.exceptions import (
     BarDataError,
     BarDataTypeError,
+    CalendarMismatchError,
+    CalendarWarning,
     DataQualityWarning,
     EmptyDataError,
     MissingColumnsError,
     MissingOptionalColumnsWarning,
+    NonIntradayDataError,
     ParameterError,
+    UnknownInstrumentError,
     UnsortedDataWarning,
 )
 
@@ -96,26 +109,8 @@ def _normalise_columns(df: pd.DataFrame, source: str | None) -> pd.DataFrame:
     return df
 
 
-def _leading_blank_lines(path: Path) -> int | None:
-    """Number of blank lines before the header of a (possibly gzip) text file;
-    None when every line is blank."""
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
-    n = 0
-    try:
-        with opener(path, "rb") as fh:
-            for raw in fh:
-                if raw.strip():
-                    return n
-                n += 1
-    except (OSError, EOFError):  # corrupt gzip: let read_csv report it
-        return 0
-    return None
-
-
-def _read_one(path: Path) -> tuple[pd.DataFrame, str, np.ndarray]:
-    """Read one file; return the frame, "line"/"row" and each row's line/row number."""
+def _read_one(path: Path, sep=None, decimal=None) -> tuple[pd.DataFrame, str, np.ndarray, dict]:
+    """Read one file; return the frame, "line"/"row", each row's line/row number and its layout."""
     name = path.name.lower()
     if path.stat().st_size == 0:
         raise EmptyDataError(f"bar file {str(path)!r} is empty (0 bytes).", source=str(path))
@@ -132,21 +127,13 @@ def _read_one(path: Path) -> tuple[pd.DataFrame, str, np.ndarray]:
             df = df.reset_index(drop=True)
         kind = "row"
         lines = np.arange(len(df), dtype=np.int64) + 1  # first row is row 1
+        layout = {"format": "parquet"}
     else:
-        skip = _leading_blank_lines(path)
-        if skip is None:
-            raise EmptyDataError(f"bar file {str(path)!r} is empty (blank lines only).", source=str(path))
         try:
-            # Blank lines are kept (and dropped below) so that every row's file
-            # line number stays exact.
-            df = pd.read_csv(path, skipinitialspace=True, skip_blank_lines=False, header=skip)
-        except pd.errors.EmptyDataError as exc:
-            raise EmptyDataError(f"bar file {str(path)!r} is empty.", source=str(path)) from exc
-        except (UnicodeDecodeError, OSError, EOFError, pd.errors.ParserError) as exc:
+            df, lines, layout = read_bar_csv(path, sep=sep, decimal=decimal)
+        except (UnicodeDecodeError, OSError, EOFError) as exc:
             raise BarDataError(f"cannot parse {str(path)!r} as CSV: {exc}", source=str(path)) from exc
         kind = "line"
-        # Header is line skip + 1, first bar line skip + 2.
-        lines = np.arange(len(df), dtype=np.int64) + skip + 2
         blank = df.isna().all(axis=1).to_numpy()
         if blank.any():
             df = df.loc[~blank].reset_index(drop=True)
@@ -154,7 +141,7 @@ def _read_one(path: Path) -> tuple[pd.DataFrame, str, np.ndarray]:
     df = _normalise_columns(df, str(path))
     if len(df) == 0:
         raise EmptyDataError(f"bar file {str(path)!r} has a header but no bars.", source=str(path))
-    return df, kind, lines
+    return df, kind, lines, layout
 
 
 def load_bars(
@@ -163,9 +150,16 @@ def load_bars(
     symbol: str | None = None,
     tz: str | None = None,
     calendar: str | SessionCalendar | None = None,
+    instrument: str | Instrument | None = None,
     strict: bool = False,
     nan: str = "raise",
     volume_tolerance: float = 1e-6,
+    sep: str | None = None,
+    decimal: str | None = None,
+    bar_time: str = "open",
+    intraday: bool = True,
+    outside_session: str = "keep",
+    check_calendar: bool = True,
 ) -> pd.DataFrame:
     """Load intraday bars from CSV (plain or gzip) or Parquet files and validate them.
 
@@ -183,8 +177,17 @@ def load_bars(
         Time zone of timestamps written without a UTC offset.  Default: the
         calendar's time zone.  Timestamps with an offset are converted to it.
     calendar : str or SessionCalendar, optional
-        Session calendar (``"B3"``, ``"B3_EQUITIES"``, ``"24/7"``).  Default:
-        inferred from the symbol (B3 futures and stocks, otherwise 24/7 UTC).
+        Session calendar (:data:`ml.data.CALENDARS`: ``"B3"``, ``"B3_INDEX"``,
+        ``"B3_EQUITIES"``, ``"CME_FX"``, ``"CME_EQUITY"``, ``"CME_ENERGY"``,
+        ``"XNYS"``, ``"24/7"``).  Default: the calendar of ``instrument``, else
+        of the instrument preset the symbol maps to
+        (:func:`ml.data.instrument_for`); a symbol that maps to no preset is an
+        error (:class:`~ml.exceptions.UnknownInstrumentError`), never a guess.
+    instrument : str or Instrument, optional
+        The instrument preset (or a custom :class:`~ml.data.Instrument`) of the
+        bars, for symbols that map to none (e.g. ``"US_STOCK"`` for ORCL); it
+        gives the calendar and is recorded in ``attrs``.  A preset that
+        contradicts the symbol's is an error.
     strict : bool, default False
         Unsorted rows raise :class:`BarDataError` instead of being sorted with a
         :class:`UnsortedDataWarning`.
@@ -195,6 +198,33 @@ def load_bars(
         with zero volume is not NaN data: VWAP is undefined there.
     volume_tolerance : float, default 1e-6
         Relative tolerance for ``buy_volume + sell_volume == volume``.
+    sep, decimal : str, optional
+        CSV separator and decimal mark; default: detected per file (``,``
+        ``;`` tab ``|``; a decimal comma such as ``5.553,500``).  ProfitChart and
+        MetaTrader 5 exports are recognised (see :mod:`ml.data._layouts`).
+    bar_time : {"open", "close"}, default "open"
+        What the file's timestamps mark.  ``"close"`` (bar-end stamps, e.g. many
+        vendors' 1-minute files) shifts them back by one bar so that the index
+        is the bar's open time, as everywhere in the toolkit.
+    intraday : bool, default True
+        Refuse bars of a whole session or more (daily, weekly) with
+        :class:`~ml.exceptions.NonIntradayDataError`: the toolkit's strategies
+        trade inside sessions.  False loads them for other uses.
+    outside_session : {"keep", "drop"}, default "keep"
+        Bars outside every session of the calendar (after-hours prints, bars
+        on holidays): kept (``in_session`` is False for them) or dropped with
+        a :class:`DataQualityWarning` and a count in ``attrs``.
+    check_calendar : bool, default True
+        Compare every session of the data with the calendar
+        (:func:`ml.data._checks_calendar.check_sessions`): a
+        :class:`~ml.exceptions.CalendarWarning` names the dates with bars
+        after the close, before the open or on closed days, and the sessions
+        starting late or ending early; a calendar that clearly does not fit
+        (more than 10% of the bars outside its sessions, or most sessions
+        starting late or ending early: a wrong calendar or time zone) raises
+        :class:`~ml.exceptions.CalendarMismatchError`, naming a time zone or
+        bar-time reading under which the bars fit when there is one.  The
+        report is in ``attrs["bars"]["calendar_check"]``.
 
     Returns
     -------
@@ -213,6 +243,10 @@ def load_bars(
         Booleans where numbers belong (also a :class:`TypeError`).
     ParameterError
         Unknown ``symbol`` (with a suggestion), calendar or time zone.
+    UnknownInstrumentError
+        No calendar given and the symbol maps to no instrument preset.
+    NonIntradayDataError, CalendarMismatchError
+        See ``intraday`` and ``check_calendar``.
     FileNotFoundError
         A path does not exist.
 
@@ -221,7 +255,8 @@ def load_bars(
     Column names are matched after stripping, lower-casing and turning inner
     spaces or hyphens into ``_`` (``" Buy Volume"`` is ``buy_volume``).  Blank
     lines are skipped but counted, so line numbers in messages are the file's.
-    Timestamps must be ISO 8601; either every timestamp of a file carries a UTC
+    Timestamps must be ISO 8601 (or ``dd/mm/yyyy`` / ``yyyy.mm.dd`` dates of
+    the platform exports); either every timestamp of a file carries a UTC
     offset or none does (a mix would read naive times in the wrong zone).
     Local times that a daylight-saving change skips or repeats are errors.
     An optional column present in only some of several files is dropped with a
@@ -237,9 +272,10 @@ def load_bars(
     Timestamp('2021-11-30 09:00:00-0300', tz='America/Sao_Paulo')
     """
     paths = _expand_paths(path_or_paths)
-    frames, files, kinds, idx, lines = [], [], [], [], []
+    frames, files, kinds, idx, lines, layouts = [], [], [], [], [], []
     for k, path in enumerate(paths):
-        df, kind, file_lines = _read_one(path)
+        df, kind, file_lines, layout = _read_one(path, sep=sep, decimal=decimal)
+        layouts.append({"file": path.name, **layout})
         if "symbol" not in df.columns:
             df["symbol"] = symbol if symbol is not None else re.split(r"[_.]", path.name)[0]
         frames.append(df)
@@ -263,7 +299,9 @@ def load_bars(
     raw = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     origin = _Origin(files, np.concatenate(idx), np.concatenate(lines), kinds)
     return _validate(raw, origin, symbol=symbol, tz=tz, calendar=calendar, strict=strict,
-                     nan=nan, volume_tolerance=volume_tolerance)
+                     nan=nan, volume_tolerance=volume_tolerance, instrument=instrument, bar_time=bar_time,
+                     intraday=intraday, outside_session=outside_session, check_calendar=check_calendar,
+                     layouts=layouts)
 
 
 def validate_bars(
@@ -272,15 +310,22 @@ def validate_bars(
     symbol: str | None = None,
     tz: str | None = None,
     calendar: str | SessionCalendar | None = None,
+    instrument: str | Instrument | None = None,
     strict: bool = False,
     nan: str = "raise",
     volume_tolerance: float = 1e-6,
+    bar_time: str = "open",
+    intraday: bool = True,
+    outside_session: str = "keep",
+    check_calendar: bool = True,
 ) -> pd.DataFrame:
     """Validate an in-memory frame of bars exactly as :func:`load_bars` does.
 
     ``bars`` has a ``timestamp`` column or a DatetimeIndex.  Offending rows are
     named by their 1-based position.  Returns a new, normalised frame; the input
-    is not modified.
+    is not modified.  A frame without a ``symbol`` column is named ``symbol``
+    (default ``"BARS"``, which maps to no preset: pass ``calendar`` or
+    ``instrument``).
     """
     if not isinstance(bars, pd.DataFrame):
         raise TypeError(f"`bars` must be a pandas DataFrame, got {type(bars).__name__}.")
@@ -295,7 +340,9 @@ def validate_bars(
         df["symbol"] = symbol if symbol is not None else "BARS"
     origin = _Origin([""], np.zeros(len(df), dtype=np.int64), np.arange(1, len(df) + 1), ["row"])
     return _validate(df, origin, symbol=symbol, tz=tz, calendar=calendar, strict=strict,
-                     nan=nan, volume_tolerance=volume_tolerance)
+                     nan=nan, volume_tolerance=volume_tolerance, instrument=instrument, bar_time=bar_time,
+                     intraday=intraday, outside_session=outside_session, check_calendar=check_calendar,
+                     layouts=[{"format": "frame"}])
 
 
 def _check_required(df: pd.DataFrame, source: str | None) -> None:
@@ -426,9 +473,60 @@ def _to_numeric(df: pd.DataFrame, origin: _Origin, ts: pd.DatetimeIndex) -> None
         df[c] = s
 
 
-def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance):
+def _resolve(df, instrument, calendar):
+    """The instrument (or None) and calendar (or None) of the bars' symbols."""
+    symbols = [str(x) for x in pd.unique(df["symbol"])]
+    inst = None
+    if instrument is not None:
+        inst = get_instrument(instrument)
+        for sym in symbols:
+            instrument_for(sym, inst)  # a preset that contradicts the symbol's is an error
+    else:
+        found = {}
+        for sym in symbols:
+            m = match_instrument(sym)
+            found.setdefault(None if m is None else m.name, (sym, m))
+        if len(found) == 1:
+            inst = next(iter(found.values()))[1]
+        elif calendar is None:
+            named = ", ".join(f"{sym} ({name or 'no preset'})" for name, (sym, _) in found.items())
+            raise UnknownInstrumentError(f"the bars hold symbols of different instruments: {named}; load them "
+                                         "separately (symbol=) or pass calendar= and instrument=.")
+    if calendar is not None:
+        cal = get_calendar(calendar)
+    elif inst is not None:
+        cal = get_calendar(inst.calendar)
+    else:
+        cal = None
+    return inst, cal
+
+
+def _step_minutes(ts_ns: np.ndarray, sym: np.ndarray) -> float:
+    """The most common step between consecutive bars of a symbol, in minutes."""
+    order = np.lexsort((ts_ns, sym))
+    t, s = ts_ns[order], sym[order]
+    steps = np.diff(t)[s[1:] == s[:-1]] if len(t) > 1 else np.zeros(0, dtype=np.int64)
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return 1.0
+    vals, counts = np.unique(steps, return_counts=True)
+    return float(vals[np.argmax(counts)] / 60e9)
+
+
+def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance, instrument=None,
+              bar_time="open", intraday=True, outside_session="keep", check_calendar=True, layouts=None):
     if nan not in ("raise", "drop"):
-        raise ParameterError(f"`nan` must be 'raise' or 'drop', got {nan!r}.")
+        raise ParameterError(f"`nan` must be 'raise' or 'drop', got {nan!r}.{did_you_mean(str(nan), ('raise', 'drop'))}")
+    if bar_time not in ("open", "close"):
+        raise ParameterError(f"`bar_time` must be 'open' or 'close' (what the timestamps mark), got {bar_time!r}."
+                             f"{did_you_mean(str(bar_time), ('open', 'close'))}")
+    if outside_session not in ("keep", "drop"):
+        raise ParameterError(f"`outside_session` must be 'keep' or 'drop', got {outside_session!r}."
+                             f"{did_you_mean(str(outside_session), ('keep', 'drop'))}")
+    for name, v in (("intraday", intraday), ("check_calendar", check_calendar)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"`{name}` must be True or False, got {v!r}.")
+
     if not (isinstance(volume_tolerance, (int, float)) and volume_tolerance >= 0):
         raise ParameterError(f"`volume_tolerance` must be a number >= 0, got {volume_tolerance!r}.")
     _check_required(df, ", ".join(sorted({os.path.basename(f) for f in origin.files if f})) or None)
@@ -441,20 +539,39 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
     if symbol is not None:
         df, origin = _select_symbol(df, origin, symbol)
 
-    if calendar is None:
-        cal = infer_calendar(df["symbol"].iloc[0])
-    else:
-        cal = get_calendar(calendar)
+    inst, cal = _resolve(df, instrument, calendar)
+    if tz is not None:
+        if not isinstance(tz, str):
+            raise TypeError(f"`tz` must be an IANA time-zone name such as 'UTC', got {tz!r}.")
+        try:
+            pd.Timestamp("2020-01-01").tz_localize(tz)
+        except Exception as exc:
+            raise ParameterError(f"unknown time zone `tz`={tz!r}: {exc}") from exc
+    if cal is None:
+        # No calendar: daily bars are refused for what they are before the unknown symbol.
+        probe = _parse_timestamps(df["timestamp"], origin, tz or "UTC")
+        step = _step_minutes(probe.asi8, df["symbol"].to_numpy())
+        if intraday and step >= 12 * 60:
+            raise NonIntradayDataError(_non_intraday_message(origin, step, None))
+        sym = str(df["symbol"].iloc[0])
+        raise UnknownInstrumentError(
+            f"unknown symbol {sym!r}: no instrument preset matches it, so its calendar and costs are unknown "
+            f"(presets: {', '.join(INSTRUMENTS)}); pass calendar= and instrument= (--calendar / --contract "
+            f"on the command line), or define it in the config: {CUSTOM_EXAMPLE}.")
     tz = tz if tz is not None else cal.tz
-    if not isinstance(tz, str):
-        raise TypeError(f"`tz` must be an IANA time-zone name such as 'UTC', got {tz!r}.")
-    try:
-        pd.Timestamp("2020-01-01").tz_localize(tz)
-    except Exception as exc:
-        raise ParameterError(f"unknown time zone `tz`={tz!r}: {exc}") from exc
 
     ts = _parse_timestamps(df["timestamp"], origin, tz)
     _to_numeric(df, origin, ts)
+    if "financial_volume" in df.columns:  # ProfitChart: money traded -> VWAP with the multiplier
+        fin = pd.to_numeric(df.pop("financial_volume"), errors="coerce").to_numpy(dtype=np.float64)
+        if "vwap" not in df.columns and inst is not None:
+            vol = df["volume"].to_numpy(dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                df["vwap"] = np.where(vol > 0, fin / (vol * inst.multiplier), np.nan)
+    bar_shift = 0.0
+    if bar_time == "close":
+        bar_shift = _step_minutes(ts.asi8, df["symbol"].to_numpy())
+        ts = ts - pd.Timedelta(minutes=bar_shift)
 
     missing_optional = [c for c in OPTIONAL_COLUMNS if c not in df.columns]
     used = [c for c in NUMERIC_COLUMNS if c in df.columns]
@@ -472,7 +589,7 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
         n_bad = int(nan_rows.sum())
         if nan == "raise":
             _fail(BarDataError, f"NaN in column(s) {', '.join('`%s`' % c for c in cols)}: "
-                  f"{n_bad} row(s) hold NaN, never filled silently; pass nan='drop' to drop them",
+                  f"{n_bad} row(s) hold NaN, never filled silently; pass nan='drop' (--nan drop) to drop them",
                   origin, first, ts=ts[first], column=cols[0])
         keep = ~nan_rows
         warnings.warn(
@@ -555,29 +672,97 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
     out_cols = [c for c in COLUMNS[1:] if c in df.columns]
     out = pd.DataFrame({c: (col[c] if c in col else df[c].to_numpy())[final_order] for c in out_cols},
                        index=pd.DatetimeIndex(ts[final_order], name="timestamp"))
+    bar_minutes = _bar_minutes(out)
+    longest = cal.longest_session_minutes(out.index)
+    if intraday and bar_minutes >= min(longest, 24 * 60.0):
+        raise NonIntradayDataError(_non_intraday_message(origin, bar_minutes, cal, out.index))
+    check = None
+    dropped_outside = 0
+    if check_calendar and bar_minutes < longest:
+        check = check_sessions(out.index, cal, bar_minutes)
+        message = session_check_message(check)
+        if not check["fits"]:
+            raise CalendarMismatchError(f"{_sources(origin)}: the bars do not fit calendar {cal.name}: {message}. "
+                                        f"{_mismatch_hint(out.index, cal, bar_minutes, tz, bar_time)}")
+        if message:
+            warnings.warn(f"{_sources(origin)}: {message}; results use the calendar's hours "
+                          "(outside_session='drop', --outside-session drop, removes bars outside them).",
+                          CalendarWarning, stacklevel=3)
+    if outside_session == "drop":
+        inside = cal.sessions(out.index).in_session
+        dropped_outside = int((~inside).sum())
+        if dropped_outside:
+            warnings.warn(f"dropped {dropped_outside} bar(s) outside the sessions of calendar {cal.name} "
+                          f"(first at {out.index[~inside][0]}).", DataQualityWarning, stacklevel=3)
+            out = out.loc[inside]
+            if len(out) == 0:
+                raise EmptyDataError(f"no bars left inside the sessions of calendar {cal.name}.")
     out.attrs["bars"] = {
         "calendar": cal.name,
+        "instrument": None if inst is None else inst.name,
         "tz": tz,
+        "bar_time": bar_time,
+        "shifted_minutes": -bar_shift if bar_shift else 0.0,
+        "layouts": layouts or [],
+        "calendar_check": check,
+        "dropped_outside_session": dropped_outside,
+
         "sources": [os.path.basename(f) for f in origin.files if f],
         "symbols": [str(s) for s in pd.unique(out["symbol"])],
         "rows": int(len(out)),
         "dropped_nan_rows": dropped,
         "sorted_by_loader": not was_sorted,
         "missing_optional_columns": missing_optional,
-        "bar_minutes": _bar_minutes(out),
+        "bar_minutes": bar_minutes,
     }
+    if inst is not None and inst.name not in INSTRUMENTS:
+        out.attrs["bars"]["custom_instrument"] = inst.summary()
     return out
+
+
+def _sources(origin: _Origin) -> str:
+    names = sorted({os.path.basename(f) for f in origin.files if f})
+    return ", ".join(names) if names else "the frame"
+
+
+def _non_intraday_message(origin, step: float, cal, index=None) -> str:
+    what = {1440.0: "daily", 10080.0: "weekly"}.get(float(round(step)), f"{step:g}-minute")
+    span = ""
+    if cal is not None:
+        span = f" of calendar {cal.name} ({cal.longest_session_minutes(index):g} minutes)"
+    return (f"{_sources(origin)}: the bars are {what} bars ({step:g} minutes apart), a whole session or more{span}; "
+            "this toolkit trades inside sessions (features, labels and the flat-before-close rule need several "
+            "bars per session): use intraday bars (1 to 60 minutes), or load_bars(..., intraday=False) to load "
+            "them for other uses.")
+
+
+def _mismatch_hint(index, cal, bar_minutes, tz, bar_time) -> str:
+    """Name the fix: a time zone or bar-time reading under which the bars fit, if there is one."""
+    naive = index.tz_convert(tz).tz_localize(None)
+    tries = []
+    for alt_tz in dict.fromkeys(["UTC", cal.tz, "America/New_York", "America/Chicago", "America/Sao_Paulo"]):
+        if alt_tz != tz:
+            tries.append((f"tz={alt_tz!r} (--tz {alt_tz})", alt_tz, 0.0))
+    if bar_time == "open":
+        tries.append(("bar_time='close' (--bar-time close: the timestamps mark bar ends)", tz, bar_minutes))
+        tries += [(f"tz={t!r} and bar_time='close' (--tz {t} --bar-time close)", t, bar_minutes)
+                  for _, t, _ in tries[:-1]]
+    for label, alt_tz, shift in tries:
+        try:
+            alt = naive.tz_localize(alt_tz, ambiguous="NaT", nonexistent="NaT")
+        except Exception:  # pragma: no cover - zoneinfo errors
+            continue
+        alt = alt[~alt.isna()] - pd.Timedelta(minutes=shift)
+        if len(alt) and check_sessions(alt, cal, bar_minutes)["fits"]:
+            return f"They fit with {label}."
+    return ("Check the time zone of the timestamps (tz=, --tz), the calendar (calendar=, --calendar) and "
+            "whether they mark bar opens (bar_time='close' for bar-end stamps); check_calendar=False "
+            "(--no-calendar-check) loads them anyway.")
+
 
 
 def _bar_minutes(out: pd.DataFrame) -> float:
     """The data set's bar length: the most common step between consecutive bars
     of a symbol (1.0 for 1-minute bars).  Recorded once at load time so that
     later computations on a cut of the data use the same value."""
-    ts = out.index.as_unit("ns").asi8
-    same = out["symbol"].to_numpy()[1:] == out["symbol"].to_numpy()[:-1]
-    steps = np.diff(ts)[same]
-    steps = steps[steps > 0]
-    if len(steps) == 0:
-        return 1.0
-    vals, counts = np.unique(steps, return_counts=True)
-    return float(vals[np.argmax(counts)] / 60e9)
+    return _step_minutes(out.index.as_unit("ns").asi8, out["symbol"].to_numpy())

@@ -283,7 +283,8 @@ def _volume(x: _Ctx):
     for w in (30, 120):
         out[f"volume_z_{w}"] = _zscore(x.v, w)
     slot = np.floor(x.info.minutes_since_open / x.bar_minutes).astype(np.int64)
-    n_slots = int(np.ceil(x.cal.session_minutes / x.bar_minutes)) + 1
+    longest = float(np.nanmax(x.info.session_minutes)) if len(x.info.session_minutes) else 0.0
+    n_slots = int(np.ceil(longest / x.bar_minutes)) + 1
     slot[(slot >= n_slots) | ~np.isfinite(x.info.minutes_since_open)] = -1
     tod_mean = nb.same_slot_mean_nb(x.v, slot, x.session, n_slots, 20)
     out["volume_rel_tod"] = _div(x.v, tod_mean)
@@ -395,7 +396,7 @@ def _micro(x: _Ctx):
 @_group("time", [
     ("minutes_since_open", (), "minutes from the session open to the bar's open time"),
     ("minutes_to_close", (), "minutes from the bar's open time to the session close"),
-    ("session_progress", (), "minutes_since_open / session length"),
+    ("session_progress", (), "minutes_since_open / the session's scheduled length"),
     ("tod_sin", (), "sin(2 pi * local minute of day / 1440)"),
     ("tod_cos", (), "cos(2 pi * local minute of day / 1440)"),
     ("day_of_week", (), "local day of week, Monday = 0"),
@@ -407,7 +408,7 @@ def _time(x: _Ctx):
     return {
         "minutes_since_open": x.info.minutes_since_open.astype(np.float64),
         "minutes_to_close": x.info.minutes_to_close.astype(np.float64),
-        "session_progress": x.info.minutes_since_open / x.cal.session_minutes,
+        "session_progress": x.info.minutes_since_open / x.info.session_minutes,
         "tod_sin": np.sin(ang),
         "tod_cos": np.cos(ang),
         "day_of_week": local.day_of_week.to_numpy(np.float64),

@@ -179,7 +179,7 @@ def test_slippage_in_ticks_is_adverse_and_capped_to_the_range():
     s, b = both(flat(4), [1, 0, 0, 0], costs=Costs(slippage_ticks=1.0))
     assert b.orders["price"].tolist() == [5000.5, 4999.5]
     assert b.equity.iloc[-1] == pytest.approx(99_990.0) == s.equity.iloc[-1]
-    b = run_backtrader(flat(4), [1, 0, 0, 0], costs=Costs(slippage_ticks=10.0))
+    b = run_backtrader(flat(4), [1, 0, 0, 0], costs=Costs(slippage_ticks=10.0), calendar="B3", bar_minutes=1)
     assert b.orders["price"].tolist() == [5002.0, 4998.0]
 
 

@@ -54,7 +54,15 @@ from ml.data import SessionCalendar
 from ml.exceptions import DataQualityWarning, ParameterError
 
 SP = "America/Sao_Paulo"
-B3_1MIN = 252 * 570  # 143,640 one-minute bars a year on B3 (09:00-18:30)
+# One-minute bars a year on B3 for the WDO sample (2021-11 to 2022-01), from the exchange's
+# calendar, counted by hand: 2021 has 247 sessions, 163 in US daylight saving time (09:00-18:00,
+# 540 bars) and 84 at 09:00-18:30 (570), Ash Wednesday opening at 13:00 (240 fewer); 2022 has 250
+# sessions, 164 and 86, Ash Wednesday on 2022-03-02.  The mean of the two years is used.
+B3_2021 = 163 * 540 + 84 * 570 - 240
+B3_2022 = 164 * 540 + 86 * 570 - 240
+B3_1MIN = (B3_2021 + B3_2022) / 2  # 136,500
+B3_REF = (163 * 540 + 85 * 570 - 240 + 167 * 540 + 84 * 570 - 240 + 166 * 540 + 84 * 570 - 240
+          + B3_2022) / 4  # the reference years 2022-2025 (2023: 248 sessions; 2024: 251; 2025: 250)
 VBT_1MIN = 365 * 1440  # vectorbt's default year (365 days of 24 h) in 1-minute bars
 QS_DEFAULT = 252  # quantstats' default `periods`
 
@@ -84,16 +92,17 @@ def wdo_daily(wdo_bar_returns):
 
 
 def test_periods_per_year_from_the_session_calendar(wdo_bars, fil_bars):
-    assert periods_per_year(wdo_bars) == B3_1MIN == 143_640.0
+    assert periods_per_year(wdo_bars) == B3_1MIN == 136_500.0
     assert periods_per_year(fil_bars) == VBT_1MIN == 525_600.0
-    assert periods_per_year(calendar="B3", bar_minutes=5) == 252 * 114
+    assert periods_per_year(calendar="B3", bar_minutes=5) == B3_REF / 5  # no bars: reference years
     assert periods_per_year(wdo_bars.index, calendar="B3") == B3_1MIN  # spacing inferred
     assert periods_per_year(wdo_bars["close"], calendar="B3") == B3_1MIN
-    assert periods_per_year(wdo_bars, bar_minutes=15) == 252 * 38
-    # Session (daily) returns: one period per session.
-    assert periods_per_year(calendar="B3", bar_minutes=1440) == 252.0
+    assert periods_per_year(wdo_bars, bar_minutes=15) == B3_1MIN / 15
+    # Session (daily) returns: one period per session (the calendar's count).
+    assert periods_per_year(wdo_bars, bar_minutes=1440) == (247 + 250) / 2
+    assert periods_per_year(calendar="B3", bar_minutes=1440) == (250 + 248 + 251 + 250) / 4
     assert periods_per_year(calendar="24/7", bar_minutes=1440) == 365.0
-    assert periods_per_year(calendar="B3", bar_minutes=570) == 252.0
+    assert periods_per_year(calendar="B3", bar_minutes=570) == 249.75
 
 
 def test_periods_per_year_rejects_bad_input(wdo_bars):
@@ -121,19 +130,20 @@ def test_periods_per_year_rejects_bad_input(wdo_bars):
 
 
 def test_pitfall14_intraday_annualisation_vs_vectorbt_and_quantstats_defaults(wdo_bar_returns):
-    """1-minute B3 bars are annualised with sqrt(252 x 570).  vectorbt's 365-day
-    year overstates that Sharpe about 2x (1.91x); quantstats' periods=252 on bar
-    returns understates it about 23x (sqrt(570) = 23.87x)."""
+    """1-minute B3 bars are annualised with sqrt(bars in a year of the calendar,
+    136,500 for the sample's years).  vectorbt's 365-day year overstates that
+    Sharpe about 2x (1.96x); quantstats' periods=252 on bar returns understates
+    it about 23x (sqrt(136,500 / 252) = 23.27x)."""
     r = wdo_bar_returns
     ours = sharpe_ratio(r, B3_1MIN)
     per_period = r.mean() / r.std(ddof=1)
-    assert ours == pytest.approx(per_period * math.sqrt(143_640), rel=1e-12)
+    assert ours == pytest.approx(per_period * math.sqrt(136_500), rel=1e-12)
     vbt_like = sharpe_ratio(r, VBT_1MIN)
     qs_like = sharpe_ratio(r, QS_DEFAULT)
-    assert vbt_like / ours == pytest.approx(math.sqrt(525_600 / 143_640), rel=1e-12)
-    assert vbt_like / ours == pytest.approx(1.913, abs=1e-3)
-    assert ours / qs_like == pytest.approx(math.sqrt(570), rel=1e-12)
-    assert ours / qs_like == pytest.approx(23.875, abs=1e-3)
+    assert vbt_like / ours == pytest.approx(math.sqrt(525_600 / 136_500), rel=1e-12)
+    assert vbt_like / ours == pytest.approx(1.962, abs=1e-3)
+    assert ours / qs_like == pytest.approx(math.sqrt(136_500 / 252), rel=1e-12)
+    assert ours / qs_like == pytest.approx(23.274, abs=1e-3)
     # The right bar-level annualisation agrees with the session-level one (252
     # sessions) to within sampling noise; the wrong ones are off by 2x and 23x.
     daily = sharpe_ratio(daily_returns(r, "B3"), 252)
@@ -354,11 +364,13 @@ def _bars(days, tz, start="09:00", n=570, freq="1min"):
 
 
 def test_pitfall11_dst_neither_adds_nor_drops_sessions():
-    # Sao Paulo started DST on 2018-11-04 (UTC-3 -> UTC-2): B3 sessions keep 570 bars.
+    # Sao Paulo started DST on 2018-11-04 (UTC-3 -> UTC-2): sessions of fixed local hours keep
+    # 570 bars (2018-11-02 was a holiday on B3, so a weekday calendar without holidays is used).
+    fixed = SessionCalendar("B3_FIXED", SP, dt.time(9, 0), dt.time(18, 30))
     idx = _bars(["2018-11-01", "2018-11-02", "2018-11-05", "2018-11-06"], SP)
     assert {str(t.utcoffset()) for t in idx} == {"-1 day, 21:00:00", "-1 day, 22:00:00"}
     r = pd.Series(0.0001, index=idx.tz_convert("UTC"))
-    d = daily_returns(r, "B3")
+    d = daily_returns(r, fixed)
     assert len(d) == 4 and d.attrs["n_bars"] == [570] * 4
     assert d.iloc[0] == pytest.approx(1.0001**570 - 1, rel=1e-12)
     # New York, 24 h local days: 23-hour and 25-hour days are still one session each.

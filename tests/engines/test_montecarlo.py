@@ -132,7 +132,8 @@ def test_block_bootstrap_keeps_the_mean(result, mcs):
 
 def test_block_bootstrap_on_plain_returns_with_given_block(result):
     r = result.returns
-    mc = monte_carlo(r, method="block", n=50, seed=3, periods_per_year=143640.0, block_length=10)
+    mc = monte_carlo(r, method="block", n=50, seed=3, periods_per_year=result.meta["periods_per_year"],
+                     block_length=10)
     assert mc.meta["block_length"] == 10
     assert mc.real["sharpe"] == pytest.approx(result.metrics["sharpe"], rel=1e-12)
     with pytest.raises(ParameterError, match="periods_per_year"):

@@ -391,7 +391,9 @@ def test_result_frames_and_metrics(wdo_one_contract):
     sides = ProbabilityThresholdStrategy(0.7, 0.3, min_holding=5).sides(p, bars)
     res = simulate(bars, sides, costs=Costs(1.5, 0.0, 1))
     assert isinstance(res, SimResult)
-    assert res.meta["periods_per_year"] == 252 * 570  # B3 1-minute bars, from the calendar
+    # B3 1-minute bars, from the 2021 calendar: 247 sessions, 163 of them in US daylight saving
+    # time (09:00-18:00, 540 bars), 84 at 09:00-18:30 (570), Ash Wednesday opening at 13:00 (-240)
+    assert res.meta["periods_per_year"] == 163 * 540 + 84 * 570 - 240 == 135_660
     assert list(res.metrics)[:3] == ["sharpe", "sortino", "calmar"]
     closed = res.trades[res.trades["closed"]]
     assert res.metrics["n_trades"] == len(closed)

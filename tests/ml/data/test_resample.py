@@ -284,4 +284,4 @@ class TestErrors:
         with pytest.raises(EmptyDataError):
             resample_bars(frame(TINY).iloc[:0], "5min")
         with pytest.raises(ParameterError, match="unknown calendar"):
-            resample_bars(frame(TINY), "5min", calendar="NYSE")
+            resample_bars(frame(TINY), "5min", calendar="NYSEX")

@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 
 
-def make_bars(rows, index=None, *, start="2024-01-02 10:00", tz="UTC", symbol=None):
-    """Bars from (open, high, low, close) tuples; 1-minute UTC stamps unless ``index`` is given."""
+def make_bars(rows, index=None, *, start="2024-01-02 10:00", tz="UTC", symbol=None, calendar="24/7"):
+    """Bars from (open, high, low, close) tuples; 1-minute UTC stamps unless ``index`` is given.
+
+    Without a symbol the frame records ``calendar`` (24/7 by default) as
+    ``load_bars`` would: the toolkit never assumes one."""
     rows = np.asarray(rows, dtype=float)
     if index is None:
         index = pd.date_range(start, periods=len(rows), freq="min", tz=tz)
@@ -18,6 +21,8 @@ def make_bars(rows, index=None, *, start="2024-01-02 10:00", tz="UTC", symbol=No
     bars["volume"] = 1.0
     if symbol is not None:
         bars["symbol"] = symbol
+    elif calendar is not None:
+        bars.attrs["bars"] = {"calendar": calendar}
     return bars
 
 
