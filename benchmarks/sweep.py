@@ -262,7 +262,7 @@ def breakdown(bars, p, btc, df, kw):
         tacc[:] = 0.0
         return simulate_into_nb(o, h, lo, c, s, sess, 0, QTY, nan, float(lot), float(min_qty), bool(frac), nan,
                                 0.0, 0.0, 0.0, 0, True, ml, mlf, int(mt), mp, float(spec.multiplier), 0.0, FEE,
-                                0.0, float(spec.tick_size), INITIAL, False, np.empty(0), eq,
+                                0.0, float(spec.tick_size), INITIAL, False, 0.0, np.empty(0), eq,
                                 np.empty(0, dtype=TRADE_DTYPE), np.zeros(N_COUNTERS, dtype=np.int64), tacc)
 
     _, held = sim()

@@ -16,8 +16,9 @@ Fill *slots* inside a bar, in time order: 0 the open, 1 inside the bar (a stop
 or a take), 2 the close.  Exit reasons: :data:`EXIT_SIGNAL` (0),
 :data:`EXIT_STOP` (1), :data:`EXIT_TAKE` (2) -- the codes of
 :mod:`risk.stops` --, :data:`EXIT_TIME` (3), :data:`EXIT_SESSION` (4),
-:data:`EXIT_LIMIT` (5, daily loss limit) and :data:`EXIT_END` (6: still open
-at the end of the data, marked at the last close, no exit order).
+:data:`EXIT_LIMIT` (5, daily loss limit), :data:`EXIT_END` (6: still open
+at the end of the data, marked at the last close, no exit order) and
+:data:`EXIT_BLOWN` (7: the account was blown, see :func:`simulate_nb`).
 """
 
 from __future__ import annotations
@@ -31,13 +32,23 @@ from engines._metrics_nb import N_TRADE_ACC, trade_acc_add_nb
 from risk._limits_nb import after_fill_update_nb, can_open_nb, loss_limit_hit_nb
 from risk._limits_nb import new_limits_state_nb, new_session_reset_nb
 from risk._sizing_nb import fixed_contracts_nb, fixed_fraction_nb, volatility_target_nb
-from risk._stops_nb import atr_stop_levels_nb, check_exit_nb, time_stop_nb, trailing_stop_update_nb
+from risk._stops_nb import (
+    atr_stop_levels_nb,
+    check_exit_nb,
+    exit_ambiguous_nb,
+    time_stop_nb,
+    trailing_stop_update_nb,
+)
 
 __all__ = [
+    "C_AMBIGUOUS",
+    "C_BLOWN",
     "C_LIMITS",
+    "C_MARGIN",
     "C_NAN_PRICE",
     "C_NO_ATR",
     "C_ZERO_SIZE",
+    "EXIT_BLOWN",
     "EXIT_END",
     "EXIT_LIMIT",
     "EXIT_SESSION",
@@ -64,6 +75,7 @@ EXIT_TIME = 3
 EXIT_SESSION = 4
 EXIT_LIMIT = 5
 EXIT_END = 6
+EXIT_BLOWN = 7
 
 SLOT_OPEN = 0
 SLOT_INTRABAR = 1
@@ -78,7 +90,10 @@ C_NAN_PRICE = 0  # orders rejected because the fill price was NaN (PITFALLS 19)
 C_NO_ATR = 1     # entries skipped: stops configured but the ATR at the decision was not > 0
 C_ZERO_SIZE = 2  # entries skipped: the sizing rule gave 0 contracts
 C_LIMITS = 3     # entries refused by the daily limits (trades per day, position cap)
-N_COUNTERS = 4
+C_MARGIN = 4     # entries refused: the equity does not cover the margin of the size
+C_AMBIGUOUS = 5  # stop exits on bars that also held the take (stop assumed first, PITFALLS 6)
+C_BLOWN = 6      # 1 + the bar at whose close the account was blown; 0: never
+N_COUNTERS = 7
 
 #: One record per trade (entry to exit).  Indices are bar positions; prices
 #: are actual fills (slippage included); money in currency.
@@ -96,6 +111,7 @@ TRADE_DTYPE = np.dtype([
     ("exit_reason", np.int64),
     ("entry_slot", np.int64),
     ("exit_slot", np.int64),
+    ("ambiguous", np.int64),    # 1: the exit bar held both the stop and the take (stop assumed first)
 ])
 
 # Indices of the run's scalar state (a float64 array, so helpers can update it).
@@ -117,11 +133,12 @@ _N_STATE = 12
 # (built once by simulate_into_nb; fewer arguments let numba inline the helpers):
 # (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult,
 #  trail_mult, max_loss, max_loss_frac, max_trades, max_position, multiplier,
-#  commission_per_contract, commission_pct, slip); the ones read by position:
+#  commission_per_contract, commission_pct, slip, margin); the ones read by position:
 _CFG_MULTIPLIER = 12
 _CFG_CPC = 13
 _CFG_CPCT = 14
 _CFG_SLIP = 15
+_CFG_MARGIN = 16
 
 
 @njit(cache=True, inline='always')
@@ -167,9 +184,10 @@ def _sync_nb(S, mark, stop, eq):
 
 
 @njit(cache=True, inline='always')
-def _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, cfg):
+def _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, cfg, ambiguous=False):
     """Close the open position at fill price ``px``: fold its net PnL into ``tacc``
-    and, when ``record``, complete its trade record."""
+    and, when ``record``, complete its trade record (``ambiguous``: the exit bar
+    held both levels)."""
     multiplier, cpc, cpct = cfg[_CFG_MULTIPLIER], cfg[_CFG_CPC], cfg[_CFG_CPCT]
     side = S[_SIDE]
     qty = S[_QTY]
@@ -188,6 +206,7 @@ def _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, cfg):
         trades[k]["net_pnl"] = gross - costs
         trades[k]["exit_reason"] = reason
         trades[k]["exit_slot"] = slot
+        trades[k]["ambiguous"] = 1 if ambiguous else 0
     after_fill_update_nb(lim, sess, S[_EQ], side * qty, 0.0)
     _flat_nb(S)
 
@@ -197,7 +216,7 @@ def _enter_nb(S, trades, record, counters, lim, i, sig, target, ref, low, high, 
               dec_eq, dec_price, dec_atr, dec_sigma, sess, cfg):
     """Open a position of side ``target`` at reference price ``ref`` if sizing and limits allow."""
     (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult, trail_mult,
-     max_loss, max_loss_frac, max_trades, max_position, multiplier, cpc, cpct, slip) = cfg
+     max_loss, max_loss_frac, max_trades, max_position, multiplier, cpc, cpct, slip, margin) = cfg
     if (sl_mult > 0.0 or tp_mult > 0.0 or trail_mult > 0.0) and not (dec_atr > 0.0):
         counters[C_NO_ATR] += 1
         return
@@ -216,6 +235,9 @@ def _enter_nb(S, trades, record, counters, lim, i, sig, target, ref, low, high, 
                                  lot_size, min_qty, max_position, allow_fractional)
     if not (q > 0.0):
         counters[C_ZERO_SIZE] += 1
+        return
+    if margin > 0.0 and S[_EQ] < margin * q:
+        counters[C_MARGIN] += 1
         return
     if not can_open_nb(lim, sess, S[_EQ], 0.0, target * q, max_loss, max_loss_frac,
                        max_trades, max_position):
@@ -249,6 +271,7 @@ def _enter_nb(S, trades, record, counters, lim, i, sig, target, ref, low, high, 
         trades[k]["exit_reason"] = -1
         trades[k]["entry_slot"] = slot
         trades[k]["exit_slot"] = -1
+        trades[k]["ambiguous"] = 0
     S[_K] = k + 1
     after_fill_update_nb(lim, sess, S[_EQ], 0.0, target * q)
 
@@ -279,7 +302,7 @@ def simulate_nb(open_, high, low, close, sides, session,
                 atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
                 max_loss, max_loss_frac, max_trades, max_position,
                 multiplier, commission_per_contract, commission_pct,
-                slippage_ticks, tick_size, initial_equity, fill_on_close=False):
+                slippage_ticks, tick_size, initial_equity, fill_on_close=False, margin=0.0):
     """Simulate one strategy run on one instrument.
 
     Parameters
@@ -324,6 +347,9 @@ def simulate_nb(open_, high, low, close, sides, session,
     initial_equity : float
     fill_on_close : bool, default False
         Fill decisions at their own bar's close instead of the next open.
+    margin : float, default 0
+        Margin per contract in currency (0: none).  An entry whose size the
+        equity does not cover is refused (:data:`C_MARGIN`).
 
     Returns
     -------
@@ -363,7 +389,12 @@ def simulate_nb(open_, high, low, close, sides, session,
        ``flat_bars_before_close`` bars early has already left (PITFALLS 13).
        A still-open position is never closed at the end of the data: its
        trade is reported as :data:`EXIT_END`, marked at the last close.
-    4. **Decision**: the daily loss limit is checked on the marked equity
+    4. **Decision**: the account is *blown* when the marked equity is <= 0,
+       or below ``margin`` times the contracts held (one lot when flat):
+       from then on every decision is flat -- an open position is closed at
+       the next open (:data:`EXIT_BLOWN`) and nothing is opened again; the
+       bar is recorded in ``counters[C_BLOWN]`` (bar + 1).  Then
+       the daily loss limit is checked on the marked equity
        (halted: flatten at the next open, no entry for the rest of the
        session); the time stop flags a position held ``max_bars`` bars
        (entry bar = 1) for an exit at the next open; then the desired side
@@ -397,7 +428,7 @@ def simulate_nb(open_, high, low, close, sides, session,
                             atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
                             max_loss, max_loss_frac, max_trades, max_position,
                             multiplier, commission_per_contract, commission_pct,
-                            slippage_ticks, tick_size, initial_equity, fill_on_close,
+                            slippage_ticks, tick_size, initial_equity, fill_on_close, margin,
                             position, equity, trades, counters, np.zeros(N_TRADE_ACC))
     return position, equity, trades[:k].copy(), counters
 
@@ -408,7 +439,7 @@ def simulate_into_nb(open_, high, low, close, sides, session,
                      atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
                      max_loss, max_loss_frac, max_trades, max_position,
                      multiplier, commission_per_contract, commission_pct,
-                     slippage_ticks, tick_size, initial_equity, fill_on_close,
+                     slippage_ticks, tick_size, initial_equity, fill_on_close, margin,
                      position, equity, trades, counters, tacc):
     """The bar loop of :func:`simulate_nb`, writing into buffers the caller owns.
 
@@ -421,7 +452,7 @@ def simulate_into_nb(open_, high, low, close, sides, session,
 
     Parameters
     ----------
-    open_ ... fill_on_close :
+    open_ ... margin :
         As for :func:`simulate_nb`.
     position : ndarray of float64, shape (n,), or (0,)
         Signed contracts at each bar's close, written when ``record``.
@@ -451,7 +482,9 @@ def simulate_into_nb(open_, high, low, close, sides, session,
     slip = slippage_ticks * tick_size
     cfg = (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult, trail_mult,
            max_loss, max_loss_frac, max_trades, max_position,
-           multiplier, commission_per_contract, commission_pct, slip)
+           multiplier, commission_per_contract, commission_pct, slip, margin)
+    one_lot = min_qty if min_qty > 0.0 else lot_size
+    blown = False
     S = np.empty(_N_STATE)
     _flat_nb(S)
     S[_SIG] = -1.0
@@ -495,10 +528,14 @@ def simulate_into_nb(open_, high, low, close, sides, session,
         if stops_on and cs != 0 and i >= first_check:
             code, px = check_exit_nb(cs, open_[i], high[i], low[i], stop, take)
             if code != 0:
+                amb = False
                 if code == EXIT_STOP:
                     px = _market_fill_nb(px, -cs, slip, low[i], high[i])
+                    amb = exit_ambiguous_nb(cs, open_[i], high[i], low[i], stop, take)
+                    if amb:
+                        counters[C_AMBIGUOUS] += 1
                 _sync_nb(S, mark, stop, eq)
-                _exit_nb(S, trades, record, tacc, lim, i, px, code, SLOT_INTRABAR, sess, cfg)
+                _exit_nb(S, trades, record, tacc, lim, i, px, code, SLOT_INTRABAR, sess, cfg, amb)
                 side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
                 if rearm:
                     blocked = cs
@@ -547,6 +584,14 @@ def simulate_into_nb(open_, high, low, close, sides, session,
                 blocked = cs
         if halted or (fill_on_close and last_of_session):
             desired = 0
+        # the account: blown at or below zero equity, or below the margin of what is held
+        if not blown and (eq <= 0.0 or (margin > 0.0 and eq < margin * (qty if cs != 0 else one_lot))):
+            blown = True
+            counters[C_BLOWN] = i + 1
+        if blown:
+            if cs != 0:
+                reason = EXIT_BLOWN
+            desired = 0
 
         if fill_on_close:
             if desired != cs:
@@ -587,4 +632,5 @@ def simulate_into_nb(open_, high, low, close, sides, session,
         trades[t]["net_pnl"] = gross - trades[t]["costs"]
         trades[t]["exit_reason"] = EXIT_END
         trades[t]["exit_slot"] = SLOT_CLOSE
+        trades[t]["ambiguous"] = 0
     return k, held

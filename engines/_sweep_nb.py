@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from engines._metrics_nb import N_RETURN_METRICS, N_TRADE_ACC, TA_N, equity_metrics_nb, trade_metrics_nb
-from engines._sim_nb import N_COUNTERS, TRADE_DTYPE, simulate_into_nb
+from engines._sim_nb import C_AMBIGUOUS, C_BLOWN, N_COUNTERS, TRADE_DTYPE, simulate_into_nb
 from strategies._signals_nb import threshold_sides_nb
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "P_SL",
     "P_TP",
     "P_TRAIL",
+    "ST_AMBIGUOUS",
+    "ST_BLOWN_BAR",
     "ST_EXPECTANCY",
     "ST_EXPOSURE",
     "ST_FINAL_EQUITY",
@@ -68,7 +70,9 @@ ST_PROFIT_FACTOR = N_RETURN_METRICS + 3
 ST_EXPECTANCY = N_RETURN_METRICS + 4
 ST_EXPOSURE = N_RETURN_METRICS + 5
 ST_FINAL_EQUITY = N_RETURN_METRICS + 6
-N_STATS = N_RETURN_METRICS + 7
+ST_BLOWN_BAR = N_RETURN_METRICS + 7  # bar at whose close the account was blown, -1: never
+ST_AMBIGUOUS = N_RETURN_METRICS + 8  # stop exits on bars that also held the take
+N_STATS = N_RETURN_METRICS + 9
 
 
 @njit(cache=True)
@@ -111,7 +115,7 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
              size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
              atr, rearm, max_loss, max_loss_frac, max_trades, max_position,
              multiplier, commission_per_contract, commission_pct,
-             slippage_ticks, tick_size, initial_equity, fill_on_close,
+             slippage_ticks, tick_size, initial_equity, fill_on_close, margin,
              params, ppy, rf, session_last, n_workers):
     """Run the threshold strategy and the simulator for every row of ``params``.
 
@@ -120,7 +124,7 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
     proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, meta_th :
         Arguments of :func:`strategies._signals_nb.threshold_sides_nb` that do
         not vary over the grid.
-    open_ ... fill_on_close :
+    open_ ... margin :
         Arguments of :func:`engines._sim_nb.simulate_nb` that do not vary over
         the grid (same meaning and order, stops excepted).
     params : ndarray of float64, shape (n_combos, :data:`N_PARAMS`)
@@ -175,9 +179,11 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
                 atr, params[c, P_SL], params[c, P_TP], params[c, P_TRAIL], int(params[c, P_MAX_BARS]), rearm,
                 max_loss, max_loss_frac, max_trades, max_position,
                 multiplier, commission_per_contract, commission_pct,
-                slippage_ticks, tick_size, initial_equity, fill_on_close,
+                slippage_ticks, tick_size, initial_equity, fill_on_close, margin,
                 no_position, equity, no_trades, counters, tacc)
             run_stats_nb(equity, initial_equity, held, tacc, ppy, rf, returns, stats[c])
+            stats[c, ST_BLOWN_BAR] = counters[C_BLOWN] - 1
+            stats[c, ST_AMBIGUOUS] = counters[C_AMBIGUOUS]
             prev = initial_equity
             for k in range(n_sessions):
                 e = equity[session_last[k]]

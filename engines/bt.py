@@ -138,6 +138,7 @@ import pandas as pd
 from engines._sim_nb import EXIT_STOP, SIZE_FIXED, SIZE_FIXED_FRACTION, _leg_cost_nb, _market_fill_nb
 from engines.metrics import periods_per_year, summarize
 from engines.simulate import (
+    FILL_ORDER,
     Costs,
     SimResult,
     Sizing,
@@ -147,6 +148,8 @@ from engines.simulate import (
     _run_configs,
     _sides_array,
     _vol_inputs,
+    account_facts,
+    account_metrics,
 )
 from ml.exceptions import ParameterError
 from risk._sizing_nb import fixed_contracts_nb, fixed_fraction_nb, volatility_target_nb
@@ -157,9 +160,16 @@ from risk._limits_nb import (
     new_limits_state_nb,
     new_session_reset_nb,
 )
-from risk._stops_nb import atr_stop_levels_nb, check_exit_nb, time_stop_nb, trailing_stop_update_nb
+from risk._stops_nb import (
+    atr_stop_levels_nb,
+    check_exit_nb,
+    exit_ambiguous_nb,
+    time_stop_nb,
+    trailing_stop_update_nb,
+)
 from risk.limits import DailyLimits
-from ml.data import get_calendar
+from risk.sizing import ContractSpec
+from ml.data import bars_calendar, get_calendar, get_instrument
 from strategies import BaseStrategy, ProbabilityThresholdStrategy, SessionFacts, session_facts
 from strategies._base import _up_probability
 
@@ -171,6 +181,7 @@ __all__ = [
     "SideFeed",
     "SideFollower",
     "SquareRootImpact",
+    "feed_times_are_utc",
     "model_predictor",
     "run_backtrader",
     "run_backtrader_live",
@@ -363,7 +374,7 @@ class SideFollower(bt.Strategy):
         ("frac", False), ("multiplier", 10.0), ("sl", 0.0), ("tp", 0.0), ("trail", 0.0),
         ("max_bars", 0), ("rearm", True), ("participation", None),
         ("limits", (0.0, 0.0, 0, math.inf)), ("fill_on_close", False), ("n_bars", None),
-        ("slip_points", 0.0), ("cpc", 0.0), ("cpct", 0.0), ("impact", None),
+        ("slip_points", 0.0), ("cpc", 0.0), ("cpct", 0.0), ("impact", None), ("margin", 0.0),
     )
 
     def __init__(self):
@@ -388,6 +399,8 @@ class SideFollower(bt.Strategy):
         self.skipped_zero_size = 0
         self.skipped_no_atr = 0
         self.refused_by_limits = 0
+        self.refused_by_margin = 0
+        self.blown_bar = -1        # bar at whose close the account was blown (-1: never)
         self.lim = new_limits_state_nb()
         self._pos_track = 0.0
 
@@ -507,9 +520,14 @@ class SideFollower(bt.Strategy):
             size = float(bits.size)
             if size == 0:
                 continue
+            amb = False
+            if kind == "stop" and self.levels is not None and not late:
+                d = self.data
+                amb = bool(exit_ambiguous_nb(self.levels[3], d.open[0], d.high[0], d.low[0], self.levels[0],
+                                             self.levels[1]))
             f = dict(bar=bar, size=size, price=float(bits.price),
                      commission=float(bits.closedcomm + bits.openedcomm), kind=kind,
-                     reason=order.info.get("reason", kind))
+                     reason=order.info.get("reason", kind), ambiguous=amb)
             self.fills.append(f)
             before = self._pos_track
             self._pos_track += size
@@ -546,7 +564,9 @@ class SideFollower(bt.Strategy):
                                        p.slip_points, p.impact, exit_size, self.broker.sigma_prev, d.volume[0])
                 eq += exit_size * p.multiplier * (d.close[-1] - px) \
                     - _leg_cost_nb(abs(exit_size), px, p.multiplier, p.cpc, p.cpct)
-            if not can_open_nb(self.lim, sess, eq, 0.0, side * qty, *p.limits):
+            if p.margin > 0.0 and eq < p.margin * qty:
+                self.refused_by_margin += 1
+            elif not can_open_nb(self.lim, sess, eq, 0.0, side * qty, *p.limits):
                 self.refused_by_limits += 1
             else:  # sent now, behind the exit: cheat-on-open fills it at this open
                 self.market_orders.append((self.buy if side > 0 else self.sell)(
@@ -640,6 +660,15 @@ class SideFollower(bt.Strategy):
                     self.blocked = cs
         if halted or (coc and last):
             desired = 0
+        # the account (as the simulator): blown at or below zero equity, or below the margin held
+        one_lot = p.min_qty if p.min_qty > 0.0 else p.lot
+        if self.blown_bar < 0 and (eq <= 0.0 or (p.margin > 0.0 and eq < p.margin * (abs(pos) if cs != 0
+                                                                                    else one_lot))):
+            self.blown_bar = i
+        if self.blown_bar >= 0:
+            if cs != 0:
+                reason = "blown"
+            desired = 0
         # the order book's side: an unfilled (carried) entry counts as taken, a forced exit as flat
         cur = 0 if exiting else cs
         if cs == 0 and not backstop and self.market_orders:
@@ -673,6 +702,8 @@ class SideFollower(bt.Strategy):
                     q = float(self._size(dec_eq, atr, sigma))
                     if not q > 0.0:
                         self.skipped_zero_size += 1
+                    elif coc and p.margin > 0.0 and eq < p.margin * q:
+                        self.refused_by_margin += 1
                     elif coc and not can_open_nb(self.lim, sess, eq, 0.0, desired * q, *p.limits):
                         self.refused_by_limits += 1
                     elif coc:
@@ -744,10 +775,16 @@ class ProbabilityFollower(SideFollower):
         self._grid: dict = {}
         self._restart = 0
         self._is_threshold = isinstance(self.p.rule, ProbabilityThresholdStrategy)
+        self._utc = None
 
     def _ts(self):
-        ts = pd.Timestamp(self.data.datetime.datetime(0))
-        return ts.tz_localize(self.tz) if ts.tz is None else ts.tz_convert(self.tz)
+        """The bar's open time, tz-aware in the calendar's zone, whatever the feed holds
+        (see :func:`feed_times_are_utc`)."""
+        if self._utc is None:
+            self._utc = feed_times_are_utc(self.data)
+        num = self.data.datetime[0]
+        ts = pd.Timestamp(bt.num2date(num))  # the stored number, naive
+        return ts.tz_localize("UTC").tz_convert(self.tz) if self._utc else ts.tz_localize(self.tz)
 
     def _index(self, k0):
         """The bars seen from position ``k0`` on, as a tz-aware DatetimeIndex."""
@@ -824,6 +861,32 @@ class ProbabilityFollower(SideFollower):
         return side, atr, sigma, btc <= 0.0
 
 
+def feed_times_are_utc(data) -> bool:
+    """Whether a backtrader feed stores its bar times as UTC (else as exchange wall-clock).
+
+    backtrader keeps one number per bar and no time zone.  It is UTC when the
+    feed was built from a tz-aware DataFrame (``PandasData`` converts such an
+    index to naive UTC), when ``tzinput`` was given (inputs are converted), or
+    when a feed that is not a ``PandasData`` declares a ``tz`` (live stores
+    such as Interactive Brokers keep UTC).  A naive DataFrame, with or
+    without ``tz``, holds wall-clock times as written: read in the calendar's
+    time zone.  Reading UTC numbers as local time would shift every bar (by 3
+    hours on B3), moving the sessions and the close-out.
+    """
+    dn = getattr(getattr(data, "p", None), "dataname", None)
+    if isinstance(dn, pd.DataFrame):
+        idx = dn.index
+        dtcol = getattr(data.p, "datetime", None)
+        if isinstance(dtcol, str) and dtcol in dn.columns:
+            idx = pd.DatetimeIndex(dn[dtcol])
+        if isinstance(idx, pd.DatetimeIndex) and idx.tz is not None:
+            return True
+        return getattr(data, "_tzinput", None) is not None
+    if getattr(data, "_tzinput", None) is not None:
+        return True
+    return getattr(data, "_tz", None) is not None
+
+
 def model_predictor(model, features, *, row: int = -1):
     """A ``predict`` callable for :func:`run_backtrader_live` from a fitted model.
 
@@ -844,7 +907,7 @@ def model_predictor(model, features, *, row: int = -1):
 
 
 def run_backtrader_live(feed, predict, *, strategy: BaseStrategy | None = None, lookback: int = 200,
-                        calendar="B3", bar_minutes: float = 1.0, tz=None, contract="WDO",
+                        calendar=None, bar_minutes: float = 1.0, tz=None, contract=None,
                         costs: Costs | None = None, sizing: Sizing | None = None, stops: Stops | None = None,
                         limits: DailyLimits | None = None, initial_equity: float = 100_000.0,
                         fill_on_close: bool = False, participation: Participation | None = None,
@@ -856,8 +919,10 @@ def run_backtrader_live(feed, predict, *, strategy: BaseStrategy | None = None, 
     feed : backtrader data feed
         Any feed with open, high, low, close (and volume for
         ``participation`` / ``impact``); e.g. ``bt.feeds.PandasData`` without
-        extra lines as a stand-in for a live feed.  Its naive datetimes are
-        read in ``tz`` (default: the calendar's time zone).
+        extra lines as a stand-in for a live feed.  Its bar times are read as
+        :func:`feed_times_are_utc` says (UTC for a tz-aware DataFrame or a feed
+        with ``tzinput`` / a live store's ``tz``), else as wall-clock times in
+        ``tz`` (default: the calendar's time zone).
     predict : callable
         ``predict(window) -> probability of an up move`` (float in [0, 1], or
         NaN for no opinion), called once per bar inside ``next()`` with the
@@ -869,9 +934,14 @@ def run_backtrader_live(feed, predict, *, strategy: BaseStrategy | None = None, 
     lookback : int, default 200
         Bars handed to ``predict``.
     calendar, bar_minutes : optional
-        Session calendar and bar length (required: a live feed has no
-        ``attrs``).
-    contract, costs, sizing, stops, limits, initial_equity, fill_on_close, participation, impact, risk_free :
+        Session calendar and bar length.  Default calendar: the one of the
+        feed's DataFrame (``PandasData`` over bars from
+        :func:`ml.data.load_bars`), else of ``contract``'s preset; required
+        otherwise (a live feed has no ``attrs``): never assumed.
+    contract :
+        As :func:`run_backtrader`: default the feed's DataFrame's instrument;
+        required for other feeds.
+    costs, sizing, stops, limits, initial_equity, fill_on_close, participation, impact, risk_free :
         As :func:`run_backtrader`; ATR and sigma come from past bars
         (:class:`ProbabilityFollower`).
 
@@ -895,12 +965,27 @@ def run_backtrader_live(feed, predict, *, strategy: BaseStrategy | None = None, 
         and math.isfinite(bar_minutes) and bar_minutes > 0
     if not bm_ok:
         raise ParameterError(f"`bar_minutes` must be a number > 0 (minutes per bar), got {bar_minutes!r}.")
-    cal = get_calendar(calendar)
+    frame = getattr(getattr(feed, "p", None), "dataname", None)
+    frame = frame if isinstance(frame, pd.DataFrame) else None
+    if frame is None and contract is None:
+        raise ParameterError("`contract` is required for a feed that is not a PandasData over bars: the "
+                             "contract is never assumed; pass e.g. contract='WDO'.")
+    if calendar is None:
+        if frame is not None and ("symbol" in frame.columns or (frame.attrs or {}).get("bars")):
+            cal = bars_calendar(frame)
+        elif contract is not None and not isinstance(contract, ContractSpec):
+            cal = get_calendar(get_instrument(contract).calendar)
+        else:
+            raise ParameterError("`calendar` is required for this feed (its sessions are never assumed); "
+                                 "pass e.g. calendar='B3'.")
+    else:
+        cal = get_calendar(calendar)
     strategy = ProbabilityThresholdStrategy() if strategy is None else strategy
     if not isinstance(strategy, BaseStrategy):
         raise TypeError(f"`strategy` must be a BaseStrategy, got {type(strategy).__name__}.")
     strategy._validate()
-    spec, costs, sizing, stops, limits, kw = _check_options(costs, sizing, stops, limits, contract,
+    ref = frame if frame is not None else pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"))
+    spec, costs, sizing, stops, limits, kw = _check_options(ref, costs, sizing, stops, limits, contract,
                                                             initial_equity, fill_on_close, participation,
                                                             impact)
     cerebro = _cerebro(kw, initial_equity, participation, impact)
@@ -949,6 +1034,7 @@ def _trades_from_fills(fills, n):
         cur["costs"] += f["commission"]
         cur["exit_idx"] = f["bar"]
         cur["exit_reason"] = f["reason"]
+        cur["ambiguous"] = bool(cur.get("ambiguous", False) or f.get("ambiguous", False))
         pos += size
         if abs(pos) < 1e-12:
             pos = 0.0
@@ -965,22 +1051,25 @@ def _trades_from_fills(fills, n):
         exit_px = t["exit_notional"] / t["exit_q"] if closed else math.nan
         out.append(dict(entry_idx=t["entry_idx"], exit_idx=t["exit_idx"], side=t["side"], qty=t["qty"],
                         entry_price=entry_px, exit_price=exit_px, costs=t["costs"],
-                        exit_reason=t["exit_reason"], closed=closed))
+                        exit_reason=t["exit_reason"], closed=closed,
+                        ambiguous=bool(t.get("ambiguous", False))))
     df = pd.DataFrame(out, columns=["entry_idx", "exit_idx", "side", "qty", "entry_price", "exit_price",
-                                    "costs", "exit_reason", "closed"])
+                                    "costs", "exit_reason", "closed", "ambiguous"])
+    df["ambiguous"] = df["ambiguous"].astype(bool)
     return df
 
 
 # --------------------------------------------------------------------------- public functions
 
 
-def _check_options(costs, sizing, stops, limits, contract, initial_equity, fill_on_close, participation,
+def _check_options(bars, costs, sizing, stops, limits, contract, initial_equity, fill_on_close, participation,
                    impact):
     """Defaulted, checked configs and the kernel arguments of a backtrader run."""
     stops = Stops() if stops is None else stops
     if not isinstance(stops, Stops):
         raise TypeError(f"`stops` must be a Stops (or None), got {type(stops).__name__}.")
-    spec, sizing, costs, limits = _run_configs(contract, sizing, costs, limits, initial_equity, fill_on_close)
+    spec, sizing, costs, limits = _run_configs(bars, contract, sizing, costs, limits, initial_equity,
+                                               fill_on_close)
     if participation is not None and not isinstance(participation, Participation):
         raise TypeError(f"`participation` must be a Participation, got {type(participation).__name__}.")
     if impact is not None and not isinstance(impact, SquareRootImpact):
@@ -996,7 +1085,8 @@ def _check_options(costs, sizing, stops, limits, contract, initial_equity, fill_
               frac=bool(frac), multiplier=float(spec.multiplier), sl=sl, tp=tp, trail=trail,
               max_bars=int(max_bars), rearm=bool(rearm), participation=participation,
               limits=tuple(limits.kernel_args()), fill_on_close=bool(fill_on_close),
-              slip_points=slip_ticks * float(spec.tick_size), cpc=cpc, cpct=cpct, impact=impact)
+              slip_points=slip_ticks * float(spec.tick_size), cpc=cpc, cpct=cpct, impact=impact,
+              margin=spec.margin_arg)
     return spec, costs, sizing, stops, limits, kw
 
 
@@ -1047,7 +1137,7 @@ def _result(strat, index, close, bars_for_ppy, *, calendar, bar_minutes, risk_fr
     tr.insert(2, "entry_time", index[tr["entry_idx"].to_numpy(dtype=np.int64)])
     tr.insert(3, "exit_time", index[tr["exit_idx"].to_numpy(dtype=np.int64)])
     tr.index.name = "trade"
-    orders = pd.DataFrame(fills, columns=["bar", "size", "price", "commission", "kind", "reason"])
+    orders = pd.DataFrame(fills, columns=["bar", "size", "price", "commission", "kind", "reason", "ambiguous"])
     orders.insert(1, "timestamp", index[orders["bar"].to_numpy(dtype=np.int64)])
 
     positions = pd.Series(pos, index=index, name="position")
@@ -1058,6 +1148,8 @@ def _result(strat, index, close, bars_for_ppy, *, calendar, bar_minutes, risk_fr
     closed = tr.loc[tr["closed"], "pnl"] if len(tr) else pd.Series([], dtype=float)
     metrics = summarize(returns=returns, equity=equity, trades=closed, positions=positions,
                         periods_per_year=ppy, risk_free=risk_free, initial_equity=float(initial_equity))
+    account = account_facts(strat.blown_bar if strat.blown_bar < n else -1, index, tr, spec)
+    metrics.update(account_metrics(account))
     meta = {
         "engine": "backtrader",
         "backtrader_version": bt.__version__,
@@ -1078,6 +1170,10 @@ def _result(strat, index, close, bars_for_ppy, *, calendar, bar_minutes, risk_fr
         "skipped_no_atr": strat.skipped_no_atr,
         "skipped_zero_size": strat.skipped_zero_size,
         "refused_by_limits": strat.refused_by_limits,
+        "refused_by_margin": strat.refused_by_margin,
+        "account": account,
+        "fill_order": FILL_ORDER,
+        "contract": asdict(spec),
         "decision_latency_ms": _latency_ms(strat.latency[:n]),
         **meta_extra,
     }
@@ -1085,7 +1181,7 @@ def _result(strat, index, close, bars_for_ppy, *, calendar, bar_minutes, risk_fr
                      metrics=metrics, meta=meta)
 
 
-def run_backtrader(bars: pd.DataFrame, sides_or_proba, *, contract="WDO", costs: Costs | None = None,
+def run_backtrader(bars: pd.DataFrame, sides_or_proba, *, contract=None, costs: Costs | None = None,
                    sizing: Sizing | None = None, stops: Stops | None = None,
                    limits: DailyLimits | None = None, initial_equity: float = 100_000.0,
                    fill_on_close: bool = False, participation: Participation | None = None,
@@ -1131,7 +1227,7 @@ def run_backtrader(bars: pd.DataFrame, sides_or_proba, *, contract="WDO", costs:
     o, h, lo, c = _prices(bars)
     index = bars.index
     n = len(bars)
-    spec, costs, sizing, stops, limits, kw = _check_options(costs, sizing, stops, limits, contract,
+    spec, costs, sizing, stops, limits, kw = _check_options(bars, costs, sizing, stops, limits, contract,
                                                             initial_equity, fill_on_close, participation,
                                                             impact)
     if (participation is not None or impact is not None) and "volume" not in bars.columns:

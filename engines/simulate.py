@@ -50,10 +50,14 @@ import pandas as pd
 
 from engines import _sim_nb
 from engines._sim_nb import (
+    C_AMBIGUOUS,
+    C_BLOWN,
     C_LIMITS,
+    C_MARGIN,
     C_NAN_PRICE,
     C_NO_ATR,
     C_ZERO_SIZE,
+    EXIT_BLOWN,
     EXIT_END,
     EXIT_LIMIT,
     EXIT_SESSION,
@@ -76,11 +80,12 @@ from ml.data._frame import per_bar_values
 from ml.exceptions import ParameterError
 from risk import _py as risk_py
 from risk.limits import DailyLimits
-from risk.sizing import ContractSpec, get_contract
+from risk.sizing import ContractSpec, contract_for
 from strategies import session_facts
 
 __all__ = [
     "EXIT_REASONS",
+    "FILL_ORDER",
     "PURE_PYTHON",
     "SLOTS",
     "Costs",
@@ -88,6 +93,8 @@ __all__ = [
     "Sizing",
     "Stops",
     "average_true_range",
+    "account_facts",
+    "account_metrics",
     "simulate",
     "simulate_py",
 ]
@@ -104,6 +111,7 @@ EXIT_REASONS = {
     EXIT_SESSION: "session",
     EXIT_LIMIT: "limit",
     EXIT_END: "end",
+    EXIT_BLOWN: "blown",
 }
 #: Fill slot code -> name (time order inside a bar).
 SLOTS = {SLOT_OPEN: "open", SLOT_INTRABAR: "intrabar", SLOT_CLOSE: "close"}
@@ -312,6 +320,33 @@ class SimResult:
 
 # --------------------------------------------------------------------------- helpers
 
+#: What every engine assumes inside a bar, stated in every run's records.
+FILL_ORDER = ("decisions fill at the next bar's open; inside a bar the stop and the take are "
+              "checked from the open: a gap through a level fills at the open, and when a bar holds "
+              "both levels the stop is assumed first (pessimistic); trades on such bars are flagged "
+              "`ambiguous`")
+
+
+def account_facts(blown_bar: int, index, trades: pd.DataFrame, spec: ContractSpec) -> dict:
+    """The account's fate: blown or not (and when), ambiguous exits, the margin used."""
+    blown = blown_bar >= 0
+    return {
+        "blown": bool(blown),
+        "blown_at": str(index[blown_bar]) if blown else None,
+        "blown_bar": int(blown_bar) if blown else None,
+        "rule": ("equity <= 0" if spec.margin is None else
+                 f"equity <= 0 or below {spec.margin:g} {spec.currency or ''} margin per contract held".rstrip()),
+        "ambiguous_exits": int(trades["ambiguous"].sum()) if "ambiguous" in trades.columns and len(trades) else 0,
+        "contract": spec.name,
+        "currency": spec.currency,
+    }
+
+
+def account_metrics(account: dict) -> dict:
+    """The metrics' account keys: ``account_blown``, ``blown_at``, ``ambiguous_exits``."""
+    return {"account_blown": account["blown"], "blown_at": account["blown_at"],
+            "ambiguous_exits": account["ambiguous_exits"]}
+
 
 def average_true_range(bars: pd.DataFrame, window: int = 14) -> pd.Series:
     """Simple moving average of the true range over ``window`` bars (causal).
@@ -329,11 +364,13 @@ def average_true_range(bars: pd.DataFrame, window: int = 14) -> pd.Series:
     return tr.rolling(int(window), min_periods=int(window)).mean().rename("atr")
 
 
-def _run_configs(contract, sizing, costs, limits, initial_equity, fill_on_close):
+def _run_configs(bars, contract, sizing, costs, limits, initial_equity, fill_on_close):
     """Contract and configuration objects of a run, defaulted and checked (shared by
-    :func:`simulate` and :func:`engines.sweep.sweep`)."""
-    spec = get_contract(contract)
-    if not isinstance(spec, ContractSpec):  # pragma: no cover - get_contract guarantees it
+    :func:`simulate`, :func:`engines.sweep.sweep` and the backtrader runs).  The
+    contract comes from the bars' instrument unless given, and a given preset
+    must match the bars' symbol (:func:`risk.contract_for`)."""
+    spec = contract_for(bars, contract)
+    if not isinstance(spec, ContractSpec):  # pragma: no cover - contract_for guarantees it
         raise TypeError("`contract` must be a ContractSpec or a preset name.")
     sizing = Sizing() if sizing is None else sizing
     costs = Costs() if costs is None else costs
@@ -463,7 +500,7 @@ def simulate_py(open_, high, low, close, sides, session,
                 atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
                 max_loss, max_loss_frac, max_trades, max_position,
                 multiplier, commission_per_contract, commission_pct,
-                slippage_ticks, tick_size, initial_equity, fill_on_close=False):
+                slippage_ticks, tick_size, initial_equity, fill_on_close=False, margin=0.0):
     """Plain-Python twin of :func:`engines._sim_nb.simulate_nb` (same arguments and outputs).
 
     Uses the Python twins of the :mod:`risk` kernels (:mod:`risk._py`).
@@ -475,6 +512,8 @@ def simulate_py(open_, high, low, close, sides, session,
     position = np.zeros(n)
     equity = np.zeros(n)
     blocked = 0
+    blown = False
+    one_lot = min_qty if min_qty > 0 else lot_size
     pending = None  # (target, reason, decision bar, equity, close, atr, sigma)
 
     def enter(i, sig, target, ref, slot, dec_eq, dec_price, dec_atr, dec_sigma, sess):
@@ -497,6 +536,9 @@ def simulate_py(open_, high, low, close, sides, session,
         if not q > 0:
             run.counters[C_ZERO_SIZE] += 1
             return
+        if margin > 0 and run.eq < margin * q:
+            run.counters[C_MARGIN] += 1
+            return
         if not risk_py.can_open_py(lim, sess, run.eq, 0.0, target * q, max_loss, max_loss_frac,
                                    max_trades, max_position):
             run.counters[C_LIMITS] += 1
@@ -509,7 +551,8 @@ def simulate_py(open_, high, low, close, sides, session,
         run.sig, run.entry_bar = sig, i
         run.trades.append(dict(signal_idx=sig, entry_idx=i, exit_idx=-1, side=target, qty=q,
                                entry_price=px, exit_price=math.nan, gross_pnl=math.nan, costs=cost,
-                               net_pnl=math.nan, exit_reason=-1, entry_slot=slot, exit_slot=-1))
+                               net_pnl=math.nan, exit_reason=-1, entry_slot=slot, exit_slot=-1,
+                               ambiguous=0))
         risk_py.after_fill_update_py(lim, sess, run.eq, 0.0, target * q)
 
     def execute(i, target, reason, ref, slot, sig, dec_eq, dec_price, dec_atr, dec_sigma, sess):
@@ -543,9 +586,13 @@ def simulate_py(open_, high, low, close, sides, session,
             code, px = risk_py.check_exit_py(run.side, open_[i], high[i], low[i], run.stop, run.take)
             if code != 0:
                 cs = run.side
+                amb = False
                 if code == EXIT_STOP:
                     px = _market_fill(px, -cs, slip, low[i], high[i])
+                    amb = risk_py.exit_ambiguous_py(cs, open_[i], high[i], low[i], run.stop, run.take)
+                    run.counters[C_AMBIGUOUS] += int(amb)
                 run.exit(i, px, code, SLOT_INTRABAR, lim, sess)
+                run.trades[-1]["ambiguous"] = int(amb)
                 if rearm:
                     blocked = cs
             else:
@@ -588,6 +635,13 @@ def simulate_py(open_, high, low, close, sides, session,
                     blocked = cs
         if halted or (fill_on_close and last_of_session):
             desired = 0
+        if not blown and (run.eq <= 0 or (margin > 0 and run.eq < margin * (run.qty if cs != 0 else one_lot))):
+            blown = True
+            run.counters[C_BLOWN] = i + 1
+        if blown:
+            if cs != 0:
+                reason = EXIT_BLOWN
+            desired = 0
 
         if fill_on_close:
             had = run.side
@@ -625,8 +679,9 @@ def _trades_frame(rec: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
     # keep the *_time columns together after the *_idx columns
     order = ["signal_idx", "entry_idx", "exit_idx", "signal_time", "entry_time", "exit_time",
              "side", "qty", "entry_price", "exit_price", "gross_pnl", "costs", "net_pnl",
-             "exit_reason", "entry_slot", "exit_slot"]
+             "exit_reason", "entry_slot", "exit_slot", "ambiguous"]
     df = df[order]
+    df["ambiguous"] = df["ambiguous"].to_numpy() != 0
     df["closed"] = df["exit_reason"].to_numpy() != EXIT_END
     df["exit_reason"] = pd.Categorical([EXIT_REASONS[int(c)] for c in df["exit_reason"]],
                                        categories=list(EXIT_REASONS.values()))
@@ -658,7 +713,7 @@ def _orders_frame(rec: np.ndarray, index: pd.DatetimeIndex, multiplier, cpc, cpc
     return df
 
 
-def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None = None,
+def simulate(bars: pd.DataFrame, sides, *, contract=None, sizing: Sizing | None = None,
              stops: Stops | None = None, costs: Costs | None = None,
              limits: DailyLimits | None = None, initial_equity: float = 100_000.0,
              fill_on_close: bool = False, atr=None, sigma=None, calendar=None,
@@ -675,8 +730,11 @@ def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None
         Desired side decided with each bar's data: +1, 0 or -1 (e.g.
         :meth:`strategies.ProbabilityThresholdStrategy.sides`).  A Series is
         aligned on the bars' index.
-    contract : str or ContractSpec, default "WDO"
-        Multiplier, tick size and lot rules (``risk.CONTRACTS``).
+    contract : str, Instrument or ContractSpec, optional
+        Multiplier, tick size, lot rules and margin.  Default: the bars'
+        instrument (recorded by :func:`ml.data.load_bars`, else the preset of
+        their ``symbol``); there is no default contract.  A preset name that
+        contradicts the bars' symbol raises; a ContractSpec is used as given.
     sizing : Sizing, optional
         Default ``Sizing()``: one contract per entry.
     stops : Stops, optional
@@ -721,7 +779,7 @@ def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None
     >>> idx = pd.date_range("2025-02-03 10:00", periods=5, freq="1min", tz="America/Sao_Paulo")
     >>> px = [99.0, 100.0, 101.0, 103.0, 104.0]
     >>> bars = pd.DataFrame({"open": px, "high": px, "low": px, "close": px}, index=idx)
-    >>> res = simulate(bars, [1, 1, 0, 0, 0], costs=Costs(commission_per_contract=1.5),
+    >>> res = simulate(bars, [1, 1, 0, 0, 0], contract="WDO", costs=Costs(commission_per_contract=1.5),
     ...                calendar="B3", bar_minutes=1)
     >>> t = res.trades.iloc[0]
     >>> [float(t[c]) for c in ("entry_idx", "exit_idx", "entry_price", "exit_price", "gross_pnl", "costs", "net_pnl")]
@@ -736,7 +794,8 @@ def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None
     stops = Stops() if stops is None else stops
     if not isinstance(stops, Stops):
         raise TypeError(f"`stops` must be a Stops (or None), got {type(stops).__name__}.")
-    spec, sizing, costs, limits = _run_configs(contract, sizing, costs, limits, initial_equity, fill_on_close)
+    spec, sizing, costs, limits = _run_configs(bars, contract, sizing, costs, limits, initial_equity,
+                                               fill_on_close)
     size_mode, size_value = sizing.kernel_args()
     sl, tp, trail, max_bars, rearm = stops.kernel_args()
     cpc, cpct, slip_ticks = costs.kernel_args()
@@ -750,7 +809,7 @@ def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None
         _c(atr_arr), sl, tp, trail, int(max_bars), bool(rearm),
         max_loss, max_loss_frac, int(max_trades), max_position,
         float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
-        bool(fill_on_close))
+        bool(fill_on_close), spec.margin_arg)
 
     positions = pd.Series(pos, index=index, name="position")
     equity = pd.Series(eq, index=index, name="equity")
@@ -762,7 +821,10 @@ def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None
     closed = trades.loc[trades["closed"], "pnl"] if len(trades) else pd.Series([], dtype=float)
     metrics = summarize(returns=returns, equity=equity, trades=closed, positions=positions,
                         periods_per_year=ppy, risk_free=risk_free, initial_equity=float(initial_equity))
+    account = account_facts(int(counters[C_BLOWN]) - 1, index, trades, spec)
+    metrics.update(account_metrics(account))
     meta = {
+        "engine": "numba",
         "periods_per_year": ppy,
         "calendar": facts.calendar,
         "bar_minutes": facts.bar_minutes,
@@ -779,6 +841,9 @@ def simulate(bars: pd.DataFrame, sides, *, contract="WDO", sizing: Sizing | None
         "skipped_no_atr": int(counters[C_NO_ATR]),
         "skipped_zero_size": int(counters[C_ZERO_SIZE]),
         "refused_by_limits": int(counters[C_LIMITS]),
+        "refused_by_margin": int(counters[C_MARGIN]),
+        "account": account,
+        "fill_order": FILL_ORDER,
     }
     return SimResult(positions=positions, equity=equity, returns=returns, trades=trades,
                      orders=orders, metrics=metrics, meta=meta)

@@ -99,7 +99,7 @@ _STAT_COL = {"sharpe": RM_SHARPE, "sortino": RM_SORTINO, "calmar": RM_CALMAR,
              "annualized_volatility": RM_ANN_VOL, "n_trades": snb.ST_N_TRADES,
              "exposure": snb.ST_EXPOSURE, "expectancy": snb.ST_EXPECTANCY}
 #: Columns of :func:`sweep`'s result: :data:`engines.metrics.METRIC_KEYS` then ``final_equity``.
-RESULT_COLUMNS = METRIC_KEYS + ("final_equity",)
+RESULT_COLUMNS = METRIC_KEYS + ("final_equity", "account_blown", "blown_bar", "ambiguous_exits")
 _MAX_RANGE = 100_000
 
 
@@ -316,7 +316,7 @@ def session_returns(result: pd.DataFrame) -> pd.DataFrame:
 
 
 def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStrategy | None = None,
-          contract="WDO", sizing: Sizing | None = None, stops: Stops | None = None,
+          contract=None, sizing: Sizing | None = None, stops: Stops | None = None,
           costs: Costs | None = None, limits: DailyLimits | None = None,
           initial_equity: float = 100_000.0, fill_on_close: bool = False, atr=None, sigma=None,
           meta_proba=None, calendar=None, bar_minutes=None, risk_free: float = 0.0) -> pd.DataFrame:
@@ -352,7 +352,10 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         ``sortino``, ``calmar``, ``max_drawdown``, ``recovery_factor``,
         ``win_rate``, ``profit_factor``, ``total_return``,
         ``annualized_return``, ``annualized_volatility``, ``n_trades``,
-        ``exposure``, ``expectancy``) and ``final_equity``, each equal to what
+        ``exposure``, ``expectancy``), ``final_equity``, ``account_blown``
+        (the account fell to zero or below its margin and stopped trading),
+        ``blown_bar`` (bar position, -1: never) and ``ambiguous_exits``
+        (stop exits on bars that also held the take), each equal to what
         :func:`engines.simulate.simulate` reports for that combination.
         ``attrs``: ``n_trials`` (number of combinations run, for
         :func:`engines.overfit.deflated_sharpe_ratio`, PITFALLS 22),
@@ -397,7 +400,8 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     facts = session_facts(bars, calendar=calendar, bar_minutes=bar_minutes)
     p_arr = _c(_probabilities(proba, index, "proba"))
     meta = np.empty(0) if meta_proba is None else _c(_probabilities(meta_proba, index, "meta_proba"))
-    spec, sizing, costs, limits = _run_configs(contract, sizing, costs, limits, initial_equity, fill_on_close)
+    spec, sizing, costs, limits = _run_configs(bars, contract, sizing, costs, limits, initial_equity,
+                                               fill_on_close)
     size_mode, size_value = sizing.kernel_args()
     cpc, cpct, slip_ticks = costs.kernel_args()
     max_loss, max_loss_frac, max_trades, max_position = limits.kernel_args()
@@ -419,12 +423,16 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
         _c(atr_arr), bool(rearm), max_loss, max_loss_frac, int(max_trades), max_position,
         float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
-        bool(fill_on_close), params, float(ppy), float(rf), session_last, int(numba.get_num_threads()))
+        bool(fill_on_close), spec.margin_arg, params, float(ppy), float(rf), session_last,
+        int(numba.get_num_threads()))
 
     idx = pd.MultiIndex.from_tuples(combos, names=names)
     cols = {k: stats[:, _STAT_COL[k]] for k in METRIC_KEYS}
     cols["n_trades"] = stats[:, snb.ST_N_TRADES].astype(np.int64)
     cols["final_equity"] = stats[:, snb.ST_FINAL_EQUITY]
+    cols["blown_bar"] = stats[:, snb.ST_BLOWN_BAR].astype(np.int64)
+    cols["account_blown"] = cols["blown_bar"] >= 0
+    cols["ambiguous_exits"] = stats[:, snb.ST_AMBIGUOUS].astype(np.int64)
     out = pd.DataFrame(cols, index=idx)[list(RESULT_COLUMNS)]
     out.attrs["n_trials"] = len(combos)
     out.attrs["periods_per_year"] = float(ppy)
@@ -594,7 +602,7 @@ def _params_dict(params, names=None) -> dict:
 
 
 def rerun(bars: pd.DataFrame, proba, params, *, names=None,
-          strategy: ProbabilityThresholdStrategy | None = None, contract="WDO",
+          strategy: ProbabilityThresholdStrategy | None = None, contract=None,
           sizing: Sizing | None = None, stops: Stops | None = None, costs: Costs | None = None,
           limits: DailyLimits | None = None, initial_equity: float = 100_000.0,
           fill_on_close: bool = False, atr=None, sigma=None, meta_proba=None, calendar=None,

@@ -19,6 +19,7 @@ from risk.limits import DailyLimits, DailyLimitTracker
 from risk.sizing import (
     CONTRACTS,
     ContractSpec,
+    contract_for,
     fixed_contracts,
     fixed_fraction,
     get_contract,
@@ -33,6 +34,7 @@ from risk.stops import (
     EXIT_TAKE,
     atr_stop_levels,
     check_exit,
+    exit_ambiguous,
     time_stop,
     trailing_stop_update,
     vol_stop_levels,
@@ -41,6 +43,7 @@ from risk.stops import (
 __all__ = sorted([
     "CONTRACTS",
     "ContractSpec",
+    "contract_for",
     "DailyLimitTracker",
     "DailyLimits",
     "EXIT_NONE",
@@ -48,6 +51,7 @@ __all__ = sorted([
     "EXIT_TAKE",
     "atr_stop_levels",
     "check_exit",
+    "exit_ambiguous",
     "fixed_contracts",
     "fixed_fraction",
     "get_contract",

@@ -229,6 +229,17 @@ def _exit_short(o, h, l, stop, take):
     return EXIT_NONE, math.nan
 
 
+def exit_ambiguous_py(side, open_, high, low, stop, take):
+    """Twin of :func:`~risk._stops_nb.exit_ambiguous_nb`."""
+    if math.isnan(stop) or math.isnan(take):
+        return False
+    if side > 0:
+        return stop < open_ < take and low <= stop and high >= take
+    if side < 0:
+        return take < open_ < stop and high >= stop and low <= take
+    return False
+
+
 def time_stop_py(bars_held, max_bars):
     """Twin of :func:`~risk._stops_nb.time_stop_nb`."""
     return max_bars > 0 and bars_held >= max_bars

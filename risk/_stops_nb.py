@@ -178,3 +178,18 @@ def check_exit_nb(side, open_, high, low, stop, take):
 def time_stop_nb(bars_held, max_bars):
     """True once ``bars_held >= max_bars`` (the entry bar counts as 1); ``max_bars <= 0`` disables."""
     return max_bars > 0 and bars_held >= max_bars
+
+
+@njit(cache=True)
+def exit_ambiguous_nb(side, open_, high, low, stop, take):
+    """Whether a bar holds both the stop and the take without opening through
+    either: which one traded first cannot be told from the bar (the fill rules
+    of :func:`check_exit_nb` assume the stop, PITFALLS rule 6)."""
+    if not (stop == stop and take == take):
+        return False
+    if side > 0:
+        return open_ > stop and open_ < take and low <= stop and high >= take
+    if side < 0:
+        return open_ < stop and open_ > take and high >= stop and low <= take
+    return False
+

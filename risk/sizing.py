@@ -25,13 +25,13 @@ Conventions (PITFALLS rule 10)
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ml.data._instruments import INSTRUMENTS, Instrument, get_instrument, instrument_for
 from ml.exceptions import ParameterError
 from risk import _checks
 from risk._checks import (
@@ -47,6 +47,7 @@ __all__ = [
     "CONTRACTS",
     "QTY_EPS",
     "ContractSpec",
+    "contract_for",
     "fixed_contracts",
     "fixed_fraction",
     "get_contract",
@@ -74,6 +75,15 @@ class ContractSpec:
         Smallest tradable size; smaller sizes become 0.
     allow_fractional : bool, default False
         Whether sizes may be fractions of a unit (crypto).  False for futures.
+    margin : float, optional
+        Margin per contract in currency: an account whose equity falls below
+        ``margin`` times the contracts held is blown (trading stops), and an
+        entry the equity cannot margin is refused.  None: only equity <= 0
+        blows the account.
+    name : str, optional
+        The instrument preset it comes from (``"WDO"``), for the run's records.
+    currency : str, optional
+        Currency of P&L and costs (``"BRL"``, ``"USD"``).
     """
 
     multiplier: float = 10.0
@@ -81,6 +91,9 @@ class ContractSpec:
     lot_size: float = 1
     min_qty: float = 1
     allow_fractional: bool = False
+    margin: float | None = None
+    name: str | None = None
+    currency: str | None = None
 
     def __post_init__(self):
         for name in ("multiplier", "tick_size", "lot_size"):
@@ -88,6 +101,8 @@ class ContractSpec:
         check_real("min_qty", self.min_qty, nonnegative=True)
         if not isinstance(self.allow_fractional, (bool, np.bool_)):
             raise TypeError(f"`allow_fractional` must be True or False, got {self.allow_fractional!r}.")
+        if self.margin is not None:
+            check_real("margin", self.margin, positive=True)
         if not self.allow_fractional:
             for name in ("lot_size", "min_qty"):
                 value = getattr(self, name)
@@ -95,6 +110,19 @@ class ContractSpec:
                     raise ParameterError(
                         f"`{name}` must be a whole number of contracts when `allow_fractional` is "
                         f"False, got {value!r}; futures trade whole contracts.")
+
+    @classmethod
+    def from_instrument(cls, instrument) -> "ContractSpec":
+        """The spec of an :class:`ml.data.Instrument` (or a preset name)."""
+        inst = get_instrument(instrument)
+        return cls(multiplier=float(inst.multiplier), tick_size=float(inst.tick_size),
+                   lot_size=inst.lot_size, min_qty=inst.min_qty, allow_fractional=bool(inst.fractional),
+                   margin=inst.margin, name=inst.name, currency=inst.currency)
+
+    @property
+    def margin_arg(self) -> float:
+        """Margin per contract as the kernels take it (0: none)."""
+        return 0.0 if self.margin is None else float(self.margin)
 
     def kernel_args(self) -> tuple[float, float, bool]:
         """``(lot_size, min_qty, allow_fractional)`` as the sizing kernels take them."""
@@ -116,22 +144,17 @@ class ContractSpec:
         return float(points) * float(self.multiplier)
 
 
-#: Presets.  B3 mini dollar (WDO: R$10/point, tick 0.5), full dollar (DOL:
-#: R$50/point), mini index (WIN: R$0.20/point, tick 5), full index (IND:
-#: R$1/point, tick 5), and a generic crypto spot/perp pair quoted in its quote
-#: currency (multiplier 1, tick 1e-8, lots of 0.001).
-CONTRACTS: dict[str, ContractSpec] = {
-    "WDO": ContractSpec(multiplier=10.0, tick_size=0.5),
-    "DOL": ContractSpec(multiplier=50.0, tick_size=0.5),
-    "WIN": ContractSpec(multiplier=0.2, tick_size=5.0),
-    "IND": ContractSpec(multiplier=1.0, tick_size=5.0),
-    "crypto": ContractSpec(multiplier=1.0, tick_size=1e-8, lot_size=0.001, min_qty=0.001,
-                           allow_fractional=True),
-}
+#: The instrument presets' contract specs (:data:`ml.data.INSTRUMENTS`: B3
+#: futures and stocks, CME futures, US stocks, crypto), by preset name.
+CONTRACTS: dict[str, ContractSpec] = {name: ContractSpec.from_instrument(inst)
+                                      for name, inst in INSTRUMENTS.items()}
 
 
 def get_contract(contract=None, multiplier=None) -> ContractSpec:
-    """A :class:`ContractSpec` from a spec, a preset name (case-insensitive) or ``None`` (WDO defaults).
+    """A :class:`ContractSpec` from a spec, an instrument, a preset name
+    (case-insensitive, with a did-you-mean) or ``None`` (WDO-like defaults, for
+    the sizing functions on plain numbers; engines resolve the contract from
+    the bars with :func:`contract_for`).
 
     ``multiplier``, when given, overrides the spec's multiplier.
     """
@@ -140,20 +163,71 @@ def get_contract(contract=None, multiplier=None) -> ContractSpec:
     elif isinstance(contract, ContractSpec):
         spec = contract
     elif isinstance(contract, str):
-        names = {k.lower(): k for k in CONTRACTS}
-        key = names.get(contract.strip().lower())
-        if key is None:
-            near = difflib.get_close_matches(contract.strip().lower(), list(names), n=1)
-            hint = f" Did you mean {names[near[0]]!r}?" if near else ""
-            raise ParameterError(f"`contract` must be one of {', '.join(map(repr, CONTRACTS))} "
-                                 f"or a ContractSpec, got {contract!r}.{hint}")
-        spec = CONTRACTS[key]
+        spec = CONTRACTS[get_instrument(contract).name]
+    elif isinstance(contract, Instrument):
+        spec = ContractSpec.from_instrument(contract)
     else:
-        raise TypeError(f"`contract` must be a ContractSpec, a preset name or None, "
+        raise TypeError(f"`contract` must be a ContractSpec, an Instrument, a preset name or None, "
                         f"got {type(contract).__name__} {contract!r}.")
     if multiplier is not None:
         spec = dataclasses.replace(spec, multiplier=check_real("multiplier", multiplier, positive=True))
     return spec
+
+
+def contract_for(bars, contract=None) -> ContractSpec:
+    """The contract of a run on ``bars``: never a silent default.
+
+    Parameters
+    ----------
+    bars : DataFrame
+        Bars as :func:`ml.data.load_bars` returns them (the instrument it
+        recorded, else the ``symbol`` column, gives the preset).
+    contract : str, Instrument or ContractSpec, optional
+        None: the bars' instrument.  A preset name or Instrument: checked
+        against the bars' symbol (a preset that contradicts it raises).  A
+        ContractSpec: used as given (an explicit specification).
+
+    Raises
+    ------
+    UnknownInstrumentError
+        No contract given and the bars' symbol maps to no preset.
+    ParameterError
+        No contract given and the bars carry neither a recorded instrument
+        nor a symbol; or ``contract`` contradicts the symbol.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> bars = pd.DataFrame({"close": [1.1], "symbol": ["6EH4"]},
+    ...                     index=pd.DatetimeIndex(["2024-01-02 10:00"], tz="America/Chicago"))
+    >>> spec = contract_for(bars)
+    >>> spec.name, spec.multiplier, spec.currency
+    ('6E', 125000.0, 'USD')
+    """
+    if isinstance(contract, ContractSpec):
+        return contract
+    attrs = ((getattr(bars, "attrs", {}) or {}).get("bars") or {})
+    symbols = [str(x) for x in pd.unique(bars["symbol"])] if "symbol" in getattr(bars, "columns", ()) else []
+    if contract is None:
+        custom = attrs.get("custom_instrument")
+        if custom:
+            fields = {k: v for k, v in custom.items() if k != "tick_value"}
+            return ContractSpec.from_instrument(Instrument(**fields))
+        if attrs.get("instrument"):
+            name = attrs["instrument"]
+            return ContractSpec.from_instrument(instrument_for(symbols[0], name) if symbols else name)
+        if not symbols:
+            raise ParameterError("`contract` is required: the bars have no `symbol` column and no recorded "
+                                 "instrument; pass contract='WDO' (a preset of ml.data.INSTRUMENTS) or a "
+                                 "ContractSpec.")
+        inst = instrument_for(symbols[0])
+        for sym in symbols[1:]:
+            instrument_for(sym, inst)
+        return ContractSpec.from_instrument(inst)
+    inst = get_instrument(contract)
+    for sym in symbols:
+        instrument_for(sym, inst)
+    return ContractSpec.from_instrument(inst)
 
 
 def _out(q: float, spec: ContractSpec):

@@ -38,6 +38,7 @@ __all__ = [
     "EXIT_TAKE",
     "atr_stop_levels",
     "check_exit",
+    "exit_ambiguous",
     "time_stop",
     "trailing_stop_update",
     "vol_stop_levels",
@@ -198,6 +199,25 @@ def check_exit(side, open_, high, low, stop=None, take=None):
     o, h, low = _check_bar(open_, high, low)
     code, px = _checks.kernel("check_exit")(side, o, h, low, _level("stop", stop), _level("take", take))
     return int(code), float(px)
+
+
+def exit_ambiguous(side, open_, high, low, stop=None, take=None) -> bool:
+    """Whether the bar holds both levels without opening through either.
+
+    Then the bar alone cannot tell which level traded first; :func:`check_exit`
+    assumes the stop (pessimistic), and the engines flag such trades
+    (``ambiguous`` in the trades table).
+
+    Examples
+    --------
+    >>> exit_ambiguous(1, 100.0, 106.0, 94.0, stop=95.0, take=105.0)
+    True
+    >>> exit_ambiguous(1, 94.0, 106.0, 90.0, stop=95.0, take=105.0)   # opened through the stop
+    False
+    """
+    side = check_side(side)
+    o, h, low = _check_bar(open_, high, low)
+    return bool(_checks.kernel("exit_ambiguous")(side, o, h, low, _level("stop", stop), _level("take", take)))
 
 
 def time_stop(bars_held, max_bars):

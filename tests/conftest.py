@@ -29,3 +29,10 @@ def quiet(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args, **kwargs)
+
+
+def as_wdo(bars):
+    """Tag a hand-made frame as WDO bars, as ``load_bars`` would record it: the engines
+    never assume a contract, so a frame without a symbol must say what it is."""
+    bars.attrs["bars"] = {**bars.attrs.get("bars", {}), "instrument": "WDO"}
+    return bars

@@ -282,6 +282,8 @@ def instrument_for(symbol, contract=None) -> Instrument:
                 f"it in the config: {CUSTOM_EXAMPLE}.")
         return matched
     inst = get_instrument(contract)
+    if matched is not None and matched.name == inst.name and isinstance(contract, str):
+        return matched  # the symbol's own reading of the preset (a crypto pair's quote currency)
     if matched is not None and inst.symbols and matched.name != inst.name and \
             not _compatible(matched, inst):
         raise ParameterError(

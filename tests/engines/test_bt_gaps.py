@@ -34,6 +34,7 @@ from ml.data import continuous_contract  # noqa: E402
 from ml.exceptions import ParameterError  # noqa: E402
 from risk import DailyLimits  # noqa: E402
 from strategies import ProbabilityThresholdStrategy  # noqa: E402
+from tests.conftest import as_wdo
 from tests.engines.test_bt import both, make_bars, pseudo_probability  # noqa: E402
 
 SP = "America/Sao_Paulo"
@@ -137,8 +138,8 @@ def random_bars(seed, sessions=2):
     o = np.r_[c[0], c[:-1]] + rng.choice([-1, 0, 0, 0, 1], n) * 2.0  # some gaps
     h = np.maximum(o, c) + rng.integers(0, 4, n) * 0.5
     lo = np.minimum(o, c) - rng.integers(0, 4, n) * 0.5
-    return pd.DataFrame({"open": o, "high": h, "low": lo, "close": c,
-                         "volume": rng.integers(1, 50, n).astype(float)}, index=idx)
+    return as_wdo(pd.DataFrame({"open": o, "high": h, "low": lo, "close": c,
+                                "volume": rng.integers(1, 50, n).astype(float)}, index=idx))
 
 
 @pytest.mark.parametrize("seed", range(8))

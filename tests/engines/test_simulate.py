@@ -33,6 +33,7 @@ from engines.simulate import Costs, SimResult, Sizing, Stops, average_true_range
 from ml.exceptions import ParameterError
 from risk import DailyLimits
 from strategies import ProbabilityThresholdStrategy
+from tests.conftest import as_wdo
 
 SP = "America/Sao_Paulo"
 
@@ -41,7 +42,7 @@ def make_bars(ohlc, start="2025-02-03 10:00"):
     """Bars from (open, high, low, close) tuples, 1-minute, B3 time zone."""
     o, h, l, c = (np.array(x, dtype=float) for x in zip(*ohlc))
     idx = pd.date_range(start, periods=len(o), freq="1min", tz=SP)
-    return pd.DataFrame({"open": o, "high": h, "low": l, "close": c}, index=idx)
+    return as_wdo(pd.DataFrame({"open": o, "high": h, "low": l, "close": c}, index=idx))
 
 
 def flat_bars(opens, spread=2.0, close_offset=1.0, start="2025-02-03 10:00"):

@@ -100,7 +100,7 @@ def _kernel_args(bars, sides, *, sl=1.0, tp=2.0, trail=1.5, max_bars=20, limits=
     atr = np.ascontiguousarray(average_true_range(bars).to_numpy(dtype=np.float64))
     nan = np.full(len(bars), np.nan)
     return (o, h, lo, c, sides, sess, 0, 2.0, nan, 1.0, 1.0, False, atr, sl, tp, trail, max_bars, True,
-            *limits, 10.0, 1.5, 0.0001, 1.0, 0.5, 100_000.0, fill_on_close)
+            *limits, 10.0, 1.5, 0.0001, 1.0, 0.5, 100_000.0, fill_on_close, 0.0)
 
 
 @pytest.mark.parametrize("fill_on_close", [False, True])

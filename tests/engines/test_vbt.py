@@ -26,6 +26,7 @@ from ml.data import continuous_contract  # noqa: E402
 from ml.exceptions import ParameterError  # noqa: E402
 from risk import DailyLimits  # noqa: E402
 from strategies import ProbabilityThresholdStrategy  # noqa: E402
+from tests.conftest import as_wdo
 
 SP = "America/Sao_Paulo"
 
@@ -119,7 +120,7 @@ def test_hand_case_with_stop_reversal_session_exit_and_open_end():
     idx = pd.date_range("2025-02-03 18:22", periods=8, freq="1min", tz=SP)
     day2 = pd.date_range("2025-02-04 09:00", periods=3, freq="1min", tz=SP)
     o, h, l, c = (np.array(x, float) for x in zip(*(rows + [(100, 101, 99, 100)] * 3)))
-    bars = pd.DataFrame({"open": o, "high": h, "low": l, "close": c}, index=idx.append(day2))
+    bars = as_wdo(pd.DataFrame({"open": o, "high": h, "low": l, "close": c}, index=idx.append(day2)))
     sides = [1, 1, 0, -1, -1, 1, 1, 1, 0, 1, 1]  # flat at 09:00 re-arms the long
     res = simulate(bars, sides, calendar="B3", stops=Stops(sl_atr=1), atr=[5.0] * 11,
                    costs=Costs(commission_per_contract=1.5, slippage_ticks=1))

@@ -31,12 +31,14 @@ from risk.sizing import (
 
 # --------------------------------------------------------------------------- contract specs
 def test_presets():
-    wdo, win, crypto = CONTRACTS["WDO"], CONTRACTS["WIN"], CONTRACTS["crypto"]
+    wdo, win, crypto = CONTRACTS["WDO"], CONTRACTS["WIN"], CONTRACTS["CRYPTO_SPOT"]
     assert (wdo.multiplier, wdo.tick_size, wdo.lot_size, wdo.allow_fractional) == (10.0, 0.5, 1, False)
+    assert (wdo.name, wdo.currency, wdo.margin) == ("WDO", "BRL", None)
     assert (win.multiplier, win.tick_size) == (0.2, 5.0)
     assert crypto.allow_fractional and crypto.lot_size == 0.001 and crypto.multiplier == 1.0
-    assert ContractSpec() == wdo
-    assert get_contract("wdo") is wdo and get_contract(None) == wdo
+    assert ContractSpec(name="WDO", currency="BRL") == wdo
+    assert get_contract("wdo") is wdo and get_contract("crypto") is crypto
+    assert get_contract(None).multiplier == wdo.multiplier
     assert get_contract("WDO", multiplier=50.0).multiplier == 50.0
 
 
