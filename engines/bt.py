@@ -44,7 +44,14 @@ What is the same as the simulator
   refuses an opening fill that would make cash negative; a token margin keeps
   cash from ever being the binding constraint (a futures account posts margin,
   it does not pay the notional).  Value = cash + margin held, so the margin
-  amount has no effect on the equity.
+  amount has no effect on the equity.  The account rules are the simulator's,
+  applied by the strategy: a blown account (equity <= 0, or below the
+  contract's ``margin`` times the contracts held) is flattened at the next
+  open and trades no more; an entry the equity cannot margin is refused.
+  ``checksubmit`` is off, since backtrader would otherwise reject even the
+  exit of a blown account (status Margin).
+- **Ambiguous bars**: a stop filled on a bar that also held the take is
+  flagged ``ambiguous`` (:func:`risk.stops.exit_ambiguous`).
 - **Slippage**: ``set_slippage_fixed(slippage_ticks * tick_size,
   slip_open=True, slip_match=True, slip_out=False, slip_limit=False)``:
   adverse on market and stop fills (at the open too), clipped to the bar's
@@ -92,7 +99,10 @@ metrics.  The remaining differences are of mechanism, not of result:
 - **Close fills** run in the next bar's broker cycle (above); their
   ``orders.bar`` is the bar that created them.
 - **Time**: backtrader receives naive local bar times (it has no tz-aware
-  index); results are mapped back to the tz-aware index by bar position.
+  index); results are mapped back to the tz-aware index by bar position.  On
+  other feeds :class:`ProbabilityFollower` reads the stored times as
+  :func:`feed_times_are_utc` says: a ``PandasData`` over tz-aware bars holds
+  naive UTC, which read as local time would be 3 hours late on B3.
 - **Live feeds** (:class:`ProbabilityFollower`): ATR and sigma are computed
   from the bars seen (equal to the precomputed ones up to float rounding), and
   the session backstop uses the calendar's last bar of a session (a live feed
@@ -873,18 +883,20 @@ def feed_times_are_utc(data) -> bool:
     time zone.  Reading UTC numbers as local time would shift every bar (by 3
     hours on B3), moving the sessions and the close-out.
     """
-    dn = getattr(getattr(data, "p", None), "dataname", None)
+    p = getattr(data, "p", None)
+    tzinput = getattr(data, "_tzinput", None) or getattr(p, "tzinput", None)
+    dn = getattr(p, "dataname", None)
     if isinstance(dn, pd.DataFrame):
         idx = dn.index
-        dtcol = getattr(data.p, "datetime", None)
+        dtcol = getattr(p, "datetime", None)
         if isinstance(dtcol, str) and dtcol in dn.columns:
             idx = pd.DatetimeIndex(dn[dtcol])
         if isinstance(idx, pd.DatetimeIndex) and idx.tz is not None:
             return True
-        return getattr(data, "_tzinput", None) is not None
-    if getattr(data, "_tzinput", None) is not None:
+        return tzinput is not None
+    if tzinput is not None:
         return True
-    return getattr(data, "_tz", None) is not None
+    return (getattr(data, "_tz", None) or getattr(p, "tz", None)) is not None
 
 
 def model_predictor(model, features, *, row: int = -1):
@@ -1096,6 +1108,9 @@ def _cerebro(kw, initial_equity, participation, impact):
     broker = _Broker(impact=impact, slip_points=kw["slip_points"])
     cerebro.setbroker(broker)
     broker.setcash(float(initial_equity))
+    # backtrader rejects every order (status Margin) while cash is negative, exits included: the
+    # account rules (blown account, margin per contract) are the strategy's, as in the simulator
+    broker.set_checksubmit(False)
     broker.addcommissioninfo(FuturesCommInfo(per_contract=kw["cpc"], pct=kw["cpct"], mult=kw["multiplier"]))
     broker.set_coc(True)  # only orders tagged coc=True (close fills) use it
     if kw["slip_points"] > 0:

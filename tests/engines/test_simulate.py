@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import engines.simulate as sim_module
 from engines._sim_nb import (
+    C_BLOWN,
     C_LIMITS,
     C_NAN_PRICE,
     EXIT_END,
@@ -346,7 +347,7 @@ def _kernel_args(o, h, l, c, sides, session=None, **kw):
                 allow_fractional=False, atr=np.full(n, np.nan), sl_mult=0.0, tp_mult=0.0, trail_mult=0.0,
                 max_bars=0, rearm=True, max_loss=0.0, max_loss_frac=0.0, max_trades=0,
                 max_position=math.inf, multiplier=10.0, commission_per_contract=0.0, commission_pct=0.0,
-                slippage_ticks=0.0, tick_size=0.5, initial_equity=100_000.0, fill_on_close=False)
+                slippage_ticks=0.0, tick_size=0.5, initial_equity=100_000.0, fill_on_close=False, margin=0.0)
     args.update(kw)
     session = np.zeros(n, dtype=np.int64) if session is None else session
     return (np.asarray(o, float), np.asarray(h, float), np.asarray(l, float), np.asarray(c, float),
@@ -480,7 +481,8 @@ def _runs(draw):
         commission_per_contract=draw(st.sampled_from([0.0, 1.5])),
         commission_pct=draw(st.sampled_from([0.0, 0.0002])),
         slippage_ticks=draw(st.sampled_from([0.0, 1.0, 3.0])), fill_on_close=draw(st.booleans()),
-        atr=atr)
+        atr=atr, initial_equity=draw(st.sampled_from([100_000.0, 100_000.0, 250.0])),  # small: blown
+        margin=draw(st.sampled_from([0.0, 0.0, 120.0])))
     return _kernel_args(o, h, lo, c, sides, session, **kw)
 
 
@@ -498,7 +500,7 @@ def test_kernel_equals_twin_and_invariants_hold(args):
     assert counters.shape == (N_COUNTERS,)
 
     o, h, lo, c, sides, session = args[:6]
-    fill_on_close = args[-1]
+    fill_on_close, initial, margin = args[-2], args[-3], args[-1]
     for t in trades:
         # PITFALLS 7: fills inside the bar; 3: entry <= exit, never a stop on the signal bar
         assert lo[t["entry_idx"]] <= t["entry_price"] <= h[t["entry_idx"]]
@@ -513,7 +515,16 @@ def test_kernel_equals_twin_and_invariants_hold(args):
     last = np.flatnonzero(np.diff(session) != 0)
     assert np.all(pos[last] == 0)
     # equity = initial + realised and unrealised net PnL
-    assert math.isclose(eq[-1], 100_000 + trades["net_pnl"].sum(), rel_tol=0, abs_tol=1e-6)
+    assert math.isclose(eq[-1], initial + trades["net_pnl"].sum(), rel_tol=0, abs_tol=1e-6)
+    # a blown account opens nothing after the bar it was blown at, and holds nothing after the next
+    blown = counters[C_BLOWN] - 1
+    if blown >= 0:
+        held = max(abs(pos[blown]), abs(pos[blown - 1]) if blown else 0.0, 1.0)  # before or after its fills
+        assert eq[blown] <= 0 or (margin > 0 and eq[blown] < margin * held)
+        assert (trades["signal_idx"] < blown + (0 if fill_on_close else 1)).all()
+        assert np.all(pos[blown + (0 if fill_on_close else 1):] == 0)
+    else:
+        assert np.all(eq > 0) or margin > 0
     if args[18] > 0:  # max_trades: entries per session
         for s in np.unique(session):
             assert np.sum(session[trades["entry_idx"]] == s) <= args[18]
