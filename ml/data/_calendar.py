@@ -123,6 +123,10 @@ class SessionCalendar:
     dst_open, dst_close : datetime.time, optional
         Regular hours on sessions whose date falls in US daylight saving time
         (B3's rule); ``open`` / ``close`` apply on the others.
+    dst_until : datetime.date, optional
+        Last session date on which the daylight-saving hours apply (B3's
+        dollar and index futures kept their extended hours all year from
+        2024-03-11); None: every year.
     description : str
         What the calendar is for, shown in listings.
 
@@ -130,7 +134,7 @@ class SessionCalendar:
     --------
     >>> import pandas as pd
     >>> cal = get_calendar("B3")
-    >>> ts = pd.DatetimeIndex(["2025-02-03 09:00", "2025-02-03 18:29", "2025-06-02 17:59"], tz=cal.tz)
+    >>> ts = pd.DatetimeIndex(["2023-02-03 09:00", "2023-02-03 18:29", "2023-06-02 17:59"], tz=cal.tz)
     >>> info = cal.sessions(ts)
     >>> info.minutes_since_open.tolist(), info.minutes_to_close.tolist()
     ([0.0, 569.0, 539.0], [570.0, 1.0, 1.0])
@@ -145,6 +149,7 @@ class SessionCalendar:
     library: str | None = None
     dst_open: _dt.time | None = None
     dst_close: _dt.time | None = None
+    dst_until: _dt.date | None = None
     description: str = ""
 
     @property
@@ -166,9 +171,9 @@ class SessionCalendar:
 
         Examples
         --------
-        >>> s = get_calendar("B3").schedule("2024-03-08", "2024-03-11")
+        >>> s = get_calendar("B3").schedule("2023-03-10", "2023-03-13")
         >>> [(str(d.date()), o.strftime("%H:%M"), c.strftime("%H:%M")) for d, o, c in s.itertuples()]
-        [('2024-03-08', '09:00', '18:30'), ('2024-03-11', '09:00', '18:00')]
+        [('2023-03-10', '09:00', '18:30'), ('2023-03-13', '09:00', '18:00')]
         """
         lo, hi = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
         if lo.tzinfo is not None or hi.tzinfo is not None:
@@ -221,7 +226,7 @@ class SessionCalendar:
             days = dates.as_unit("ns").asi8
             return days, _localize(days, self.tz), _localize(days + _NS_PER_DAY, self.tz)
         dates = pd.date_range(lo, hi, freq="D")
-        dates = dates[np.isin(dates.weekday, list(self.weekdays))]
+        dates = dates[np.isin(dates.day_of_week, list(self.weekdays))]
         open_ns, close_ns = self._regular(dates)
         return dates.as_unit("ns").asi8, open_ns, close_ns
 
@@ -231,6 +236,8 @@ class SessionCalendar:
         c = np.full(len(dates), _minutes(self.close))
         if self.dst_open is not None or self.dst_close is not None:
             dst = us_daylight_saving(dates)
+            if self.dst_until is not None:
+                dst &= np.asarray(dates.normalize() <= pd.Timestamp(self.dst_until))
             if self.dst_open is not None:
                 o[dst] = _minutes(self.dst_open)
             if self.dst_close is not None:
@@ -366,7 +373,8 @@ class SessionCalendar:
             hours = f"{self.open:%H:%M}-{self.close:%H:%M}"
             if self.dst_open is not None or self.dst_close is not None:
                 hours += (f" ({(self.dst_open or self.open):%H:%M}-{(self.dst_close or self.close):%H:%M}"
-                          " while the US is on daylight saving time)")
+                          " while the US is on daylight saving time"
+                          + (f", until {self.dst_until:%Y-%m-%d}" if self.dst_until else "") + ")")
         days = f"holidays from pandas_market_calendars {self.library!r}" if self.library else \
             ("no holidays" if self.is_24h else "no holidays (fixed weekdays)")
         return f"{self.name} ({self.tz}): {hours}; {days}"
@@ -447,15 +455,21 @@ def _year_stats(cal: SessionCalendar, years: tuple):
 
 _T = _dt.time
 
+#: B3 futures followed US daylight saving time up to this date; from 2024-03-11
+#: (B3 notice of March 2024) WDO/DOL trade to 18:30 and WIN/IND to 18:25 all year.
+_B3_FUTURES_DST_UNTIL = _dt.date(2024, 3, 10)
+
 CALENDARS: dict[str, SessionCalendar] = {
     # B3 derivatives: US dollar futures (WDO, DOL).  09:00-18:30; 09:00-18:00
-    # while the US is on daylight saving time.
+    # while the US was on daylight saving time, until B3 kept the extended
+    # hours all year from 2024-03-11 (the last DST session: 2023-11-03).
     "B3": SessionCalendar("B3", "America/Sao_Paulo", _T(9, 0), _T(18, 30), library="BVMF",
-                          dst_open=_T(9, 0), dst_close=_T(18, 0),
+                          dst_open=_T(9, 0), dst_close=_T(18, 0), dst_until=_B3_FUTURES_DST_UNTIL,
                           description="B3 derivatives, dollar futures (WDO, DOL)"),
-    # B3 derivatives: Ibovespa futures (WIN, IND).  09:00-18:25; 09:00-17:55 in US DST.
+    # B3 derivatives: Ibovespa futures (WIN, IND).  09:00-18:25; 09:00-17:55 in
+    # US DST until 2024-03-10, as the dollar futures.
     "B3_INDEX": SessionCalendar("B3_INDEX", "America/Sao_Paulo", _T(9, 0), _T(18, 25), library="BVMF",
-                                dst_open=_T(9, 0), dst_close=_T(17, 55),
+                                dst_open=_T(9, 0), dst_close=_T(17, 55), dst_until=_B3_FUTURES_DST_UNTIL,
                                 description="B3 derivatives, Ibovespa futures (WIN, IND)"),
     # B3 cash equities: 10:00-18:00 (closing call included); 10:00-17:00 in US DST.
     "B3_EQUITIES": SessionCalendar("B3_EQUITIES", "America/Sao_Paulo", _T(10, 0), _T(18, 0),

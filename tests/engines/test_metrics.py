@@ -61,8 +61,10 @@ SP = "America/Sao_Paulo"
 B3_2021 = 163 * 540 + 84 * 570 - 240
 B3_2022 = 164 * 540 + 86 * 570 - 240
 B3_1MIN = (B3_2021 + B3_2022) / 2  # 136,500
-B3_REF = (163 * 540 + 85 * 570 - 240 + 167 * 540 + 84 * 570 - 240 + 166 * 540 + 84 * 570 - 240
-          + B3_2022) / 4  # the reference years 2022-2025 (2023: 248 sessions; 2024: 251; 2025: 250)
+# the reference years 2022-2025: 2023 has 248 sessions (163 in US DST); from 2024-03-11 the
+# dollar futures trade 09:00-18:30 all year: 2024 has 251 sessions, 2025 has 250, all of 570 minutes
+# but Ash Wednesday (from 13:00)
+B3_REF = (B3_2022 + 163 * 540 + 85 * 570 - 240 + 251 * 570 - 240 + 250 * 570 - 240) / 4
 VBT_1MIN = 365 * 1440  # vectorbt's default year (365 days of 24 h) in 1-minute bars
 QS_DEFAULT = 252  # quantstats' default `periods`
 

@@ -66,14 +66,33 @@ def test_us_daylight_saving_dates():
 
 
 @pytest.mark.parametrize("name, expected", [
-    # dollar futures: 570 one-minute bars in US standard time, 540 in US DST
-    ("B3", {"2024-03-08": 570, "2024-03-11": 540, "2024-11-01": 540, "2024-11-04": 570}),
-    ("B3_INDEX", {"2024-03-08": 565, "2024-03-11": 535, "2024-11-01": 535, "2024-11-04": 565}),
-    ("B3_EQUITIES", {"2024-03-08": 480, "2024-03-11": 420, "2024-11-01": 420, "2024-11-04": 480}),
+    # 2023: US DST from Sunday 12 March to Sunday 5 November.  Dollar futures: 570 one-minute
+    # bars in US standard time (09:00-18:30), 540 in US DST (09:00-18:00)
+    ("B3", {"2023-03-10": 570, "2023-03-13": 540, "2023-11-03": 540, "2023-11-06": 570}),
+    ("B3_INDEX", {"2023-03-10": 565, "2023-03-13": 535, "2023-11-03": 535, "2023-11-06": 565}),
+    ("B3_EQUITIES", {"2023-03-10": 480, "2023-03-13": 420, "2023-11-03": 420, "2023-11-06": 480}),
 ])
 def test_b3_hours_change_with_us_daylight_saving(name, expected):
-    got = bars_per_session(get_calendar(name), "2024-03-08", "2024-11-04")
+    got = bars_per_session(get_calendar(name), "2023-03-10", "2023-11-06")
     assert {d: got[d] for d in expected} == expected
+
+
+@pytest.mark.parametrize("name, expected", [
+    # B3, March 2024: from Monday 11 March the cash market closes at 17:00 again (US DST), but
+    # the futures keep the extended hours: dollar futures to 18:30, Ibovespa futures to 18:25,
+    # and so they stay through the US DST of 2024 and 2025.
+    ("B3", {"2024-03-08": 570, "2024-03-11": 570, "2024-06-12": 570, "2025-07-16": 570}),
+    ("B3_INDEX", {"2024-03-08": 565, "2024-03-11": 565, "2024-06-12": 565, "2025-07-16": 565}),
+    ("B3_EQUITIES", {"2024-03-08": 480, "2024-03-11": 420, "2024-06-12": 420, "2025-07-16": 420}),
+])
+def test_b3_futures_keep_extended_hours_from_march_2024(name, expected):
+    got = bars_per_session(get_calendar(name), "2024-03-08", "2025-07-16")
+    assert {d: got[d] for d in expected} == expected
+    # cash market: back to 17:55 + closing call (18:00) when US DST ends, 2024-11-04 and 2025-11-03
+    if name == "B3_EQUITIES":
+        assert local_hours(get_calendar(name), "2024-11-04") == ("2024-11-04 10:00", "2024-11-04 18:00")
+        assert local_hours(get_calendar(name), "2025-10-31")[1] == "2025-10-31 17:00"
+        assert local_hours(get_calendar(name), "2025-11-03")[1] == "2025-11-03 18:00"
 
 
 def test_b3_close_on_the_real_change_dates():
