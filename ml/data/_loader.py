@@ -684,6 +684,14 @@ def _validate(df, origin, *, symbol, tz, calendar, strict, nan, volume_tolerance
         if not check["fits"]:
             raise CalendarMismatchError(f"{_sources(origin)}: the bars do not fit calendar {cal.name}: {message}. "
                                         f"{_mismatch_hint(out.index, cal, bar_minutes, tz, bar_time)}")
+        if check["disagreements"] > 0.5 * max(check["sessions"], 1):
+            # most sessions disagree: a reading of the timestamps that removes nearly all of it is the
+            # data's own (UTC stamps read as exchange time look like bars in the daily break)
+            better = _better_reading(out.index, cal, bar_minutes, tz, bar_time, check)
+            if better:
+                raise CalendarMismatchError(f"{_sources(origin)}: the bars do not fit calendar {cal.name} as read "
+                                            f"(tz={tz!r}, bar_time={bar_time!r}): {message}. They fit with "
+                                            f"{better}.")
         if message:
             warnings.warn(f"{_sources(origin)}: {message}; results use the calendar's hours "
                           "(outside_session='drop', --outside-session drop, removes bars outside them).",
@@ -736,8 +744,8 @@ def _non_intraday_message(origin, step: float, cal, index=None) -> str:
             "them for other uses.")
 
 
-def _mismatch_hint(index, cal, bar_minutes, tz, bar_time) -> str:
-    """Name the fix: a time zone or bar-time reading under which the bars fit, if there is one."""
+def _readings(index, cal, bar_minutes, tz, bar_time):
+    """Other readings of the timestamps: ``(label, index)`` for other time zones and bar-end stamps."""
     naive = index.tz_convert(tz).tz_localize(None)
     tries = []
     for alt_tz in dict.fromkeys(["UTC", cal.tz, "America/New_York", "America/Chicago", "America/Sao_Paulo"]):
@@ -753,7 +761,24 @@ def _mismatch_hint(index, cal, bar_minutes, tz, bar_time) -> str:
         except Exception:  # pragma: no cover - zoneinfo errors
             continue
         alt = alt[~alt.isna()] - pd.Timedelta(minutes=shift)
-        if len(alt) and check_sessions(alt, cal, bar_minutes)["fits"]:
+        if len(alt):
+            yield label, alt
+
+
+def _better_reading(index, cal, bar_minutes, tz, bar_time, check) -> str | None:
+    """The reading under which at most a tenth of the sessions that disagree now still do."""
+    for label, alt in _readings(index, cal, bar_minutes, tz, bar_time):
+        rep = check_sessions(alt, cal, bar_minutes)
+        if rep["fits"] and rep["disagreements"] <= 0.1 * check["disagreements"] and \
+                rep["outside_bars"] <= 0.1 * max(check["outside_bars"], 1):
+            return label
+    return None
+
+
+def _mismatch_hint(index, cal, bar_minutes, tz, bar_time) -> str:
+    """Name the fix: a time zone or bar-time reading under which the bars fit, if there is one."""
+    for label, alt in _readings(index, cal, bar_minutes, tz, bar_time):
+        if check_sessions(alt, cal, bar_minutes)["fits"]:
             return f"They fit with {label}."
     return ("Check the time zone of the timestamps (tz=, --tz), the calendar (calendar=, --calendar) and "
             "whether they mark bar opens (bar_time='close' for bar-end stamps); check_calendar=False "
