@@ -11,6 +11,7 @@ __all__ = [
     "BarDataError",
     "BarDataTypeError",
     "CalendarMismatchError",
+    "CheckpointWarning",
     "CalendarWarning",
     "CorruptModelError",
     "DataQualityWarning",
@@ -111,6 +112,10 @@ class MissingOptionalColumnsWarning(UserWarning):
 
 class CalendarWarning(UserWarning):
     """The bars and their session calendar disagree on some sessions (named in the message)."""
+
+
+class CheckpointWarning(UserWarning):
+    """A saved checkpoint could not be used (unreadable, or made with other settings) and is redone."""
 
 
 class DataQualityWarning(UserWarning):

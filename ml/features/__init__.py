@@ -2,14 +2,17 @@
 
 from ml.features._build import FEATURE_GROUPS, FeatureSpec, build_features, feature_catalog
 from ml.features._causality import check_causality
-from ml.features._selection import FeatureSelector, select_features
+from ml.features._selection import FeatureSelector, available_features, bagging_share, select_features, usable_rows
 
 __all__ = sorted([
     "FEATURE_GROUPS",
     "FeatureSelector",
+    "available_features",
+    "bagging_share",
     "FeatureSpec",
     "build_features",
     "check_causality",
     "feature_catalog",
     "select_features",
+    "usable_rows",
 ])

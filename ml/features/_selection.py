@@ -27,7 +27,38 @@ from sklearn.utils.validation import check_is_fitted
 from ml._checks import check_choice, check_int, check_real, close_match
 from ml.exceptions import DataQualityWarning, ParameterError
 
-__all__ = ["FeatureSelector", "select_features"]
+__all__ = ["FeatureSelector", "available_features", "bagging_share", "select_features", "usable_rows"]
+
+
+def available_features(X, min_share: float = 0.5) -> list:
+    """Columns of ``X`` finite on at least ``min_share`` of its rows: features whose warm-up
+    (a 1000-bar window is 40 sessions of 15-minute bars) fits inside the rows given."""
+    v = np.isfinite(np.asarray(X, dtype=np.float64))
+    keep = v.mean(axis=0) >= min_share if len(v) else np.zeros(v.shape[1], dtype=bool)
+    return [c for c, k in zip(X.columns, keep) if k]
+
+
+def usable_rows(X) -> int:
+    """Rows a selection forest is fitted on: those finite in every column that is not all NaN/inf."""
+    v = np.asarray(X, dtype=np.float64)
+    finite = np.isfinite(v)
+    cols = finite.any(axis=0)
+    return int(finite[:, cols].all(axis=1).sum())
+
+
+def bagging_share(uniqueness, n_rows: int, min_samples_leaf: int = 20, min_leaves: int = 5) -> float:
+    """``max_samples`` of a selection forest on overlapping labels.
+
+    Each tree sees about as many rows as there are independent labels (the
+    mean label uniqueness as a share; Lopez de Prado 2018, ch. 4), but never
+    fewer than ``min_leaves * min_samples_leaf`` rows: with fewer, trees of
+    leaves that large make no split (long horizons on coarse bars, e.g. 30
+    fifteen-minute bars, have a uniqueness near 0.05).  ``n_rows``: the rows
+    the forest is fitted on (:func:`usable_rows`).
+    """
+    share = float(np.clip(np.nanmean(uniqueness), 0.02, 1.0)) if len(uniqueness) else 1.0
+    floor = min(1.0, min_leaves * min_samples_leaf / max(int(n_rows), 1))
+    return max(share, floor)
 
 #: Importance methods accepted by ``method``.
 METHODS = ("mdi", "permutation", "mutual_info")

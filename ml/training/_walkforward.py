@@ -22,8 +22,8 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from ml._checks import check_choice, check_int, did_you_mean
 from ml._fingerprint import source_hash
 from ml.data import bars_calendar, check_bar_frame
-from ml.exceptions import ParameterError
-from ml.features import FeatureSelector, build_features
+from ml.exceptions import CheckpointWarning, ParameterError
+from ml.features import FeatureSelector, available_features, bagging_share, build_features, usable_rows
 from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
 from ml.models import feature_importance, get_model, get_model_class, importance_stability
 from ml.validation import PurgedKFold, WalkForward
@@ -229,6 +229,10 @@ class WalkForwardResult:
     config : WalkForwardConfig
     resumed_folds : list of int
         Folds loaded from ``checkpoint`` instead of being trained again.
+    retrained_folds : dict
+        Fold -> why its saved checkpoint could not be used (unreadable, made
+        with other settings); each was trained again and a
+        :class:`~ml.exceptions.CheckpointWarning` said so.
     """
 
     predictions: pd.DataFrame
@@ -242,6 +246,7 @@ class WalkForwardResult:
     labels: pd.DataFrame = field(repr=False)
     config: WalkForwardConfig = field(repr=False)
     resumed_folds: list = field(default_factory=list)
+    retrained_folds: dict = field(default_factory=dict)
 
 
 def _classification_metrics(y, proba: np.ndarray, classes: np.ndarray) -> dict:
@@ -296,13 +301,23 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
         raise ParameterError(f"fold {k}: training labels hold a single class; check the label settings.")
     selected = list(X.columns)
     if cfg.n_features and cfg.n_features < X.shape[1]:
-        share = float(np.clip(np.nanmean(weights[tr]), 0.02, 1.0))
-        sel = FeatureSelector(n_features=cfg.n_features, method=cfg.selector, max_samples=share,
-                              min_samples_leaf=20, random_state=cfg.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sel.fit(Xtr, ytr, t1=labels["t1"].iloc[tr])
-        selected = list(sel.selected_)
+        # only features defined on most training rows compete: the forest drops rows with a NaN, and
+        # a window longer than the training span would leave it a handful of rows
+        candidates = available_features(Xtr)
+        if len(candidates) < 2:
+            raise ParameterError(f"fold {k}: fewer than two features are defined on half of its {len(tr)} "
+                                 "training rows (their windows are longer than the training span); use more "
+                                 "`train_sessions`.")
+        if cfg.n_features < len(candidates):
+            share = bagging_share(weights[tr], usable_rows(Xtr[candidates]), min_samples_leaf=20)
+            sel = FeatureSelector(n_features=cfg.n_features, method=cfg.selector, max_samples=share,
+                                  min_samples_leaf=20, random_state=cfg.seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sel.fit(Xtr[candidates], ytr, t1=labels["t1"].iloc[tr])
+            selected = list(sel.selected_)
+        else:
+            selected = candidates
     # model_params may pin its own seed; an ensemble seeds each base model
     params = {} if cfg.model == ENSEMBLE else {"random_state": cfg.seed, **cfg.model_params}
     n_trials = 0
@@ -396,20 +411,25 @@ def _fold_file(checkpoint: Path, k: int) -> Path:
 
 
 def _load_fold(checkpoint: Path, k: int, key: str, need_model: bool):
-    """The saved fold ``k`` if it was trained with this key (and holds a model when needed)."""
+    """``(fold, None)`` for the saved fold ``k`` if it was trained with this key (and holds a
+    model when needed); ``(None, reason)`` when a saved file cannot be used; ``(None, None)``
+    when there is none."""
     path = _fold_file(checkpoint, k)
     if not path.is_file():
-        return None
+        return None, None
     try:
         saved = joblib.load(path)
-    except Exception:  # noqa: BLE001 - an unreadable checkpoint is trained again
-        return None
-    if not isinstance(saved, dict) or saved.get("key") != key:
-        return None
-    fold = saved.get("fold")
-    if not isinstance(fold, FoldResult) or (need_model and fold.model is None):
-        return None
-    return fold
+    except Exception as exc:  # noqa: BLE001 - an unreadable checkpoint is trained again (and said so)
+        first = (str(exc).splitlines() or [""])[0][:200]
+        return None, f"unreadable ({type(exc).__name__}{': ' + first if first else ''})"
+    if not isinstance(saved, dict) or not isinstance(saved.get("fold"), FoldResult):
+        return None, f"not a fold checkpoint (holds {type(saved).__name__})"
+    if saved.get("key") != key:
+        return None, "made with other settings, data or code"
+    fold = saved["fold"]
+    if need_model and fold.model is None:
+        return None, "saved without its model (it could not be pickled), which this run needs"
+    return fold, None
 
 
 def _save_fold(checkpoint: Path, key: str, fold: FoldResult) -> None:
@@ -464,7 +484,10 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
         when it can be pickled).  A later call with the same folder loads the
         folds whose features, labels, settings and windows are unchanged
         instead of training them again (``result.resumed_folds``); any
-        change trains the fold again and replaces its file.
+        change trains the fold again and replaces its file.  A saved file that
+        cannot be used (unreadable, made with other settings) is named in a
+        :class:`~ml.exceptions.CheckpointWarning` with the reason
+        (``result.retrained_folds``).
     **overrides
         Settings replacing those of ``config`` (e.g. ``model="random_forest"``).
 
@@ -495,7 +518,7 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     classes = np.unique(labels["label"].dropna().to_numpy())
     if len(classes) < 2:
         raise ParameterError("labels hold fewer than two classes; check the label settings.")
-    done, tasks, keys = {}, [], {}
+    done, tasks, keys, retrained = {}, [], {}, {}
     ckpt = None
     if checkpoint is not None:
         ckpt = Path(checkpoint)
@@ -504,10 +527,14 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     for k, (tr, te) in enumerate(splits):
         if ckpt is not None:
             keys[k] = _fold_key(run_key, k, tr, te)
-            fold = _load_fold(ckpt, k, keys[k], keep_models)
+            fold, why = _load_fold(ckpt, k, keys[k], keep_models)
             if fold is not None:
                 done[k] = fold if keep_models else dataclasses.replace(fold, model=None)
                 continue
+            if why is not None:
+                retrained[k] = why
+                warnings.warn(f"checkpoint of fold {k} ({_fold_file(ckpt, k)}) is {why}: training fold {k} "
+                              "again", CheckpointWarning, stacklevel=2)
         tasks.append(delayed(_run_fold_saved)(ckpt, keys.get(k), k, tr, te, X, labels, weights, cfg, classes,
                                               keep_models or ckpt is not None))
     if cfg.n_jobs == 1:
@@ -565,4 +592,4 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     return WalkForwardResult(predictions=preds, folds=folds, fold_metrics=fold_metrics, metrics=metrics,
                              importance=importance, stability=stability,
                              selection_frequency=freq.sort_values(ascending=False), features=X,
-                             labels=labels, config=cfg, resumed_folds=sorted(done))
+                             labels=labels, config=cfg, resumed_folds=sorted(done), retrained_folds=retrained)

@@ -518,3 +518,24 @@ def test_permutation_needs_time_order_and_aligned_t1():
         FeatureSelector(n_features=2, method="permutation").fit(X, y, t1=X.index[:10])
     with pytest.raises(TypeError, match="`t1` needs `X` as a DataFrame"):
         FeatureSelector(n_features=2, method="permutation").fit(X.to_numpy(), y.to_numpy(), t1=X.index)
+
+
+def test_bagging_share_is_uniqueness_but_leaves_trees_room_to_split():
+    from ml.features import bagging_share
+
+    u = np.full(10_000, 0.05)
+    assert bagging_share(u, 10_000) == pytest.approx(0.05)          # 500 rows a tree: the uniqueness
+    # 200 rows: 5% would be 10 rows a tree, fewer than one leaf of 20; 5 leaves' worth is 100 rows
+    assert bagging_share(u[:200], 200, min_samples_leaf=20) == pytest.approx(0.5)
+    assert bagging_share(u[:50], 50) == 1.0
+    assert bagging_share(np.full(100, 0.001), 100_000) == pytest.approx(0.02)   # the 2% floor
+
+
+def test_available_features_leaves_out_windows_longer_than_the_rows():
+    from ml.features import available_features, usable_rows
+
+    X = pd.DataFrame({"short": np.r_[np.nan, np.arange(9.0)], "long": np.r_[np.full(7, np.nan), 1.0, 2.0, 3.0],
+                      "dead": np.nan})
+    assert available_features(X) == ["short"]
+    assert available_features(X, min_share=0.3) == ["short", "long"]
+    assert usable_rows(X) == 3 and usable_rows(X[["short"]]) == 9
