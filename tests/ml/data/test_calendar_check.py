@@ -116,6 +116,39 @@ def test_a_time_zone_shift_is_refused_with_the_fix():
     assert (out.index.asi8 == bars.index.asi8).all()
 
 
+def test_bar_end_stamps_one_bar_late_are_refused_when_every_session_shows_it(wdo):
+    # stamped at bar ends: every session has one bar at the close (18:30) -- only 48 bars outside
+    # in all (0.2%), but in every session, and reading them as bar ends removes every one
+    frame = _frame(wdo)
+    frame["timestamp"] = (frame["timestamp"] + pd.Timedelta(minutes=1)).dt.tz_localize(None)
+    with pytest.raises(CalendarMismatchError, match=r"They fit with bar_time='close' \(--bar-time close"):
+        validate_bars(frame.assign(symbol="WDOZ21"))
+    out = validate_bars(frame.assign(symbol="WDOZ21"), bar_time="close")
+    assert (out.index == wdo.index).all()
+
+
+def test_real_after_market_bars_in_most_sessions_only_warn():
+    # B3 stocks: an after-market bar (17:30, US DST) on most days is real, not a misread clock:
+    # no other time zone or bar-time reading removes it, so the data load with a warning
+    from ml.data import get_calendar
+
+    cal = get_calendar("B3_EQUITIES")
+    sched = cal.schedule("2024-06-03", "2024-06-28")
+    stamps = []
+    for o, c in zip(sched["open"], sched["close"]):
+        stamps += list(pd.date_range(o, c, freq="15min", inclusive="left"))
+        stamps.append(c + pd.Timedelta(minutes=30))                     # the after-market bar
+    idx = pd.DatetimeIndex(stamps).tz_convert(cal.tz).tz_localize(None)
+    frame = pd.DataFrame({"timestamp": idx, "open": 38.0, "high": 38.1, "low": 37.9, "close": 38.0,
+                          "volume": 1000, "symbol": "VALE3"})
+    with pytest.warns(CalendarWarning, match=r"bars after the close on 2024-06-03"):
+        out = validate_bars(frame)
+    assert len(out) == len(frame)
+    assert out.attrs["bars"]["calendar_check"]["outside_bars"] == len(sched)
+    dropped = validate_bars(frame, outside_session="drop")
+    assert len(dropped) == len(frame) - len(sched)
+
+
 def test_daily_bars_are_refused_at_load_time(tmp_path, wdo):
     daily = wdo.groupby(wdo.index.normalize()).agg({"open": "first", "high": "max", "low": "min",
                                                     "close": "last", "volume": "sum"})
@@ -139,7 +172,7 @@ def test_unknown_symbols_get_no_calendar_by_default(tmp_path, wdo):
     with pytest.raises(UnknownInstrumentError) as info:
         validate_bars(frame)
     msg = str(info.value)
-    assert "unknown symbol 'ORCL'" in msg and "WDO" in msg and "6E" in msg and "[instrument]" in msg
+    assert "unknown symbol 'ORCL'" in msg and "WDO" in msg and "6E" in msg and "instrument = {" in msg
     out = validate_bars(frame, calendar="B3", check_calendar=False)
     assert out.attrs["bars"]["instrument"] is None
 
