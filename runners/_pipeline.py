@@ -14,9 +14,12 @@ import pandas as pd
 
 from ml.data import continuous_contract, load_bars, parse_contract, sample_path
 from ml.exceptions import ParameterError
+from runners._config import KeyValue
 
-__all__ = ["add_cost_flags", "add_data_flags", "code_version", "directional_probability", "contract_of", "costs_of", "file_hash",
-           "library_versions", "load_instrument", "n_jobs", "number", "positive_int", "signal_probability", "whole"]
+__all__ = ["add_cost_flags", "add_data_flags", "assumptions", "code_version", "contract_of", "contracts_of", "costs_of",
+           "data_options", "directional_probability", "file_hash", "instrument_arg", "instrument_of",
+           "library_versions", "load_instrument", "log_assumptions", "n_jobs", "number", "positive_int",
+           "signal_probability", "whole"]
 
 _LIBRARIES = ("numpy", "pandas", "numba", "scikit-learn", "catboost", "optuna", "arch", "vectorbt",
               "backtrader", "quantstats", "torch")
@@ -55,13 +58,20 @@ def code_version() -> str | None:
         return None
 
 
-def load_instrument(data, *, symbol=None, calendar=None, tz=None, log=None) -> tuple[pd.DataFrame, dict]:
+def load_instrument(data, *, symbol=None, calendar=None, tz=None, log=None, instrument=None, sep=None,
+                    decimal=None, nan="raise", bar_time="open", outside_session="keep",
+                    check_calendar=True) -> tuple[pd.DataFrame, dict]:
     """Load and validate bars of one instrument; several futures contracts become a continuous series.
 
     Parameters
     ----------
     data : list of str, or None
         Files or folders; None or empty: the bundled WDO sample.
+    instrument : str or Instrument, optional
+        The preset (``--contract``) or custom instrument (``--instrument``),
+        which also gives the calendar of a symbol that maps to no preset.
+    sep, decimal, nan, bar_time, outside_session, check_calendar
+        As :func:`ml.data.load_bars`.
 
     Returns
     -------
@@ -71,16 +81,36 @@ def load_instrument(data, *, symbol=None, calendar=None, tz=None, log=None) -> t
         recorded) and ``rolls`` for a continuous series.
     """
     data = [str(d) for d in data] if data else [str(sample_path("wdo"))]
-    bars = load_bars(data if len(data) > 1 else data[0], symbol=symbol, tz=tz, calendar=calendar)
+    bars = load_bars(data if len(data) > 1 else data[0], symbol=symbol, tz=tz, calendar=calendar,
+                     instrument=instrument, sep=sep, decimal=decimal, nan=nan, bar_time=bar_time,
+                     outside_session=outside_session, check_calendar=check_calendar)
     report = {"data": data, "data_hash": file_hash(data), "loaded": dict(bars.attrs["bars"])}
     if log is not None:
-        log.info("loaded %s bars of %s (%s calendar, %s) from %s", f"{len(bars):,}",
-                 ", ".join(report["loaded"]["symbols"]), report["loaded"]["calendar"], report["loaded"]["tz"],
-                 ", ".join(report["loaded"]["sources"]))
+        loaded = report["loaded"]
+        log.info("loaded %s bars of %s (%s calendar, %s, %g-minute bars stamped at their %s) from %s",
+                 f"{len(bars):,}", ", ".join(loaded["symbols"]), loaded["calendar"], loaded["tz"],
+                 loaded.get("bar_minutes") or 0, "close (moved to the open)" if loaded.get("bar_time") == "close"
+                 else "open", ", ".join(loaded["sources"]))
+        for lay in loaded.get("layouts") or []:
+            if isinstance(lay, dict) and (lay.get("format") != "schema" or lay.get("sep") != ","
+                                          or lay.get("decimal") != "." or not lay.get("header", True)):
+                log.info("read %s as %s (separator %r, decimal %r%s%s)", lay.get("file"), lay.get("format"),
+                         lay.get("sep"), lay.get("decimal"), "" if lay.get("header", True) else ", no header",
+                         f", {lay['note']}" if lay.get("note") else "")
+        check = loaded.get("calendar_check") or {}
+        if check.get("note"):
+            log.info("calendar check: %s", check["note"])
+        if loaded.get("dropped_outside_session"):
+            log.info("dropped %d bar(s) outside the %s sessions (--outside-session drop)",
+                     loaded["dropped_outside_session"], loaded["calendar"])
+        if loaded.get("dropped_nan_rows"):
+            log.info("dropped %d row(s) with missing values (--nan drop)", loaded["dropped_nan_rows"])
     symbols = list(pd.unique(bars["symbol"]))
     if len(symbols) > 1:
         if all(parse_contract(s) for s in symbols):
+            attrs = dict(bars.attrs)
             bars = continuous_contract(bars, calendar=calendar)
+            bars.attrs = {**attrs, **bars.attrs}
             report["rolls"] = bars.attrs.get("rolls", [])
             if log is not None:
                 log.info("built a continuous %s series over %d contracts (%d rolls)",
@@ -91,35 +121,65 @@ def load_instrument(data, *, symbol=None, calendar=None, tz=None, log=None) -> t
     return bars, report
 
 
+def data_options(args) -> dict:
+    """The keyword arguments of :func:`load_instrument` that the data flags give."""
+    return dict(symbol=args.symbol, calendar=args.calendar, tz=args.tz, instrument=instrument_arg(args),
+                sep=args.sep, decimal=args.decimal, nan=args.nan, bar_time=args.bar_time,
+                outside_session=args.outside_session, check_calendar=args.calendar_check)
+
+
 # --------------------------------------------------------------------------- shared flags
 
 
 def add_data_flags(p) -> None:
-    """``--data``, ``--symbol``, ``--calendar``, ``--tz``."""
+    """Data and instrument flags: ``--data``, ``--symbol``, the file layout, the calendar and the contract."""
+    from ml.data import CALENDARS, INSTRUMENTS
+
     g = p.add_argument_group("data")
-    g.add_argument("--data", nargs="+", help="bar file(s) or folder (CSV, CSV.GZ, Parquet); "
-                                             "default: the bundled WDO sample")
-    g.add_argument("--symbol", help="keep this symbol or futures root (e.g. WDO)")
-    g.add_argument("--calendar", help="session calendar: B3, B3_EQUITIES, 24/7 (default: from the symbol)")
+    g.add_argument("--data", nargs="+", help="bar file(s) or folder (CSV, CSV.GZ, Parquet; ProfitChart and "
+                                             "MetaTrader 5 exports are detected); default: the bundled WDO sample")
+    g.add_argument("--symbol", help="keep this symbol or futures root (e.g. WDO); names the bars of files "
+                                    "without a symbol column (default: the file name up to the first _ or .)")
+    g.add_argument("--sep", help="CSV field separator, e.g. ';' (default: detected)")
+    g.add_argument("--decimal", choices=(".", ","), help="CSV decimal mark (default: detected; ',' also "
+                                                         "drops '.' thousands separators)")
+    g.add_argument("--bar-time", choices=("open", "close"), default="open",
+                   help="what the timestamps mark: the bar's open (default) or its close (moved to the open)")
+    g.add_argument("--nan", choices=("raise", "drop"), default="raise",
+                   help="rows with missing values: raise (default) or drop them (counted in the log)")
+    g.add_argument("--outside-session", choices=("keep", "drop"), default="keep",
+                   help="bars outside the calendar's sessions (e.g. B3's after-hours): keep (default) or "
+                        "drop them")
+    g.add_argument("--calendar-check", action=argparse.BooleanOptionalAction, default=True,
+                   help="compare every session of the data with its calendar, warning on disagreements and "
+                        "refusing data that do not fit (default: on)")
+    g.add_argument("--calendar", help=f"session calendar: {', '.join(CALENDARS)} (default: the instrument's)")
     g.add_argument("--tz", help="time zone of timestamps without offset (default: the calendar's)")
+    g = p.add_argument_group("instrument")
+    g.add_argument("--contract", help=f"instrument preset: {', '.join(INSTRUMENTS)} (default: from the symbol, "
+                                      "e.g. WDOH25 -> WDO, 6EH4 -> 6E, PETR4 -> B3_STOCK, BTCUSDT -> CRYPTO_SPOT)")
+    g.add_argument("--instrument", action=KeyValue,
+                   help="define the instrument, repeatable: --instrument base=ES --instrument "
+                        "commission_per_contract=1.1, or name=, kind=, currency=, multiplier=, tick_size=, "
+                        "calendar= for one with no preset ([instrument] table in the config file)")
 
 
 def add_cost_flags(p) -> None:
-    """Contract, commissions, slippage, sizing and equity: the costs of a backtest."""
-    g = p.add_argument_group("contract and costs")
-    g.add_argument("--contract", help="contract preset: WDO, DOL, WIN, IND, crypto "
-                                      "(default: from the symbol; crypto on a 24/7 calendar)")
+    """Commissions, slippage, sizing and equity: the costs of a backtest (defaults from the instrument)."""
+    g = p.add_argument_group("costs and sizing")
     g.add_argument("--commission", type=number("--commission", 0),
-                   help="commission per contract per side in currency (default: R$1.50 on B3 futures, 0 on crypto)")
+                   help="commission per contract (share, coin) per side in the instrument's currency "
+                        "(default: the preset's, e.g. R$1.50 on WDO, US$2.50 on 6E; see README)")
     g.add_argument("--commission-pct", type=number("--commission-pct", 0),
                    help="commission as a fraction of notional per side, 0.0004 = 0.04%% "
-                        "(default: 0 on B3 futures, 0.0004 on crypto)")
+                        "(default: the preset's, e.g. 0.023%% on B3 stocks, 0.1%% on crypto spot)")
     g.add_argument("--slippage-ticks", type=number("--slippage-ticks", 0), default=1.0,
                    help="adverse slippage of market fills in ticks (default 1)")
-    g.add_argument("--contracts", type=number("--contracts", 0, strict_lo=True), default=1.0,
-                   help="contracts per entry (default 1; crypto: units of the coin)")
+    g.add_argument("--contracts", type=number("--contracts", 0, strict_lo=True),
+                   help="contracts (shares, coins) per entry (default: 1, or the round lot: 100 shares "
+                        "of a B3 stock)")
     g.add_argument("--initial-equity", type=number("--initial-equity", 0, strict_lo=True), default=100_000.0,
-                   help="equity before the first bar, in currency (default 100,000)")
+                   help="equity before the first bar, in the instrument's currency (default 100,000)")
 
 
 def number(name, lo=None, hi=None, *, strict_lo=False, strict_hi=False):
@@ -166,28 +226,95 @@ def positive_int(name):
     return whole(name, 1)
 
 
-def contract_of(args, bars) -> str:
-    """The contract preset: ``--contract``, else from the symbol root, else crypto on a 24/7 calendar."""
-    if getattr(args, "contract", None):
-        return args.contract
-    root = str(bars["symbol"].iloc[0]).upper()
-    for name in ("WDO", "DOL", "WIN", "IND"):
-        if root.startswith(name):
-            return name
-    if bars.attrs.get("bars", {}).get("calendar") in ("24/7", "24_7"):
-        return "crypto"
-    raise ParameterError(f"cannot tell the contract of symbol {root!r}; pass --contract "
-                         "(WDO, DOL, WIN, IND or crypto)")
+def instrument_arg(args):
+    """What the flags say the instrument is: a custom :class:`~ml.data.Instrument`
+    (``--instrument`` / ``[instrument]``), a preset name (``--contract``), or None."""
+    from ml.data import custom_instrument, get_instrument
+
+    spec = getattr(args, "instrument", None) or {}
+    name = getattr(args, "contract", None)
+    if spec:
+        if name:
+            spec = {"base": name, **spec}
+        return custom_instrument(spec, source="--instrument")
+    if name:
+        return get_instrument(name).name     # an unknown name fails now, with the presets and a did-you-mean
+    return None
 
 
-def costs_of(args, contract: str):
-    """:class:`engines.simulate.Costs` from the cost flags (defaults by contract)."""
+def instrument_of(args, bars):
+    """The :class:`~ml.data.Instrument` the run trades: the flags' (checked against
+    the bars' symbol) else the symbol's preset; an unknown symbol is an error."""
+    from ml.data import INSTRUMENTS, Instrument, get_instrument, instrument_for
+
+    given = instrument_arg(args)
+    attrs = bars.attrs.get("bars", {}) or {}
+    symbol = str(bars["symbol"].iloc[0])
+    if isinstance(given, Instrument):
+        return given
+    if given is not None:
+        return instrument_for(symbol, given)
+    if attrs.get("custom_instrument"):
+        return Instrument(**{k: v for k, v in attrs["custom_instrument"].items() if k != "tick_value"})
+    if attrs.get("instrument") in INSTRUMENTS:
+        return instrument_for(symbol, attrs["instrument"])
+    return instrument_for(symbol) if symbol else get_instrument(attrs.get("instrument"))
+
+
+def contract_of(args, bars):
+    """``(instrument, ContractSpec)`` of the run (see :func:`instrument_of`)."""
+    from risk.sizing import ContractSpec
+
+    inst = instrument_of(args, bars)
+    return inst, ContractSpec.from_instrument(inst)
+
+
+def costs_of(args, instrument):
+    """:class:`engines.simulate.Costs` from the cost flags; a flag not given takes the instrument's fee."""
     from engines.simulate import Costs
 
-    crypto = contract.lower() == "crypto"
-    cpc = args.commission if args.commission is not None else (0.0 if crypto else 1.5)
-    pct = args.commission_pct if args.commission_pct is not None else (0.0004 if crypto else 0.0)
+    cpc = args.commission if args.commission is not None else float(instrument.commission_per_contract)
+    pct = args.commission_pct if args.commission_pct is not None else float(instrument.commission_pct)
     return Costs(commission_per_contract=cpc, commission_pct=pct, slippage_ticks=args.slippage_ticks)
+
+
+def contracts_of(args, instrument) -> float:
+    """``--contracts``, else one contract (coin), or one round lot where a lot is more than one unit."""
+    if args.contracts is not None:
+        return float(args.contracts)
+    return float(max(1.0, instrument.lot_size))
+
+
+def assumptions(instrument, calendar, costs, contracts: float, bars) -> dict:
+    """What a result depends on, stated for ``run.json``, the log and the report."""
+    from engines.simulate import FILL_ORDER
+
+    loaded = bars.attrs.get("bars", {}) or {}
+    return {
+        "instrument": instrument.summary(),
+        "preset": instrument.name,
+        "calendar": {"name": calendar.name, "description": calendar.describe(), "tz": loaded.get("tz"),
+                     "check": loaded.get("calendar_check")},
+        "bar_minutes": loaded.get("bar_minutes"),
+        "bar_time": loaded.get("bar_time", "open"),
+        "costs": {"commission_per_contract": costs.commission_per_contract, "commission_pct": costs.commission_pct,
+                  "slippage_ticks": costs.slippage_ticks, "currency": instrument.currency,
+                  "fees": instrument.fees},
+        "contracts_per_entry": contracts,
+        "fill_order": FILL_ORDER,
+    }
+
+
+def log_assumptions(log, a: dict) -> None:
+    inst = a["instrument"]
+    log.info("instrument %s (%s): %s, multiplier %g, tick %g = %g %s, %s; calendar %s",
+             a["preset"], inst["description"], inst["kind"], inst["multiplier"], inst["tick_size"],
+             inst["tick_value"], inst["currency"], "fractional sizes" if inst["fractional"] else
+             f"whole lots of {inst['lot_size']:g}", a["calendar"]["description"])
+    c = a["costs"]
+    log.info("costs per side: %g %s per contract + %g%% of notional, %g tick(s) slippage; %g per entry; "
+             "fills: %s", c["commission_per_contract"], c["currency"], 100 * c["commission_pct"],
+             c["slippage_ticks"], a["contracts_per_entry"], a["fill_order"])
 
 
 def directional_probability(up, down):

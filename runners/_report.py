@@ -21,7 +21,8 @@ from engines.metrics import METRIC_KEYS
 from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 
-__all__ = ["DEFAULT_TARGETS", "TARGET_NAMES", "calibration_table", "check_targets", "render_report", "scorecard"]
+__all__ = ["DEFAULT_TARGETS", "TARGET_NAMES", "account_notes", "calibration_table", "check_targets", "instrument_facts",
+           "render_report", "scorecard"]
 
 #: The first user's goals (issue 5): metric -> target.  ``max_drawdown`` is a
 #: magnitude (3% = 0.03); lower is better for the names in :data:`LOWER_IS_BETTER`.
@@ -34,6 +35,38 @@ LOWER_IS_BETTER = ("max_drawdown", "decision_latency_ms", "log_loss", "brier")
 TARGET_NAMES = (*METRIC_KEYS, "deflated_sharpe", "sharpe_per_session", "decision_latency_ms", "gross_pnl",
                 "costs", "net_pnl", "importance_stability", "auc", "log_loss", "accuracy", "brier",
                 "selection_jaccard")
+
+
+def instrument_facts(instrument, calendar, costs, contracts: float) -> dict:
+    """Report rows naming the instrument preset, its calendar and the costs assumed."""
+    inst = instrument
+    size = "fractional" if inst.fractional else f"whole lots of {inst.lot_size:g}"
+    return {
+        "instrument": f"{inst.name}: {inst.description} ({inst.kind}, {inst.currency}, multiplier "
+                      f"{inst.multiplier:g}, tick {inst.tick_size:g} = {inst.tick_value:g} {inst.currency}, {size})",
+        "calendar": calendar.describe(),
+        "costs": f"{costs.commission_per_contract:g} {inst.currency} per contract + "
+                 f"{100 * costs.commission_pct:g}% of notional per side, {costs.slippage_ticks:g} tick(s) "
+                 f"slippage" + (f" (preset fees: {inst.fees})" if inst.fees else ""),
+        "size per entry": f"{contracts:g}",
+    }
+
+
+def account_notes(metrics: dict, meta: dict) -> list[str]:
+    """Notes on the account's fate, the ambiguous exits and the fill order assumed."""
+    notes = []
+    account = meta.get("account") or {}
+    if metrics.get("account_blown"):
+        notes.append(f"ACCOUNT BLOWN at {metrics.get('blown_at')} ({account.get('rule', 'equity <= 0')}): "
+                     "trading stopped there; the metrics cover the run up to and after that bar, flat.")
+    n_amb = int(metrics.get("ambiguous_exits") or 0)
+    notes.append(f"Fill order assumed: {meta.get('fill_order') or 'stop before take inside a bar'}. "
+                 f"{n_amb} trade(s) exited on a bar that held both the stop and the take "
+                 "(column `ambiguous` of trades.csv).")
+    refused = meta.get("refused_by_margin")
+    if refused:
+        notes.append(f"{refused} entr{'y was' if refused == 1 else 'ies were'} refused for want of margin.")
+    return notes
 
 
 def check_targets(targets: dict) -> dict:

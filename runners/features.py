@@ -29,10 +29,10 @@ import numpy as np
 
 from ml.data import bars_calendar, sample_path
 from ml.exceptions import ParameterError
-from ml.features import FEATURE_GROUPS, FeatureSelector, build_features, feature_catalog
+from ml.features import FEATURE_GROUPS, FeatureSelector, available_features, bagging_share, build_features, feature_catalog, usable_rows
 from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
-from runners._cli import OneLineParser, atomic_write_json, default_out, run_cli, setup_logging
-from runners._pipeline import add_data_flags, load_instrument, positive_int
+from runners._cli import OneLineParser, atomic_write_json, default_out, prepare_out, run_cli
+from runners._pipeline import add_data_flags, data_options, load_instrument, positive_int
 
 LABELS = ("triple_barrier", "fixed_horizon")
 SELECTORS = ("mdi", "permutation", "mutual_info")
@@ -77,10 +77,15 @@ def main(argv=None) -> Path:
     t_start = time.perf_counter()
     data = args.data or [str(sample_path("wdo"))]
     out = Path(args.out) if args.out else default_out("features")
-    out.mkdir(parents=True, exist_ok=True)
-    log = setup_logging(out, args.quiet)
+    lock, log = prepare_out(out, args.quiet)
+    try:
+        return _run(args, data, out, log, t_start)
+    finally:
+        lock.release()
 
-    bars, report = load_instrument(data, symbol=args.symbol, calendar=args.calendar, tz=args.tz, log=log)
+
+def _run(args, data, out, log, t_start) -> Path:
+    bars, report = load_instrument(data, log=log, **data_options(args))
 
     groups = None if not args.groups else [g.strip() for g in args.groups.split(",") if g.strip()]
     t0 = time.perf_counter()
@@ -108,11 +113,16 @@ def main(argv=None) -> Path:
     ok = train & labels["label"].notna().to_numpy()
     # Overlapping labels: each tree sees about as many rows as there are
     # independent labels (average uniqueness, Lopez de Prado 2018, ch. 4).
-    share = float(np.clip(np.nanmean(labels["weight"][ok]), 0.02, 1.0))
-    selector = FeatureSelector(n_features=min(args.n_features, X.shape[1]), method=args.selector,
+    # features undefined on most training rows (windows longer than the span) do not compete
+    candidates = available_features(X[ok])
+    if len(candidates) < X.shape[1]:
+        log.info("%d feature(s) left out of the selection: defined on fewer than half of the training rows",
+                 X.shape[1] - len(candidates))
+    share = bagging_share(labels["weight"][ok].to_numpy(), usable_rows(X.loc[ok, candidates]), min_samples_leaf=20)
+    selector = FeatureSelector(n_features=min(args.n_features, len(candidates)), method=args.selector,
                                max_samples=share, min_samples_leaf=20, random_state=args.seed)
     # overlap handled by max_samples (weights would count it twice); t1 purges a permutation hold-out
-    selector.fit(X[ok], labels["label"][ok], t1=labels["t1"][ok])
+    selector.fit(X.loc[ok, candidates], labels["label"][ok], t1=labels["t1"][ok])
     selected = list(selector.selected_)
     log.info("selected %d features on %d training sessions (%s rows, purged at %s): %s", len(selected),
              n_train, f"{int(ok.sum()):,}", test_start, ", ".join(selected))

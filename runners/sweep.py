@@ -61,10 +61,11 @@ from ml._checks import did_you_mean
 from ml._fingerprint import source_hash
 from ml.exceptions import BarDataError, ParameterError
 from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic_write_text, default_out, \
-    run_cli, setup_logging
+    prepare_out, run_cli
 from runners._config import KeyValue, flags_given, parse_args_with_config, write_toml
-from runners._pipeline import add_cost_flags, add_data_flags, code_version, contract_of, costs_of, file_hash, \
-    library_versions, load_instrument, n_jobs, number, positive_int, signal_probability, whole
+from runners._pipeline import add_cost_flags, add_data_flags, assumptions, code_version, contract_of, contracts_of, \
+    costs_of, data_options, file_hash, library_versions, load_instrument, log_assumptions, n_jobs, number, \
+    positive_int, signal_probability, whole
 
 #: Grid of a run with no ``--grid``: 5 x 3 x 3 = 45 combinations.
 DEFAULT_GRID = "long_threshold=0.52:0.60:0.02,min_holding=5,10,20,sl_atr=0,1.5,3"
@@ -315,6 +316,7 @@ def _train_predictions(args, bars, out: Path, data_hash: str, log) -> tuple[pd.S
                             calendar=args.calendar)
     cfg_dict = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "n_jobs"}
     key = _key({"format": _CHUNK_FORMAT, "data_hash": data_hash, "symbol": args.symbol, "tz": args.tz,
+                "loading": [args.nan, args.bar_time, args.outside_session],
                 "walkforward": cfg_dict, "code": source_hash("ml")})
     cache = out / "chunks" / f"predictions-{key}.parquet"
     info = {"source": "model", "model": args.model, "model_params": dict(args.model_params), "key": key,
@@ -494,7 +496,7 @@ def _resolved_settings(args, data, contract, costs) -> dict:
     s["data"] = [str(Path(d).resolve()) for d in data]
     if s.get("predictions"):
         s["predictions"] = str(Path(s["predictions"]).resolve())
-    s["contract"] = contract
+    s["contract"] = s.get("contract") or (None if s.get("instrument") else contract.name)
     s["commission"] = costs.commission_per_contract
     s["commission_pct"] = costs.commission_pct
     if not s.get("model_params"):
@@ -550,14 +552,20 @@ def main(argv=None) -> Path:
                                      f"({', '.join(sorted(known))}).{did_you_mean(k, list(known))}")
 
     out = Path(args.out) if args.out else default_out("sweep")
-    out.mkdir(parents=True, exist_ok=True)
-    log = setup_logging(out, args.quiet)
+    lock, log = prepare_out(out, args.quiet)
+    try:
+        return _run(args, argv, grid, strategy, stops, out, log, timings, t_start)
+    finally:
+        lock.release()
+
+
+def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     log.info("python -m runners.sweep %s", " ".join(sys.argv[1:] if argv is None else argv))
 
     t0 = time.perf_counter()
-    bars, report = load_instrument(args.data, symbol=args.symbol, calendar=args.calendar, tz=args.tz, log=log)
-    contract = contract_of(args, bars)
-    costs = costs_of(args, contract)
+    bars, report = load_instrument(args.data, log=log, **data_options(args))
+    instrument, contract = contract_of(args, bars)
+    costs = costs_of(args, instrument)
     timings["load"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -583,12 +591,14 @@ def main(argv=None) -> Path:
 
     from engines.simulate import Sizing
 
-    sizing = Sizing(contracts=args.contracts)
+    sizing = Sizing(contracts=contracts_of(args, instrument))
+    used = assumptions(instrument, cal, costs, sizing.contracts, bars)
+    log_assumptions(log, used)
     kw = dict(strategy=strategy, stops=stops, contract=contract, sizing=sizing, costs=costs,
               initial_equity=args.initial_equity, calendar=args.calendar)
     settings = {
         "data_hash": report["data_hash"], "symbol": args.symbol, "calendar": args.calendar, "tz": args.tz,
-        "proba_hash": pinfo["proba_hash"], "contract": contract, "costs": dataclasses.asdict(costs),
+        "proba_hash": pinfo["proba_hash"], "contract": instrument.summary(), "costs": dataclasses.asdict(costs),
         "sizing": dataclasses.asdict(sizing), "initial_equity": args.initial_equity,
         "strategy": strategy.get_params(), "stops": dataclasses.asdict(stops), "engine_code": source_hash(*_SWEEP_CODE),
     }
@@ -725,6 +735,7 @@ def main(argv=None) -> Path:
         "runner": "runners.sweep", "argv": list(sys.argv[1:] if argv is None else argv), "config": settings_out,
         "seed": args.seed, "data": report, "data_hash": report["data_hash"], "predictions": pinfo,
         "grid": grid, "n_combinations": int(len(result)), "chunks": counters, "result_settings": settings,
+        "assumptions": used, "account": final.meta.get("account"),
         "versions": versions, "code_version": code_version(),
         "timings": {k: round(v, 3) for k, v in timings.items()},
     })

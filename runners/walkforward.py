@@ -62,26 +62,38 @@ from runners._cli import (
     atomic_write_json,
     atomic_write_text,
     default_out,
+    prepare_out,
     run_cli,
-    setup_logging,
 )
 from runners._config import KeyValue, comma_list, parse_args_with_config, write_toml
 from runners._pipeline import (
     add_cost_flags,
     add_data_flags,
+    assumptions,
     code_version,
     contract_of,
+    contracts_of,
     costs_of,
+    data_options,
     directional_probability,
     library_versions,
     load_instrument,
+    log_assumptions,
     n_jobs,
     number,
     positive_int,
     signal_probability,
     whole,
 )
-from runners._report import DEFAULT_TARGETS, calibration_table, check_targets, render_report, scorecard
+from runners._report import (
+    DEFAULT_TARGETS,
+    account_notes,
+    calibration_table,
+    check_targets,
+    instrument_facts,
+    render_report,
+    scorecard,
+)
 from strategies import ProbabilityThresholdStrategy
 
 MODELS = ("catboost", "random_forest", "svm", "mlp", "lstm", "transformer", "ensemble")
@@ -322,7 +334,7 @@ def _trading(args):
                                             flat_bars_before_close=args.flat_bars_before_close,
                                             allow_short=not args.long_only)
     stops = Stops(sl_atr=args.sl_atr, tp_atr=args.tp_atr, trail_atr=args.trail_atr, max_bars=args.max_bars)
-    sizing = Sizing(contracts=args.contracts)
+    sizing = Sizing(contracts=args.contracts if args.contracts is not None else 1.0)
     limits = DailyLimits(max_daily_loss=args.max_daily_loss, max_trades_per_day=args.max_trades_per_day)
     for obj in (strategy, stops, sizing, limits):
         obj.kernel_args()
@@ -391,18 +403,30 @@ def main(argv=None) -> Path:
         _check_storage(args.storage)
     t_start = time.perf_counter()
     out = Path(args.out) if args.out else default_out("walkforward")
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    log = setup_logging(out, args.quiet)
+    lock, log = prepare_out(out, args.quiet)
+    try:
+        return _run(args, cfg, targets, strategy, stops, limits, out, log, t_start)
+    finally:
+        lock.release()
+
+
+def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path:
     timings = {}
     settings = _settings(args)
 
-    bars, data_report = load_instrument(args.data, symbol=args.symbol, calendar=args.calendar, tz=args.tz, log=log)
+    bars, data_report = load_instrument(args.data, log=log, **data_options(args))
     cal = bars_calendar(bars, args.calendar)
-    contract = contract_of(args, bars)            # before hours of training: a bad contract fails now
-    costs = costs_of(args, contract)
-    training_key = _training_key(cfg, data_report["data_hash"])
+    # before hours of training: a bad or contradicting contract fails now
+    instrument, contract = contract_of(args, bars)
+    costs = costs_of(args, instrument)
+    sizing = Sizing(contracts=contracts_of(args, instrument))
+    facts_used = assumptions(instrument, cal, costs, sizing.contracts, bars)
+    log_assumptions(log, facts_used)
+    # what the loader did to the file changes the bars: part of the data's identity for training
+    loaded = data_report["loaded"]
+    data_key = json.dumps([data_report["data_hash"], args.symbol, loaded.get("tz"), loaded.get("bar_time"),
+                           args.nan, args.outside_session], default=str)
+    training_key = _training_key(cfg, data_key)
     settings_key = _trial_key(args, training_key)
     # one Optuna study per training configuration and fold: other settings never meet it in a shared storage
     cfg = cfg.replace(study_name=f"walkforward-{training_key}")
@@ -414,6 +438,8 @@ def main(argv=None) -> Path:
     timings["train_s"] = round(time.perf_counter() - t0, 2)
     if wf.resumed_folds:
         log.info("resumed %d finished fold(s) from %s", len(wf.resumed_folds), out / "checkpoints")
+    for k, why in wf.retrained_folds.items():
+        log.info("fold %d was trained again: its checkpoint was %s", k, why)
     m = wf.metrics
     log.info("out of sample over %d folds: AUC %.3f, log loss %.3f, accuracy %.3f, importance stability %.2f",
              m["n_folds"], m["auc"], m["log_loss"], m["accuracy"], m["importance_stability"])
@@ -457,8 +483,9 @@ def main(argv=None) -> Path:
     metrics["folds"] = wf.fold_metrics.reset_index().to_dict(orient="records")
     metrics["dsr"] = dsr
     metrics["latency"] = latency
-    metrics["engine"] = {"name": args.engine, "contract": contract, "costs": dataclasses.asdict(costs),
-                         "periods_per_year": res.meta.get("periods_per_year"), **check}
+    metrics["engine"] = {"name": args.engine, "contract": instrument.name, "costs": dataclasses.asdict(costs),
+                         "periods_per_year": res.meta.get("periods_per_year"),
+                         "fill_order": res.meta.get("fill_order"), **check}
     score = scorecard(metrics, targets)
     metrics["kpi"] = {r["name"]: r for r in score}
 
@@ -466,9 +493,12 @@ def main(argv=None) -> Path:
              "out-of-sample": f"{oos.index[0]} to {oos.index[-1]} ({len(daily)} sessions, {len(oos):,} bars)",
              "model": args.model, "label": f"{args.label} (horizon {args.horizon} bars)",
              "walk-forward": f"{args.train_sessions} training / {args.test_sessions} test sessions, "
-                             f"{m['n_folds']} folds", "engine": args.engine, "contract": contract,
-             "costs": f"{costs.commission_per_contract:g} per contract + {costs.commission_pct:g} of notional per "
-                      f"side, {costs.slippage_ticks:g} tick(s) slippage", "seed": args.seed}
+                             f"{m['n_folds']} folds", "engine": args.engine,
+             **instrument_facts(instrument, cal, costs, sizing.contracts),
+             "account": (f"BLOWN at {metrics['blown_at']}: trading stopped" if metrics.get("account_blown")
+                         else f"not blown ({(res.meta.get('account') or {}).get('rule', 'equity <= 0')})"),
+             "ambiguous exits": f"{metrics.get('ambiguous_exits', 0)} (stop assumed before take)",
+             "seed": args.seed}
     notes = [
         f"Deflated Sharpe ratio over {dsr['n_trials']} trial(s) on these data "
         f"({dsr['trials_recorded']} recorded in trials.jsonl next to this folder), on session returns.",
@@ -477,10 +507,12 @@ def main(argv=None) -> Path:
         "its calibration is shown against up among the up / down labels.",
         "Backtest metrics are annualised from the session calendar; win rate and profit factor are per closed "
         "trade, net of costs.",
+        *account_notes(res.metrics, res.meta),
     ]
     backtest_rows = {k: metrics[k] for k in ("sharpe", "sortino", "calmar", "max_drawdown", "total_return",
                                              "win_rate", "profit_factor", "recovery_factor", "n_trades",
-                                             "exposure", "deflated_sharpe", "gross_pnl", "costs", "net_pnl")}
+                                             "exposure", "deflated_sharpe", "gross_pnl", "costs", "net_pnl",
+                                             "ambiguous_exits", "account_blown")}
     page = render_report(title=f"Walk-forward report: {bars['symbol'].iloc[0]} {args.model}", facts=facts,
                          score=score, backtest=backtest_rows, model=model_metrics,
                          fold_metrics=wf.fold_metrics, calibration=calib, calibration_traded=calib_traded,
@@ -519,7 +551,8 @@ def main(argv=None) -> Path:
     atomic_write_json(out / "run.json", {
         "runner": "walkforward", "settings": settings, "seed": args.seed, "trial_key": settings_key,
         "data": data_report, "libraries": library_versions(), "code_version": code_version(),
-        "resumed_folds": wf.resumed_folds, "timings": timings,
+        "resumed_folds": wf.resumed_folds, "retrained_folds": wf.retrained_folds,
+        "assumptions": facts_used, "account": res.meta.get("account"), "timings": timings,
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "files": files,
     })
     log.info("backtest (%s, out of sample, %d sessions): Sharpe %.2f, max drawdown %.2f%%, %d trades, win rate "

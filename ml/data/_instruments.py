@@ -209,8 +209,10 @@ _ALIASES = {"CRYPTO": "CRYPTO_SPOT", "SPOT": "CRYPTO_SPOT", "PERP": "CRYPTO_PERP
             "B3_STOCKS": "B3_STOCK", "6E_EURO": "6E", "EURO_FX": "6E"}
 
 #: How a preset is defined by hand (the error for an unknown symbol shows it).
-CUSTOM_EXAMPLE = ('[instrument] name = "ORCL", kind = "stock", currency = "USD", multiplier = 1, '
-                  'tick_size = 0.01, calendar = "XNYS", commission_per_contract = 0.005')
+CUSTOM_EXAMPLE = ('instrument = { name = "ORCL", kind = "stock", currency = "USD", multiplier = 1, '
+                  'tick_size = 0.01, calendar = "XNYS", commission_per_contract = 0.005 } in the --config '
+                  'TOML file (or --instrument name=ORCL --instrument kind=stock ...; base = "WDO" starts '
+                  'from a preset)')
 
 
 def get_instrument(name) -> Instrument:
@@ -288,7 +290,7 @@ def instrument_for(symbol, contract=None) -> Instrument:
             not _compatible(matched, inst):
         raise ParameterError(
             f"contract {inst.name!r} does not match the bars' symbol {symbol!r}, which is "
-            f"{matched.name} ({matched.description}); pass contract={matched.name!r}, or the right bars.")
+            f"{matched.name} ({matched.description}); use that preset (--contract {matched.name}, contract={matched.name!r}) or the right bars.")
     return inst
 
 

@@ -104,7 +104,7 @@ def test_unknown_symbols_and_names_are_errors_that_say_how_to_define_one():
         instrument_for("ORCL")
     msg = str(info.value)
     assert "unknown symbol 'ORCL'" in msg and "WDO" in msg and "CRYPTO_PERP" in msg
-    assert '[instrument] name = "ORCL"' in msg
+    assert 'instrument = { name = "ORCL"' in msg
     with pytest.raises(UnknownInstrumentError, match="Did you mean 'WDO'"):
         get_instrument("WDOO")
     with pytest.raises(ParameterError, match="contract 'WDO' does not match the bars' symbol 'ESZ4'"):
