@@ -204,6 +204,13 @@ def test_run_json_records_config_hashes_versions_and_chunks(first):
     assert "code_version" in r and {"sweep", "monte_carlo", "backtrader", "total"} <= set(r["timings"])
     assert r["config"]["grid"] == GRID and r["config"]["commission"] == 1.5
     assert len(list((first["out"] / "chunks").glob("chunk-*.parquet"))) == 4
+    # what the results depend on is stated: the preset from the symbol, its calendar and costs
+    a = r["assumptions"]
+    assert a["preset"] == "WDO" and a["instrument"]["multiplier"] == 10 and a["calendar"]["name"] == "B3"
+    assert a["costs"]["commission_per_contract"] == 1.5 and "stop is assumed first" in a["fill_order"]
+    assert r["account"]["blown"] is False
+    m = json.loads((first["out"] / "metrics.json").read_text())
+    assert m["account_blown"] is False and "ambiguous_exits" in m
 
 
 def test_resume_config_file_and_flag_override(first, tmp_path):
@@ -265,6 +272,8 @@ ERRORS = {
     "no_overlap": (["--predictions", "{shifted}"], "no prediction timestamp matches a bar"),
     "model_param": (["--model", "random_forest", "--model-param", "n_estimator=5"], "Did you mean 'n_estimators'"),
     "config_setting": (["--config", "{badtoml}"], "unknown setting 'gird'"),
+    "contract": (["--predictions", "{preds}", "--contract", "6E"], "contract '6E' does not match"),
+    "model_name": (["--model", "catbost"], "Did you mean 'catboost'"),
 }
 
 
