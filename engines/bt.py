@@ -146,7 +146,7 @@ import numpy as np
 import pandas as pd
 
 from engines._sim_nb import EXIT_STOP, SIZE_FIXED, SIZE_FIXED_FRACTION, _leg_cost_nb, _market_fill_nb
-from engines.metrics import periods_per_year, summarize
+from engines.metrics import periods_per_year, summarize, void_if_blown
 from engines.simulate import (
     FILL_ORDER,
     Costs,
@@ -1165,6 +1165,7 @@ def _result(strat, index, close, bars_for_ppy, *, calendar, bar_minutes, risk_fr
                         periods_per_year=ppy, risk_free=risk_free, initial_equity=float(initial_equity))
     account = account_facts(strat.blown_bar if strat.blown_bar < n else -1, index, tr, spec)
     metrics.update(account_metrics(account))
+    void_if_blown(metrics)
     meta = {
         "engine": "backtrader",
         "backtrader_version": bt.__version__,

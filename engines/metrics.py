@@ -60,7 +60,9 @@ from ml.data import bar_minutes_of, bars_calendar, get_calendar
 from ml.exceptions import DataQualityWarning, ParameterError
 
 __all__ = sorted([
+    "BLOWN_UNDEFINED",
     "METRIC_KEYS",
+    "void_if_blown",
     "annualized_return",
     "annualized_volatility",
     "avg_loss",
@@ -87,6 +89,25 @@ __all__ = sorted([
 ])
 
 #: Keys of the dictionary returned by :func:`summarize`, in order.
+#: Ratios of per-bar returns that a blown account leaves undefined: near zero equity a
+#: one-tick move is a return of thousands of percent (a blown BTC run showed Sharpe 5.4 on
+#: a -100% total return), and at zero or below the return itself has no meaning.
+BLOWN_UNDEFINED = ("sharpe", "sortino", "calmar", "recovery_factor")
+
+
+def void_if_blown(metrics: dict) -> dict:
+    """``metrics`` with :data:`BLOWN_UNDEFINED` set to NaN when ``metrics["account_blown"]``.
+
+    The total return (-100% or worse), the drawdown and the per-trade figures stay: they
+    are what the account did.  Returns the same dict.
+    """
+    if metrics.get("account_blown"):
+        for k in BLOWN_UNDEFINED:
+            if k in metrics:
+                metrics[k] = float("nan")
+    return metrics
+
+
 METRIC_KEYS = (
     "sharpe",
     "sortino",

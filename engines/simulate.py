@@ -74,7 +74,7 @@ from engines._sim_nb import (
     SLOT_OPEN,
     TRADE_DTYPE,
 )
-from engines.metrics import periods_per_year, summarize
+from engines.metrics import periods_per_year, summarize, void_if_blown
 from ml._checks import check_choice
 from ml.data._frame import per_bar_values
 from ml.exceptions import ParameterError
@@ -823,6 +823,7 @@ def simulate(bars: pd.DataFrame, sides, *, contract=None, sizing: Sizing | None 
                         periods_per_year=ppy, risk_free=risk_free, initial_equity=float(initial_equity))
     account = account_facts(int(counters[C_BLOWN]) - 1, index, trades, spec)
     metrics.update(account_metrics(account))
+    void_if_blown(metrics)
     meta = {
         "engine": "numba",
         "periods_per_year": ppy,

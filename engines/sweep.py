@@ -59,7 +59,7 @@ from engines._metrics_nb import (
     RM_SORTINO,
     RM_TOTAL,
 )
-from engines.metrics import METRIC_KEYS, periods_per_year, risk_free_per_period
+from engines.metrics import BLOWN_UNDEFINED, METRIC_KEYS, periods_per_year, risk_free_per_period
 from engines.simulate import (
     Costs,
     SimResult,
@@ -433,6 +433,8 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     cols["blown_bar"] = stats[:, snb.ST_BLOWN_BAR].astype(np.int64)
     cols["account_blown"] = cols["blown_bar"] >= 0
     cols["ambiguous_exits"] = stats[:, snb.ST_AMBIGUOUS].astype(np.int64)
+    for k in BLOWN_UNDEFINED:   # undefined on a blown account (see engines.metrics.void_if_blown)
+        cols[k] = np.where(cols["account_blown"], np.nan, cols[k])
     out = pd.DataFrame(cols, index=idx)[list(RESULT_COLUMNS)]
     out.attrs["n_trials"] = len(combos)
     out.attrs["periods_per_year"] = float(ppy)

@@ -88,6 +88,11 @@ def _measured(metrics: dict, name: str) -> float:
     return abs(v) if name == "max_drawdown" else v
 
 
+#: Targets a blown account fails whatever its figures (its ratios are undefined: NaN).
+_ACCOUNT_TARGETS = ("sharpe", "sortino", "calmar", "recovery_factor", "max_drawdown", "total_return",
+                    "profit_factor", "win_rate", "deflated_sharpe", "sharpe_per_session", "net_pnl")
+
+
 def scorecard(metrics: dict, targets: dict) -> list[dict]:
     """One row per target: ``name``, ``target``, ``op``, ``measured``, ``met``, ``status``.
 
@@ -104,6 +109,8 @@ def scorecard(metrics: dict, targets: dict) -> list[dict]:
         measured = not math.isnan(value)
         met = bool(measured and (value < target if op == "<" else value <= target if low else value >= target))
         status = "not measured" if not measured else "met" if met else "not met"
+        if metrics.get("account_blown") and name in _ACCOUNT_TARGETS:
+            met, status = False, "not met (account blown)"
         rows.append({"name": name, "op": op, "target": float(target), "measured": value, "met": met,
                      "status": status})
     return rows
@@ -229,7 +236,7 @@ def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict,
     n_met = sum(r["met"] for r in score)
     n_measured = sum(r["status"] != "not measured" for r in score)
     parts.append(f"<h2>KPI scorecard: {n_met} of {n_measured} measured targets met</h2>")
-    css = {"met": "met", "not met": "miss", "not measured": "note"}
+    css = {"met": "met", "not met": "miss", "not measured": "note", "not met (account blown)": "miss"}
     rows = [[html.escape(r["name"]), f"{html.escape(r['op'])} {_fmt(r['target'], r['name'] in _PCT)}",
              _fmt(r["measured"], r["name"] in _PCT), f"<span class='{css[r['status']]}'>{r['status']}</span>"]
             for r in score]

@@ -265,10 +265,12 @@ def _record_trial(ledger: Path, key: str, data_hash: str, sharpe: float, n: int,
     return [r for r in latest.values() if r.get("data_hash") == data_hash]
 
 
-def _deflated_sharpe(daily: pd.Series, trials: list[dict], n_trials_flag) -> dict:
+def _deflated_sharpe(daily: pd.Series, trials: list[dict], n_trials_flag, blown: bool = False) -> dict:
     sharpes = [r["sharpe_per_session"] for r in trials if r.get("sharpe_per_session") is not None]
     n_trials = max(len(trials), n_trials_flag or 0)
     out = {"n_trials": n_trials, "trials_recorded": len(trials), "periods": "sessions"}
+    if blown:
+        return {**out, "dsr": None, "note": "the account was blown: no Sharpe ratio to deflate"}
     try:
         if n_trials == 1:
             # per-session Sharpe ratios computed here: the "looks annualised" guard does not apply
@@ -454,9 +456,13 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     timings["backtest_s"] = round(time.perf_counter() - t0, 2)
     daily = daily_returns(res.returns, cal)
     sharpe_session = float(daily.mean() / daily.std(ddof=1)) if len(daily) > 1 and daily.std(ddof=1) > 0 else None
+    if res.metrics.get("account_blown"):
+        sharpe_session = None    # returns of an account at or near zero equity: undefined, as the ratios
+        log.warning("ACCOUNT BLOWN at %s (%s): trading stopped there; Sharpe-type ratios are undefined",
+                    res.metrics.get("blown_at"), (res.meta.get("account") or {}).get("rule", "equity <= 0"))
     trials = _record_trial(out.resolve().parent / "trials.jsonl", settings_key, data_report["data_hash"],
                            sharpe_session, len(daily), out)
-    dsr = _deflated_sharpe(daily, trials, args.n_trials)
+    dsr = _deflated_sharpe(daily, trials, args.n_trials, blown=bool(res.metrics.get("account_blown")))
 
     t0 = time.perf_counter()
     latency = decision_latency(bars, wf.folds[-1], cfg, cal, strategy, args.latency_decisions)

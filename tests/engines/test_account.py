@@ -57,6 +57,12 @@ def test_equity_at_zero_blows_the_account_in_both_engines():
         assert res.metrics["blown_at"] == str(bars.index[2])
         assert res.meta["account"]["blown_bar"] == 2
         assert res.positions.tolist() == [0.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+        # equity 500 -> -100 is a return of -120%, then -200 / -100 - 1 = +100%: ratios of such
+        # returns mean nothing, so they are NaN; what the account did stays
+        for k in ("sharpe", "sortino", "calmar", "recovery_factor"):
+            assert np.isnan(res.metrics[k]), k
+        assert res.metrics["total_return"] == pytest.approx(-1.2)
+        assert res.metrics["n_trades"] == 1 and res.metrics["win_rate"] == 0.0
 
 
 def test_a_margin_blows_the_account_earlier_and_refuses_entries_it_cannot_cover():
@@ -83,6 +89,8 @@ def test_the_sweep_marks_blown_combinations():
                  bar_minutes=1)
     assert grid["account_blown"].tolist() == [True, False]
     assert grid["blown_bar"].tolist() == [2, -1]
+    assert np.isnan(grid["sharpe"].iloc[0]) and np.isnan(grid["calmar"].iloc[0])   # never ranked first
+    assert grid["total_return"].iloc[0] == pytest.approx(-1.2)
     s = simulate(bars, [1] * 6, initial_equity=1_000.0, calendar="B3", bar_minutes=1)
     assert grid["final_equity"].iloc[0] == pytest.approx(s.equity.iloc[-1])
 

@@ -325,3 +325,26 @@ def test_a_corrupt_checkpoint_is_retrained_and_logged(tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert list(run["retrained_folds"]) == ["0"] and run["resumed_folds"] == [1]
     pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), first)  # same seed, same result
+
+
+def test_a_blown_account_is_said_everywhere_and_fails_every_return_target(tmp_path):
+    raw = pd.read_csv(sample_path("wdo"))
+    day = raw["timestamp"].str[:10]
+    path = tmp_path / "wdo_small.csv"
+    raw[day.isin(sorted(day.unique())[:10])].to_csv(path, index=False)
+    out = tmp_path / "o"
+    proc = run_runner("runners.walkforward", ["--data", path, "--out", out, *FAST, "--horizon", "20",
+                                              "--initial-equity", "60"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["account_blown"] is True and m["blown_at"]
+    assert m["sharpe"] is None and m["sortino"] is None          # undefined: NaN, written as null
+    assert m["total_return"] <= -1.0 and m["dsr"]["dsr"] is None
+    assert m["kpi"]["sharpe"]["status"] == "not met (account blown)"
+    assert m["kpi"]["max_drawdown"]["status"] == "not met (account blown)"
+    assert "ACCOUNT BLOWN" in (out / "run.log").read_text()
+    page = (out / "report.html").read_text()
+    assert "BLOWN at" in page and "ACCOUNT BLOWN" in page
+    trades = pd.read_csv(out / "trades.csv")
+    assert "blown" in set(trades["exit_reason"])
+    assert json.loads((out / "run.json").read_text())["account"]["blown"] is True
