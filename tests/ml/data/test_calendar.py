@@ -160,8 +160,9 @@ def test_bars_outside_sessions_belong_to_the_same_day_or_the_next_session():
 # --------------------------------------------------------------------------- CME Globex
 
 
-def test_cme_sunday_evening_opens_mondays_session_across_the_dst_change():
-    cal = get_calendar("CME_FX")
+@pytest.mark.parametrize("name", ["CME_FX", "CME_EQUITY", "CME_ENERGY"])
+def test_cme_sunday_evening_opens_mondays_session_across_the_dst_change(name):
+    cal = get_calendar(name)
     # US clocks moved forward on Sunday 2024-03-10: Friday's session opened at 23:00 UTC on
     # Thursday, Monday's at 22:00 UTC on Sunday; both last 23 hours (1,380 one-minute bars).
     s = cal.schedule("2024-03-08", "2024-03-11")
@@ -186,6 +187,19 @@ def test_cme_holidays_and_early_closes():
     assert local_hours(eq, "2024-11-28") == ("2024-11-27 17:00", "2024-11-28 12:00")  # Thanksgiving
     assert local_hours(eq, "2024-11-29") == ("2024-11-28 17:00", "2024-11-29 12:15")
     assert bars_per_session(eq, "2024-11-28", "2024-11-28") == {"2024-11-28": 19 * 60}
+
+
+def test_cme_energy_holidays():
+    cl = get_calendar("CME_ENERGY")
+    got = bars_per_session(cl, "2024-12-23", "2025-01-03")
+    # CME Globex is closed on Christmas Day and New Year's Day; the next session opens at 17:00
+    # Chicago on the holiday itself, for the next day's trade date
+    assert "2024-12-25" not in got and "2025-01-01" not in got
+    assert local_hours(cl, "2024-12-26")[0] == "2024-12-25 17:00"
+    assert local_hours(cl, "2025-01-02")[0] == "2025-01-01 17:00"
+    assert got["2024-12-26"] == 23 * 60
+    # the Friday after Thanksgiving: NYMEX closes early, at 13:45 New York (12:45 Chicago)
+    assert local_hours(cl, "2024-11-29")[1] == "2024-11-29 12:45"
 
 
 def test_cme_is_ambiguous_without_a_product():
