@@ -289,6 +289,7 @@ def test_a_busy_output_folder_is_refused_naming_the_running_process(tmp_path, ca
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     # the holder was killed: its lock is stale, and the next run takes it over, saying so
     rc, err = cli(features_runner.main, ["--out", out, "--quiet"], capsys)
     assert rc == 0, err
