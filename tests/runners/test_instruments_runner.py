@@ -47,6 +47,15 @@ def calendar_bars(calendar: str, start: str, end: str, minutes: int, *, price: f
                          "volume": rng.integers(50, 500, len(idx))})
 
 
+def first_sessions(folder, n: int):
+    """The first ``n`` sessions of the bundled WDO sample, as a user's CSV."""
+    raw = pd.read_csv(sample_path("wdo"))
+    day = raw["timestamp"].str[:10]
+    path = folder / "wdo_small.csv"
+    raw[day.isin(sorted(day.unique())[:n])].to_csv(path, index=False)
+    return path
+
+
 def cli(main, argv, capsys):
     """``(exit code, stderr)`` of a runner run in-process as the command line runs it."""
     try:
@@ -309,10 +318,7 @@ def test_the_lock_is_released_when_a_run_fails(tmp_path, capsys):
 
 
 def test_a_corrupt_checkpoint_is_retrained_and_logged(tmp_path):
-    raw = pd.read_csv(sample_path("wdo"))
-    day = raw["timestamp"].str[:10]
-    path = tmp_path / "wdo_small.csv"
-    raw[day.isin(sorted(day.unique())[:12])].to_csv(path, index=False)
+    path = first_sessions(tmp_path, 12)
     out = tmp_path / "o"
     args = ["--data", path, "--out", out, *FAST, "--horizon", "20"]
     assert run_runner("runners.walkforward", args, tmp_path).returncode == 0
@@ -329,10 +335,7 @@ def test_a_corrupt_checkpoint_is_retrained_and_logged(tmp_path):
 
 
 def test_a_blown_account_is_said_everywhere_and_fails_every_return_target(tmp_path):
-    raw = pd.read_csv(sample_path("wdo"))
-    day = raw["timestamp"].str[:10]
-    path = tmp_path / "wdo_small.csv"
-    raw[day.isin(sorted(day.unique())[:10])].to_csv(path, index=False)
+    path = first_sessions(tmp_path, 10)
     out = tmp_path / "o"
     proc = run_runner("runners.walkforward", ["--data", path, "--out", out, *FAST, "--horizon", "20",
                                               "--initial-equity", "60"], tmp_path)
