@@ -1,4 +1,5 @@
-"""Bar data: loading and validation, session calendars, continuous contracts, resampling."""
+"""Bar data: loading and validation, session calendars, instruments, continuous contracts, resampling,
+synthetic markets made from real bars."""
 
 from ml.data._calendar import (
     CALENDARS,
@@ -25,9 +26,13 @@ from ml.data._loader import load_bars, validate_bars
 from ml.data._resample import resample_bars
 from ml.data._samples import sample_path
 from ml.data._schema import COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from ml.data._synthetic import EDGE_KINDS, no_edge_bars, planted_edge_bars
 
 __all__ = sorted([
     "ADJUST_METHODS",
+    "EDGE_KINDS",
+    "no_edge_bars",
+    "planted_edge_bars",
     "CALENDARS",
     "INSTRUMENTS",
     "Instrument",
