@@ -1,5 +1,5 @@
 """Optuna hyper-parameter search over purged / walk-forward splits."""
 
-from ml.tuning._tune import SCORINGS, TuneResult, fold_score, tune
+from ml.tuning._tune import SCORINGS, TrialSeededTPESampler, TuneResult, fold_score, tune
 
-__all__ = sorted(["SCORINGS", "TuneResult", "fold_score", "tune"])
+__all__ = sorted(["SCORINGS", "TrialSeededTPESampler", "TuneResult", "fold_score", "tune"])

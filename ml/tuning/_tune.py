@@ -18,7 +18,7 @@ from ml._checks import check_choice, check_int
 from ml.exceptions import ParameterError
 from ml.models import get_model_class
 
-__all__ = ["SCORINGS", "TuneResult", "fold_score", "tune"]
+__all__ = ["SCORINGS", "TrialSeededTPESampler", "TuneResult", "fold_score", "tune"]
 
 #: scoring name -> optimisation direction.
 SCORINGS = {"log_loss": "minimize", "sharpe": "maximize", "accuracy": "maximize"}
@@ -130,6 +130,35 @@ def _pruner(name):
     return optuna.pruners.NopPruner()
 
 
+class TrialSeededTPESampler(optuna.samplers.TPESampler):
+    """TPE whose random draws for a trial are seeded by ``(seed, trial.number)``.
+
+    Workers sharing a study (one SQLite or RDB storage) each construct the
+    sampler with the same seed.  A plain ``TPESampler(seed=s)`` then draws the
+    same random start-up points, and the same TPE candidates from the same
+    history, in every worker: identical trials.  Trial numbers are unique in
+    a storage (the database assigns them), so seeding each trial's draws by
+    its number gives every trial its own, reproducible stream: trial ``k``
+    draws the same way whichever worker runs it.
+    """
+
+    def __init__(self, seed: int = 0, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self._base_seed = int(seed)
+        if not (hasattr(self, "_rng") and hasattr(self, "_random_sampler")):  # pragma: no cover
+            raise RuntimeError(f"optuna {optuna.__version__}: TPESampler has no `_rng`; update "
+                               "TrialSeededTPESampler for this version.")
+
+    def _reseed(self, number: int) -> None:
+        state = int(np.random.SeedSequence([self._base_seed, int(number)]).generate_state(1)[0])
+        self._rng.rng.seed(state)
+        self._random_sampler._rng.rng.seed(state)
+
+    def before_trial(self, study, trial) -> None:
+        self._reseed(trial.number)
+        super().before_trial(study, trial)
+
+
 def _create_study(storage, study_name, direction, sampler, pruner, attempts: int = 6):
     """``optuna.create_study(load_if_exists=True)``, retried while another worker
     is creating the same fresh RDB storage (its schema set-up races)."""
@@ -191,7 +220,11 @@ def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_n
         they override the search space where both name a parameter.
     pruner : {"median", "successive_halving", "none"}
     seed : int
-        Seed of the TPE sampler and the models' ``random_state``.
+        Seed of the TPE sampler and the models' ``random_state``.  Each
+        trial's draws are seeded by ``(seed, trial number)``
+        (:class:`TrialSeededTPESampler`), so workers sharing a storage never
+        repeat each other's trials, and a trial draws the same way whichever
+        worker runs it.
     n_jobs : int
         Parallel trials in this process (threads).
     groups : array-like, optional
@@ -257,7 +290,7 @@ def tune(model_name: str, X, y, cv, n_trials: int = 20, *, storage=None, study_n
         trial.set_user_attr("params", _jsonable({k: v for k, v in params.items() if k not in fixed}))
         return float(np.mean(scores))
 
-    sampler = optuna.samplers.TPESampler(seed=seed)
+    sampler = TrialSeededTPESampler(seed=seed)
     study = _create_study(storage, study_name, direction, sampler, _pruner(pruner))
     # A study belongs to one model, data set, split and objective: refuse to
     # continue a study of something else (its best trial would be stale).

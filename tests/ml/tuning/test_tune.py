@@ -137,7 +137,26 @@ def test_two_processes_share_one_fresh_sqlite_study(data, tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     with mp.get_context("fork").Pool(2) as pool:
         pool.map(_worker, [(X.iloc[:1200], y[:1200], url)] * 2)
-    assert len(optuna.load_study(study_name="shared", storage=url).trials) == 4
+    trials = optuna.load_study(study_name="shared", storage=url).trials
+    assert len(trials) == 4
+    # the same seed in both workers, yet no two trials alike (a plain TPESampler(seed=0) in each
+    # worker draws the same start-up points: trials 0/1 and 2/3 were twins)
+    params = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(params)) == 4, params
+
+
+def test_a_trial_draws_the_same_way_whichever_worker_runs_it(data, tmp_path):
+    """Trial k's parameters depend on (seed, k) only: a study run in one process draws what two
+    workers would, trial by trial, for the random start-up trials."""
+    X, y, _ = data
+    runs = []
+    for name in ("a", "b"):
+        url = f"sqlite:///{tmp_path / (name + '.db')}"
+        for _ in range(2):   # two calls on one storage, as two workers one after the other
+            tune("random_forest", X.iloc[:1200], y[:1200], Forward(), n_trials=2, storage=url, study_name="s",
+                 fixed_params=FAST, seed=5)
+        runs.append([t.params for t in optuna.load_study(study_name="s", storage=url).trials])
+    assert runs[0] == runs[1] and len({tuple(sorted(p.items())) for p in runs[0]}) == 4
 
 
 def test_a_study_of_other_data_is_refused_not_mixed(data, tmp_path):
