@@ -21,13 +21,13 @@ from engines.metrics import METRIC_KEYS
 from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 
-__all__ = ["DEFAULT_TARGETS", "TARGET_NAMES", "account_notes", "calibration_table", "check_targets", "instrument_facts",
+__all__ = ["DEFAULT_TARGETS", "TARGET_NAMES", "account_notes", "verdict_line", "calibration_table", "check_targets", "instrument_facts",
            "render_report", "scorecard"]
 
 #: The first user's goals (issue 5): metric -> target.  ``max_drawdown`` is a
 #: magnitude (3% = 0.03); lower is better for the names in :data:`LOWER_IS_BETTER`.
 DEFAULT_TARGETS = {"win_rate": 0.65, "sharpe": 2.0, "max_drawdown": 0.03, "profit_factor": 2.2,
-                   "recovery_factor": 5.0, "decision_latency_ms": 30.0}
+                   "recovery_factor": 5.0, "decision_latency_ms": 30.0, "deflated_sharpe": 0.95}
 LOWER_IS_BETTER = ("max_drawdown", "decision_latency_ms", "log_loss", "brier")
 
 
@@ -138,6 +138,7 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.9em} td,th{border:1px so
 text-align:right} th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
 .met{color:#0a7d27;font-weight:600} .miss{color:#b3261e;font-weight:600} .note{color:#555;font-size:.9em}
 .grid{display:flex;flex-wrap:wrap;gap:1.5em} .facts td{text-align:left}
+.verdict{font-size:1.2em;font-weight:700;padding:.5em .8em;border-left:6px solid #555;background:#f7f7f7}
 """
 
 
@@ -222,15 +223,57 @@ def _charts(equity: pd.Series, calib: pd.DataFrame, importance: pd.Series) -> di
     return out
 
 
+def verdict_line(evidence: dict) -> str:
+    """The verdict and its numbers in one line (terminal summary, log)."""
+    v, auc = evidence["verdict"], evidence["traded_auc"]
+    dsr = v.get("deflated_sharpe")
+    p = v.get("permutation_p_value")
+    return (f"verdict: {v['verdict']} (deflated Sharpe {_plain(dsr)} over {v['n_trials']} trial(s); permutation "
+            f"p-value {_plain(p) if p is not None else 'not run'}; traded AUC {_plain(auc['auc'], 3)} "
+            f"[{_plain(auc['ci_low'], 3)}, {_plain(auc['ci_high'], 3)}]; net {_plain(v['net_pnl'], 0)}, "
+            f"frictionless {_plain(v['gross_pnl'], 0)})")
+
+
+def _plain(v, digits=2) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:,.{digits}f}"
+
+
+def _evidence_html(evidence: dict, currency: str = "") -> str:
+    v, auc, free, be = (evidence["verdict"], evidence["traded_auc"], evidence["frictionless"],
+                        evidence["break_even_cost"])
+    rows = [
+        ["traded probability's AUC (up vs down labels)", f"{_plain(auc['auc'], 3)} "
+         f"[{_plain(auc['ci_low'], 3)}, {_plain(auc['ci_high'], 3)}] ({100 * auc['level']:g}% interval, "
+         f"{html.escape(auc['bootstrap'])}; {auc['n']:,} rows)"],
+        ["spread of that AUC across folds", f"{_plain(auc.get('fold_sd'), 3)} (pure noise with the same fold "
+         f"sizes: {_plain(auc.get('noise_fold_sd'), 3)} for independent rows; overlapping labels widen it)"],
+        ["deflated Sharpe ratio", f"{_plain(v.get('deflated_sharpe'))} over {v['n_trials']} trial(s)"],
+        ["permutation p-value", _plain(v["permutation_p_value"], 3) if v["permutation_p_value"] is not None
+         else "not run"],
+        ["net P&amp;L (after fees and slippage)", f"{_plain(v['net_pnl'], 0)} {currency}"],
+        ["frictionless P&amp;L (no fees, no slippage)", f"{_plain(free['pnl'], 0)} {currency}, Sharpe "
+         f"{_plain(free['sharpe'])}, PSR {_plain(free.get('psr'))}"],
+        ["break-even cost per round trip and contract", f"{_plain(be['per_round_trip'])} {currency} "
+         f"({_plain(be['ticks'])} ticks)"],
+    ]
+    return (f"<p class='verdict'>Verdict: {html.escape(v['verdict'])}</p>"
+            f"<p class='note'>{html.escape(v['why'])}. Rules: {html.escape(v['rules'])}</p>"
+            + _table([[r[0], r[1]] for r in rows], ["evidence", ""], "facts"))
+
+
 def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict, model: dict,
                   fold_metrics: pd.DataFrame, calibration: pd.DataFrame, calibration_traded: pd.DataFrame,
                   importance: pd.DataFrame,
-                  selection_frequency: pd.Series, stability: dict, equity: pd.Series, notes: list[str]) -> str:
-    """The HTML text of ``report.html``."""
+                  selection_frequency: pd.Series, stability: dict, equity: pd.Series, notes: list[str],
+                  evidence: dict | None = None, currency: str = "") -> str:
+    """The HTML text of ``report.html``; ``evidence`` (verdict, traded AUC, frictionless run,
+    break-even cost) comes first."""
     mean_imp = importance.mean(axis=1, skipna=True).sort_values(ascending=False).dropna()
     charts = _charts(equity, calibration, mean_imp)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    if evidence is not None:
+        parts.append(_evidence_html(evidence, currency))
     parts.append(_table([[html.escape(k), _fmt(v)] for k, v in facts.items()], ["run", ""], "facts"))
 
     n_met = sum(r["met"] for r in score)

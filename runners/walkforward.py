@@ -93,6 +93,7 @@ from runners._report import (
     instrument_facts,
     render_report,
     scorecard,
+    verdict_line,
 )
 from strategies import ProbabilityThresholdStrategy
 
@@ -369,6 +370,34 @@ def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log):
     return res, check
 
 
+def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr) -> dict:
+    """What the strategy trades, measured: the traded probability's AUC with its session-block
+    interval and fold spread, the frictionless run beside the net one, the break-even cost and
+    the verdict."""
+    from engines.simulate import Costs
+    from engines.verdict import break_even_cost, traded_auc, verdict
+
+    session = cal.sessions(preds.index).session
+    auc = traded_auc(preds["probability"], preds["label"], session, preds["fold"], seed=args.seed)
+    free = simulate(oos, sides, contract=contract, sizing=sizing, stops=stops, costs=Costs(),
+                    initial_equity=args.initial_equity, calendar=args.calendar, limits=limits)
+    free_closed = free.trades[free.trades["closed"]] if len(free.trades) else free.trades
+    free_pnl = float(free_closed["pnl"].sum()) if len(free_closed) else 0.0
+    free_daily = daily_returns(free.returns, cal)
+    free_psr = _deflated_sharpe(free_daily, [], 1, blown=bool(free.metrics.get("account_blown"))).get("dsr")
+    closed = res.trades[res.trades["closed"]] if len(res.trades) else res.trades
+    net_pnl = float(closed["pnl"].sum()) if len(closed) else 0.0
+    round_trips = float(free_closed["qty"].abs().sum()) if len(free_closed) else 0.0
+    frictionless = {"sharpe": free.metrics["sharpe"], "total_return": free.metrics["total_return"],
+                    "pnl": free_pnl, "n_trades": free.metrics["n_trades"], "psr": free_psr,
+                    "basis": "the same sides in the simulator with no commission and no slippage"}
+    v = verdict(dsr=dsr.get("dsr"), n_trials=dsr.get("n_trials", 1), auc=auc, net_pnl=net_pnl, gross_pnl=free_pnl,
+                gross_psr=free_psr, blown=bool(res.metrics.get("account_blown")))
+    return {"traded_auc": auc, "frictionless": frictionless,
+            "break_even_cost": break_even_cost(free_pnl, round_trips, instrument.tick_value),
+            "verdict": v}
+
+
 def _check_storage(url) -> None:
     """Open an Optuna storage URL now, not inside the first fold after the features are built."""
     import optuna
@@ -492,6 +521,8 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     metrics["engine"] = {"name": args.engine, "contract": instrument.name, "costs": dataclasses.asdict(costs),
                          "periods_per_year": res.meta.get("periods_per_year"),
                          "fill_order": res.meta.get("fill_order"), **check}
+    honest = _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr)
+    metrics.update(honest)
     score = scorecard(metrics, targets)
     metrics["kpi"] = {r["name"]: r for r in score}
 
@@ -523,7 +554,8 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
                          score=score, backtest=backtest_rows, model=model_metrics,
                          fold_metrics=wf.fold_metrics, calibration=calib, calibration_traded=calib_traded,
                          importance=wf.importance, selection_frequency=wf.selection_frequency,
-                         stability=wf.stability, equity=res.equity, notes=notes)
+                         stability=wf.stability, equity=res.equity, notes=notes, evidence=honest,
+                         currency=instrument.currency)
 
     # Results are written together at the end, each atomically; run.json last marks a finished run.
     (out / "run.json").unlink(missing_ok=True)
@@ -547,7 +579,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         sheet.unlink(missing_ok=True)
         log.warning("the out-of-sample part spans %d session(s): no tearsheet (it needs 2)", len(daily))
     atomic_write_text(out / "report.html", page)
-    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / "metrics.json", {"verdict": metrics["verdict"], **metrics})   # the verdict first
     resolved = {k: v for k, v in settings.items() if k not in ("config", "out", "quiet")}
     resolved["data"] = [str(Path(d).resolve()) for d in data_report["data"]]
     write_toml(out / "config.toml", resolved,
@@ -561,6 +593,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         "assumptions": facts_used, "account": res.meta.get("account"), "timings": timings,
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "files": files,
     })
+    log.info("%s", verdict_line(honest))
     log.info("backtest (%s, out of sample, %d sessions): Sharpe %.2f, max drawdown %.2f%%, %d trades, win rate "
              "%s, profit factor %s, deflated Sharpe %s", args.engine, len(daily), metrics["sharpe"],
              100 * metrics["max_drawdown"], metrics["n_trades"], _pct(metrics["win_rate"]),
@@ -570,6 +603,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
              ", ".join(f"{r['name']} {r['status']}" for r in score))
     log.info("done in %.1f s", timings["total_s"])
     shown = [out / "report.html"] + ([sheet] if sheet.exists() else [])
+    print(verdict_line(honest))
     print("reports: " + "\n         ".join(str(p.resolve()) for p in shown) + f"\nresults: {out.resolve()}")
     return out
 

@@ -47,6 +47,9 @@ def test_writes_every_promised_file(fast_run):
                  "report.html", "run.json", "config.toml", "run.log"):
         assert (out / name).is_file(), name
     assert f"reports: {(out / 'report.html').resolve()}" in proc.stdout
+    assert proc.stdout.startswith("verdict: ")                # the terminal summary starts with it
+    page = (out / "report.html").read_text()
+    assert page.index("Verdict: ") < page.index("KPI scorecard") and "break-even cost" in page
     assert proc.stderr == ""                                   # --quiet: nothing on the terminal
     assert not list(out.glob(".*.tmp*"))                      # atomic writes leave nothing behind
 
@@ -66,7 +69,17 @@ def test_metrics_json_holds_backtest_model_and_overfitting_figures(fast_run):
     assert m["dsr"]["n_trials"] == 1 and m["dsr"]["psr_benchmark"] == 0.0
     assert m["deflated_sharpe"] is not None and 0.0 <= m["deflated_sharpe"] <= 1.0
     assert set(m["kpi"]) == {"win_rate", "sharpe", "max_drawdown", "profit_factor", "recovery_factor",
-                             "decision_latency_ms"}
+                             "decision_latency_ms", "deflated_sharpe"}
+    # the verdict comes first, with its numbers; the traded probability is what is measured
+    assert list(m)[0] == "verdict"
+    assert m["verdict"]["verdict"] in ("no evidence of an edge", "an edge before costs that costs remove",
+                                       "evidence of an edge after costs")
+    auc = m["traded_auc"]
+    assert auc["ci_low"] <= auc["auc"] <= auc["ci_high"] and len(auc["per_fold"]) == 2
+    assert m["verdict"]["n_trials"] == m["dsr"]["n_trials"]
+    free = m["frictionless"]
+    assert free["n_trades"] == m["n_trades"] and free["pnl"] >= m["net_pnl"]
+    assert m["break_even_cost"]["round_trips"] > 0
     dd = m["kpi"]["max_drawdown"]
     assert dd["measured"] == pytest.approx(abs(m["max_drawdown"])) and dd["met"] == (dd["measured"] <= 0.03)
     assert m["latency"]["decisions"] == 5 and m["kpi"]["decision_latency_ms"]["status"] in ("met", "not met")

@@ -1,0 +1,176 @@
+"""What the strategy trades, measured honestly, and a plain verdict on the evidence.
+
+- :func:`traded_auc`: the AUC of the probability the strategy trades against the
+  up / down labels, with a session-block bootstrap confidence interval, its spread
+  across folds, and the spread the same fold sizes show on pure noise.
+- :func:`break_even_cost`: the cost per round trip and contract at which a
+  frictionless run's profit is gone.
+- :func:`verdict`: one of :data:`VERDICTS`, from the deflated Sharpe ratio, the AUC
+  interval, an optional permutation p-value and the gross (no fees, no slippage)
+  and net results, with the numbers and the rule that decided it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from ml.exceptions import ParameterError
+
+__all__ = ["DSR_LEVEL", "P_LEVEL", "RULES", "VERDICTS", "break_even_cost", "null_auc_sd", "traded_auc", "verdict"]
+
+#: The three verdicts, in order of evidence.
+VERDICTS = ("no evidence of an edge", "an edge before costs that costs remove", "evidence of an edge after costs")
+#: Deflated Sharpe ratio needed to call the net result evidence (a 95% probability that the
+#: true Sharpe ratio exceeds the best of the trials' expected maximum by chance).
+DSR_LEVEL = 0.95
+#: Largest permutation p-value that counts as evidence.
+P_LEVEL = 0.05
+#: The rules of :func:`verdict`, in words (``metrics.json`` and the README carry them).
+RULES = (f"'{VERDICTS[2]}': net profit, deflated Sharpe ratio >= {DSR_LEVEL}, the traded probability's AUC "
+         f"interval above 0.5, and the permutation p-value <= {P_LEVEL} when the test was run. "
+         f"'{VERDICTS[1]}': otherwise, if the frictionless run (no fees, no slippage) is profitable with a "
+         f"probabilistic Sharpe ratio >= {DSR_LEVEL}, or the AUC interval lies above 0.5. "
+         f"'{VERDICTS[0]}': otherwise, and whenever the account was blown.")
+
+
+def _auc(score: np.ndarray, up: np.ndarray) -> float:
+    """Mann-Whitney AUC (ties count one half); NaN without both classes."""
+    n1 = int(up.sum())
+    n0 = len(up) - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = pd.Series(score).rank(method="average").to_numpy()
+    return float((ranks[up].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def null_auc_sd(n_up: int, n_down: int) -> float:
+    """Standard deviation of the AUC of a score unrelated to the labels (Mann-Whitney null):
+    ``sqrt((n_up + n_down + 1) / (12 n_up n_down))``."""
+    if n_up <= 0 or n_down <= 0:
+        return float("nan")
+    return math.sqrt((n_up + n_down + 1) / (12.0 * n_up * n_down))
+
+
+def traded_auc(probability, label, session, fold=None, *, n_boot: int = 1000, level: float = 0.95,
+               seed: int = 0) -> dict:
+    """AUC of the traded probability on the up / down labels, with a session-block bootstrap CI.
+
+    Parameters
+    ----------
+    probability : array-like
+        What the strategy trades (e.g. ``P(up) / (P(up) + P(down))``).
+    label : array-like
+        Labels; only rows labelled up (> 0) or down (< 0) count (time-outs and
+        NaN are left out: the traded probability is a direction).
+    session : array-like
+        Session of each row: the bootstrap resamples whole sessions, so that the
+        interval respects the dependence of bars within a session.
+    fold : array-like, optional
+        Walk-forward fold of each row, for the per-fold AUCs and their spread.
+    n_boot, level, seed
+        Bootstrap replications, interval level and seed.
+
+    Returns
+    -------
+    dict
+        ``auc``, ``ci_low``, ``ci_high``, ``level``, ``n`` (directional rows),
+        ``n_sessions``; with ``fold``: ``per_fold``, ``fold_sd`` and
+        ``noise_fold_sd`` (the spread the same fold sizes show on noise).
+    """
+    p = np.asarray(probability, dtype=np.float64)
+    lab = np.asarray(label, dtype=np.float64)
+    ses = np.asarray(session)
+    if not (len(p) == len(lab) == len(ses)):
+        raise ParameterError(f"`probability`, `label` and `session` must have one value per row, got "
+                             f"{len(p)}, {len(lab)} and {len(ses)}.")
+    if not (isinstance(n_boot, numbers.Integral) and n_boot >= 0) or not 0 < level < 1:
+        raise ParameterError(f"`n_boot` must be an int >= 0 and `level` in (0, 1), got {n_boot!r}, {level!r}.")
+    keep = np.isfinite(p) & np.isfinite(lab) & (lab != 0)
+    p, up, ses = p[keep], lab[keep] > 0, ses[keep]
+    out = {"auc": _auc(p, up), "ci_low": float("nan"), "ci_high": float("nan"), "level": float(level),
+           "n": int(keep.sum()), "n_up": int(up.sum()), "n_sessions": int(len(pd.unique(ses))),
+           "bootstrap": f"{n_boot} resamples of whole sessions"}
+    if n_boot and out["n_sessions"] >= 2 and np.isfinite(out["auc"]):
+        codes, uniq = pd.factorize(ses)
+        rows = [np.flatnonzero(codes == k) for k in range(len(uniq))]
+        rng = np.random.default_rng(seed)
+        boots = np.empty(n_boot)
+        for b in range(n_boot):
+            pick = rng.integers(0, len(rows), len(rows))
+            idx = np.concatenate([rows[k] for k in pick])
+            boots[b] = _auc(p[idx], up[idx])
+        boots = boots[np.isfinite(boots)]
+        a = (1 - level) / 2
+        out["ci_low"], out["ci_high"] = (float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a)))
+    if fold is not None:
+        f = np.asarray(fold)[keep]
+        per = {}
+        noise = []
+        for k in pd.unique(f):
+            m = f == k
+            per[str(k)] = _auc(p[m], up[m])
+            noise.append(null_auc_sd(int(up[m].sum()), int((~up[m]).sum())))
+        vals = np.array([v for v in per.values() if np.isfinite(v)])
+        out["per_fold"] = per
+        out["fold_sd"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
+        noise = np.array([v for v in noise if np.isfinite(v)])
+        out["noise_fold_sd"] = float(np.sqrt(np.mean(noise ** 2))) if len(noise) else float("nan")
+    return out
+
+
+def break_even_cost(frictionless_pnl: float, round_trips: float, tick_value: float | None = None) -> dict:
+    """The cost per round trip and contract that a frictionless run's profit can pay.
+
+    ``frictionless_pnl`` is the profit with no fees and no slippage, ``round_trips``
+    the contracts traded in and out (sum of ``|qty|`` of the closed trades).
+    Negative: no cost is low enough.
+    """
+    if round_trips <= 0:
+        return {"per_round_trip": float("nan"), "ticks": float("nan"), "round_trips": float(round_trips)}
+    per = float(frictionless_pnl) / float(round_trips)
+    ticks = per / tick_value if tick_value else float("nan")
+    return {"per_round_trip": per, "ticks": ticks, "round_trips": float(round_trips)}
+
+
+def verdict(*, dsr: float | None, n_trials: int, auc: dict, net_pnl: float, gross_pnl: float,
+            gross_psr: float | None = None, p_value: float | None = None, blown: bool = False) -> dict:
+    """A plain verdict on the evidence, with the numbers and the rule that decided it.
+
+    Rules (in order):
+
+    1. **evidence of an edge after costs**: the net result is positive, the
+       deflated Sharpe ratio is at least :data:`DSR_LEVEL`, the traded AUC's
+       interval lies above 0.5, and the permutation p-value (when run) is at
+       most :data:`P_LEVEL`;
+    2. **an edge before costs that costs remove**: not 1, but the frictionless
+       (no fees, no slippage) result is positive with a probabilistic Sharpe
+       ratio of at least :data:`DSR_LEVEL`, or the traded AUC's interval lies
+       above 0.5 -- the signal is real, the costs eat it;
+    3. **no evidence of an edge** otherwise (and always when the account blew).
+    """
+    auc_low = auc.get("ci_low", float("nan"))
+    signal = bool(np.isfinite(auc_low) and auc_low > 0.5)
+    dsr_ok = dsr is not None and np.isfinite(dsr) and dsr >= DSR_LEVEL
+    perm_ok = p_value is None or (np.isfinite(p_value) and p_value <= P_LEVEL)
+    gross_ok = gross_pnl > 0 and gross_psr is not None and np.isfinite(gross_psr) and gross_psr >= DSR_LEVEL
+    if not blown and net_pnl > 0 and dsr_ok and signal and perm_ok:
+        v, why = VERDICTS[2], (f"net profit, deflated Sharpe {dsr:.2f} >= {DSR_LEVEL} over {n_trials} trial(s), "
+                               f"AUC interval above 0.5" + ("" if p_value is None else f", p = {p_value:.3f}"))
+    elif not blown and (gross_ok or signal):
+        v, why = VERDICTS[1], ("the signal holds before costs (" + ", ".join(
+            s for s in (f"frictionless PSR {gross_psr:.2f}" if gross_ok else "",
+                        f"AUC interval [{auc_low:.3f}, {auc.get('ci_high', float('nan')):.3f}] above 0.5"
+                        if signal else "") if s) + ") but not after them")
+    else:
+        v = VERDICTS[0]
+        why = ("the account was blown" if blown else
+               f"AUC interval [{auc_low:.3f}, {auc.get('ci_high', float('nan')):.3f}] includes 0.5 and the "
+               f"frictionless result is not significant")
+    return {"verdict": v, "why": why, "deflated_sharpe": dsr, "n_trials": int(n_trials),
+            "permutation_p_value": p_value, "auc": auc.get("auc"), "auc_ci": [auc_low, auc.get("ci_high")],
+            "gross_pnl": float(gross_pnl), "net_pnl": float(net_pnl), "frictionless_psr": gross_psr,
+            "rules": RULES}
