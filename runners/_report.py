@@ -21,7 +21,7 @@ from engines.metrics import METRIC_KEYS
 from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 
-__all__ = ["DEFAULT_TARGETS", "TARGET_NAMES", "account_notes", "verdict_line", "calibration_table", "check_targets", "instrument_facts",
+__all__ = ["DEFAULT_TARGETS", "TARGET_NAMES", "account_notes", "evidence_html", "verdict_line", "calibration_table", "check_targets", "instrument_facts",
            "render_report", "scorecard"]
 
 #: The first user's goals (issue 5): metric -> target.  ``max_drawdown`` is a
@@ -238,7 +238,8 @@ def _plain(v, digits=2) -> str:
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:,.{digits}f}"
 
 
-def _evidence_html(evidence: dict, currency: str = "") -> str:
+def evidence_html(evidence: dict, currency: str = "") -> str:
+    """The verdict, its reason and rules, and the evidence table, as HTML (report pages lead with it)."""
     v, auc, free, be = (evidence["verdict"], evidence["traded_auc"], evidence["frictionless"],
                         evidence["break_even_cost"])
     rows = [
@@ -273,7 +274,7 @@ def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict,
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
     if evidence is not None:
-        parts.append(_evidence_html(evidence, currency))
+        parts.append(evidence_html(evidence, currency))
     parts.append(_table([[html.escape(k), _fmt(v)] for k, v in facts.items()], ["run", ""], "facts"))
 
     n_met = sum(r["met"] for r in score)

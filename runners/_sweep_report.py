@@ -44,7 +44,8 @@ def _pivot(flat: pd.DataFrame, a: str, b: str, metric: str) -> pd.DataFrame:
     return best.unstack(b)
 
 
-def heatmaps_html(result: pd.DataFrame, *, metric: str = "sharpe", title: str = "Parameter sweep") -> str:
+def heatmaps_html(result: pd.DataFrame, *, metric: str = "sharpe", title: str = "Parameter sweep",
+                  preface: str = "") -> str:
     """One self-contained HTML page of plotly heatmaps (plotly.js included once, works offline).
 
     For every pair of swept parameters that take at least two values, the
@@ -81,11 +82,13 @@ def heatmaps_html(result: pd.DataFrame, *, metric: str = "sharpe", title: str = 
             figures.append(fig)
     parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)]
     n = len(result)
-    head = (f"<h1>{html.escape(title)}</h1><p>{n:,} combinations of {', '.join(map(html.escape, names))}; "
+    head = (f"<p>{n:,} combinations of {', '.join(map(html.escape, names))}; "
             f"each cell is the best {html.escape(metric)} (annualised, net of costs) over the parameters "
             f"not on its axes.</p>")
+    from runners._report import _CSS
+
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html.escape(title)
-            + "</title></head><body style=\"font-family: sans-serif\">\n" + head + "\n"
+            + f"</title><style>{_CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>" + preface + head + "\n"
             + "\n".join(f"<div>{p}</div>" for p in parts) + "\n</body></html>\n")
 
 

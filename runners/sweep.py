@@ -63,6 +63,7 @@ from ml.exceptions import BarDataError, ParameterError
 from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic_write_text, default_out, \
     prepare_out, run_cli
 from runners._config import KeyValue, flags_given, parse_args_with_config, write_toml
+from runners._report import evidence_html, verdict_line
 from runners._pipeline import add_cost_flags, add_data_flags, assumptions, code_version, contract_of, contracts_of, \
     costs_of, data_options, file_hash, library_versions, load_instrument, log_assumptions, n_jobs, number, \
     positive_int, signal_probability, whole
@@ -303,8 +304,11 @@ def _read_predictions(path: str, bars: pd.DataFrame, log) -> tuple[pd.Series, di
         log.warning("%d of %d predictions have no matching bar and are not used", n_out, len(proba))
     proba = proba[inside]
     info = {"source": "file", "file": str(p.resolve()), "file_hash": file_hash([p]), "column": column,
-            "n_predictions": int(len(df)), "n_without_bar": n_out}
-    return proba.rename("probability"), info
+            "n_predictions": int(len(df)), "n_without_bar": n_out, "labels": "label" in df.columns}
+    labels = df["label"].astype(np.float64).sort_index() if "label" in df.columns else None
+    if labels is not None:
+        labels.index = labels.index.tz_convert(bars.index.tz)
+    return proba.rename("probability"), info, labels
 
 
 def _train_predictions(args, bars, out: Path, data_hash: str, log) -> tuple[pd.Series, dict]:
@@ -352,7 +356,7 @@ def _train_predictions(args, bars, out: Path, data_hash: str, log) -> tuple[pd.S
         preds.to_parquet(tmp)
     info["n_predictions"] = int(len(preds))
     proba = preds["probability"].astype(np.float64)
-    return proba[proba.index.isin(bars.index)], info
+    return proba[proba.index.isin(bars.index)], info, preds["label"].astype(np.float64)
 
 
 # --------------------------------------------------------------------------- sweep in chunks
@@ -570,9 +574,9 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
 
     t0 = time.perf_counter()
     if args.predictions:
-        proba, pinfo = _read_predictions(args.predictions, bars, log)
+        proba, pinfo, labels = _read_predictions(args.predictions, bars, log)
     else:
-        proba, pinfo = _train_predictions(args, bars, out, report["data_hash"], log)
+        proba, pinfo, labels = _train_predictions(args, bars, out, report["data_hash"], log)
     timings["predictions"] = time.perf_counter() - t0
     start, end = proba.index[0], proba.index[-1]
     oos = bars.loc[start:end]
@@ -618,9 +622,6 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     table = top_k_text(top, names)
     _log_to_file(log, f"top {len(top)} of {len(result):,} combinations by Sharpe (annualised, net of "
                       f"costs):\n{table}")
-    t0 = time.perf_counter()
-    atomic_write_text(out / "heatmaps.html", heatmaps_html(result, title=f"Sweep of {', '.join(names)}"))
-    timings["heatmaps"] = time.perf_counter() - t0
 
     from engines.sweep import overfitting
 
@@ -703,8 +704,18 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
         log.warning("no tearsheet: %s", exc)
     timings["tearsheet"] = time.perf_counter() - t0
 
+    evidence = _evidence(args, oos, proba, labels, cal, strat_b, stops_b, contract, sizing, final, ovf,
+                         int(result.attrs["n_trials"]), instrument)
+    t0 = time.perf_counter()
+    atomic_write_text(out / "heatmaps.html", heatmaps_html(
+        result, title=f"Sweep of {', '.join(names)}",
+        preface=evidence_html(evidence, instrument.currency)))
+    timings["heatmaps"] = time.perf_counter() - t0
+
     row = top.iloc[0]
-    metrics = {k: final.metrics.get(k) for k in final.metrics}
+    metrics = {"verdict": evidence["verdict"]}
+    metrics.update({k: final.metrics.get(k) for k in final.metrics})
+    metrics.update(evidence)
     metrics.update({
         "engine": engine, "best": best,
         "deflated_sharpe": ovf.get("dsr"), "deflated_sharpe_p_value": ovf.get("p_value"),
@@ -740,12 +751,51 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
         "timings": {k: round(v, 3) for k, v in timings.items()},
     })
     log.info("done in %.1f s; results in %s", timings["total"], out.resolve())
+    log.info("%s", verdict_line(evidence))
+    print(verdict_line(evidence))
     if not args.quiet:
         print(f"top {len(top)} of {len(result):,} combinations by Sharpe:\n{table}")
         print(f"deflated Sharpe {_fmt(ovf.get('dsr'))} over {result.attrs['n_trials']} trials, "
               f"PBO {_fmt(ovf.get('pbo'))}; heatmaps.html, tearsheet.html, metrics.json in the folder below")
     print(f"results: {out.resolve()}")
     return out
+
+
+def _evidence(args, oos, proba, labels, cal, strategy, stops, contract, sizing, final, ovf, n_trials,
+              instrument) -> dict:
+    """The verdict on the best combination: its net result (backtrader), the same sides without
+    fees or slippage, the traded probability's AUC (when the predictions carry labels) and the
+    deflated Sharpe ratio over every combination swept."""
+    from engines.simulate import Costs, simulate
+    from engines.verdict import break_even_cost, traded_auc, verdict
+
+    session = cal.sessions(oos.index).session
+    if labels is not None:
+        auc = traded_auc(proba.to_numpy(), labels.reindex(oos.index).to_numpy(), session, seed=args.seed)
+    else:
+        auc = {"auc": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "level": 0.95, "n": 0,
+               "n_up": 0, "n_sessions": 0, "bootstrap": "not measured: the predictions carry no `label` column"}
+    sides = strategy.sides(proba, oos, calendar=args.calendar)
+    free = simulate(oos, sides, contract=contract, sizing=sizing, stops=stops, costs=Costs(),
+                    initial_equity=args.initial_equity, calendar=args.calendar)
+    free_closed = free.trades[free.trades["closed"]] if len(free.trades) else free.trades
+    free_pnl = float(free_closed["pnl"].sum()) if len(free_closed) else 0.0
+    closed = final.trades[final.trades["closed"]] if len(final.trades) else final.trades
+    net_pnl = float(closed["pnl"].sum()) if len(closed) else 0.0
+    round_trips = float(free_closed["qty"].abs().sum()) if len(free_closed) else 0.0
+    # the best of the grid was chosen in-sample: a frictionless PSR of that one combination is not
+    # deflated for the choice, so only the deflated Sharpe and the AUC interval decide
+    v = verdict(dsr=ovf.get("dsr"), n_trials=n_trials, auc=auc, net_pnl=net_pnl, gross_pnl=free_pnl,
+                gross_psr=None, blown=bool(final.metrics.get("account_blown")))
+    v["why"] += ("; the best combination was chosen in-sample among the combinations swept: its deflated "
+                 "Sharpe counts them all")
+    return {"traded_auc": auc,
+            "frictionless": {"sharpe": free.metrics["sharpe"], "total_return": free.metrics["total_return"],
+                             "pnl": free_pnl, "n_trades": free.metrics["n_trades"], "psr": None,
+                             "basis": "the best combination's sides in the simulator with no commission and no "
+                                      "slippage (in-sample choice: not a significance test)"},
+            "break_even_cost": break_even_cost(free_pnl, round_trips, instrument.tick_value),
+            "verdict": v}
 
 
 def _log_to_file(log, message: str) -> None:

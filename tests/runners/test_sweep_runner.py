@@ -211,6 +211,13 @@ def test_run_json_records_config_hashes_versions_and_chunks(first):
     assert r["account"]["blown"] is False
     m = json.loads((first["out"] / "metrics.json").read_text())
     assert m["account_blown"] is False and "ambiguous_exits" in m
+    # the verdict leads metrics.json and the heatmaps page; its trials are the combinations swept
+    assert list(m)[0] == "verdict" and m["verdict"]["n_trials"] == N_COMBOS
+    assert m["verdict"]["verdict"] in ("no evidence of an edge", "an edge before costs that costs remove",
+                                       "evidence of an edge after costs")
+    assert "chosen in-sample" in m["verdict"]["why"] and m["frictionless"]["pnl"] >= m["verdict"]["net_pnl"]
+    page = (first["out"] / "heatmaps.html").read_text()
+    assert page.index("Verdict: ") < page.index("combinations of")
 
 
 def test_resume_config_file_and_flag_override(first, tmp_path):
@@ -220,7 +227,8 @@ def test_resume_config_file_and_flag_override(first, tmp_path):
     shutil.copytree(first["out"], out)
     again = run(["--config", out / "config.toml", "--monte-carlo", "20", "--quiet", "--out", out], tmp_path)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == f"results: {out.resolve()}"  # --quiet: only the results line
+    lines = again.stdout.strip().splitlines()           # --quiet: only the verdict and the results line
+    assert len(lines) == 2 and lines[0].startswith("verdict: ") and lines[1] == f"results: {out.resolve()}"
     r = json.loads((out / "run.json").read_text())
     assert r["chunks"]["reused"] == 4 and r["chunks"]["computed"] == 0
     assert "reused 4 of 4 finished sweep chunk(s)" in (out / "run.log").read_text()
