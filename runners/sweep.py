@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", metavar="N", type=whole("--seed", 0), default=0, help="seed of the model and Monte Carlo")
     g.add_argument("--n-jobs", metavar="N", type=n_jobs, default=1, help="joblib workers for chunks, folds and draws")
     g.add_argument("--out", metavar="DIR", help="output folder (default runs/sweep-<time>); the same folder resumes")
+    g.add_argument("--ledger", metavar="FILE",
+                   help="trial ledger (default $DAYTRADE_ML_LEDGER, else ~/.daytrade-ml/trials.jsonl)")
     g.add_argument("--quiet", action="store_true", help="only errors and the results line on the terminal "
                                                         "(run.log keeps all)")
     return p
@@ -626,11 +628,29 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     from engines.sweep import overfitting
 
     t0 = time.perf_counter()
+    # every combination is a trial on these data, counted in the user's ledger with what else was
+    # tried on them (walk-forward configurations, other sweeps): the deflated Sharpe pays for all
+    from ml.registry import TrialLedger, data_fingerprint
+
+    ledger = TrialLedger(args.ledger)
+    fingerprint = data_fingerprint(bars)      # the bars loaded, as the walk-forward keys them
+    sweep_key = _key({"settings": settings, "grid": grid})
+    ledger.record(fingerprint, sweep_key, kind="sweep", n=int(len(result)), out=out.resolve())
+    counted = ledger.summary(fingerprint)
+    swept = int(result.attrs["n_trials"])
+    result.attrs["n_trials"] = max(swept, counted["n_trials"])
     try:
         ovf = overfitting(result)
     except ParameterError as exc:
         log.warning("no deflated Sharpe / PBO: %s", exc)
         ovf = {"error": str(exc), "n_trials": int(result.attrs["n_trials"])}
+    result.attrs["n_trials"] = swept
+    ovf["counted"] = counted
+    if ovf.get("trial_sharpe_variance") is not None:
+        ledger.record(fingerprint, sweep_key, kind="sweep", n=int(len(result)), out=out.resolve(),
+                      sharpe_variance=float(ovf["trial_sharpe_variance"]))
+    log.info("deflated Sharpe over %d trial(s) on these data (ledger %s, fingerprint %s: %s)", ovf["n_trials"],
+             counted["ledger"], fingerprint, ", ".join(f"{n} {k}" for k, n in counted["by_kind"].items()))
     timings["overfitting"] = time.perf_counter() - t0
 
     best = _params_of(top.iloc[0], names)
@@ -705,7 +725,7 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     timings["tearsheet"] = time.perf_counter() - t0
 
     evidence = _evidence(args, oos, proba, labels, cal, strat_b, stops_b, contract, sizing, final, ovf,
-                         int(result.attrs["n_trials"]), instrument)
+                         int(ovf.get("n_trials", result.attrs["n_trials"])), instrument)
     t0 = time.perf_counter()
     atomic_write_text(out / "heatmaps.html", heatmaps_html(
         result, title=f"Sweep of {', '.join(names)}",
@@ -720,8 +740,10 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
         "engine": engine, "best": best,
         "deflated_sharpe": ovf.get("dsr"), "deflated_sharpe_p_value": ovf.get("p_value"),
         "pbo": ovf.get("pbo"), "prob_loss": ovf.get("prob_loss"),
-        "n_trials": int(result.attrs["n_trials"]),
-        "n_trials_source": "number of grid combinations swept (sweep attrs n_trials), counted automatically",
+        "n_trials": int(ovf.get("n_trials", result.attrs["n_trials"])),
+        "n_trials_source": f"the trials counted on these data in the trial ledger {counted['ledger']} "
+                           f"(fingerprint {fingerprint}): this sweep's {len(result)} combinations and "
+                           "whatever else was tried on the same bars",
         "overfitting": ovf,
         "sweep_best": {k: row[k] for k in result.columns},
         "simulator": sim.metrics,
@@ -755,7 +777,7 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     print(verdict_line(evidence))
     if not args.quiet:
         print(f"top {len(top)} of {len(result):,} combinations by Sharpe:\n{table}")
-        print(f"deflated Sharpe {_fmt(ovf.get('dsr'))} over {result.attrs['n_trials']} trials, "
+        print(f"deflated Sharpe {_fmt(ovf.get('dsr'))} over {ovf.get('n_trials')} trials counted on these data, "
               f"PBO {_fmt(ovf.get('pbo'))}; heatmaps.html, tearsheet.html, metrics.json in the folder below")
     print(f"results: {out.resolve()}")
     return out

@@ -27,9 +27,11 @@ Writes to ``--out`` (default ``runs/walkforward-<time>``):
 - ``checkpoints/``: finished folds; rerunning with the same ``--out`` resumes
   after the last finished fold.
 
-The deflated Sharpe ratio counts every configuration run on the same data
-from the same parent folder (``<out>/../trials.jsonl``), or ``--n-trials``
-when larger: the more configurations you compare, the higher the bar.
+The deflated Sharpe ratio counts every trial run on the same data (by content
+fingerprint, whatever the folder) in the user's trial ledger
+(``--ledger``, ``$DAYTRADE_ML_LEDGER``, default ``~/.daytrade-ml/trials.jsonl``):
+walk-forward configurations, their Optuna trials and sweep combinations, or
+``--n-trials`` when larger.  The more you compare, the higher the bar.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from engines.simulate import Sizing, Stops, simulate
 from ml.data import bars_calendar
 from ml.exceptions import ParameterError
 from ml.features import FEATURE_GROUPS, build_features, feature_catalog
+from ml.registry import TrialLedger, data_fingerprint
 from ml.training import WalkForwardConfig, train_walkforward
 from risk.limits import DailyLimits
 from runners._cli import (
@@ -101,7 +104,8 @@ MODELS = ("catboost", "random_forest", "svm", "mlp", "lstm", "transformer", "ens
 LABELS = ("triple_barrier", "fixed_horizon")
 ENGINES = ("vectorbt", "backtrader")
 #: Settings that do not change results (left out of the trial key).
-_NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions", "data", "storage")
+_NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions", "data", "storage",
+                "ledger")
 #: Flags that :class:`ml.training.WalkForwardConfig` holds (keyed through it, with label settings resolved).
 _WF_FLAGS = ("model", "model_params", "ensemble_models", "label", "horizon", "pt", "sl", "threshold",
              "train_sessions", "test_sessions", "step_sessions", "anchored", "n_features", "selector",
@@ -177,8 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="backtrader: square-root market impact coefficient k")
     g = p.add_argument_group("run")
     g.add_argument("--n-trials", type=positive_int("--n-trials"),
-                   help="configurations compared so far, for the deflated Sharpe ratio "
-                        "(default: those recorded in <out>/../trials.jsonl)")
+                   help="trials compared so far, for the deflated Sharpe ratio, when more than the ledger "
+                        "counts (default: those recorded in the trial ledger for these data)")
+    g.add_argument("--ledger", metavar="FILE",
+                   help="trial ledger (default $DAYTRADE_ML_LEDGER, else ~/.daytrade-ml/trials.jsonl)")
     g.add_argument("--target", dest="targets", action=KeyValue,
                    help="KPI target, repeatable: --target sharpe=1.5 (defaults: " +
                         ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TARGETS.items()) + ")")
@@ -241,37 +247,29 @@ def _trial_key(args, training_key: str) -> str:
     return hashlib.sha256(json.dumps([training_key, rest], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _record_trial(ledger: Path, key: str, data_hash: str, sharpe: float, n: int, out: Path) -> list[dict]:
-    """Record this configuration in the trial ledger; return the trials on the same data.
-
-    The ledger is append-only, one JSON line per run, written with a single
-    ``O_APPEND`` write so that runs finishing at once in the same folder never
-    lose a line; a configuration run again counts once (its latest line).
-    """
-    row = {"key": key, "data_hash": data_hash, "sharpe_per_session": sharpe, "n_sessions": n,
-           "out": str(out), "time": _dt.datetime.now().isoformat(timespec="seconds")}
-    fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        os.write(fd, (json.dumps(row) + "\n").encode("utf-8"))
-    finally:
-        os.close(fd)
-    latest = {}
-    for line in ledger.read_text(encoding="utf-8").splitlines():
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(r, dict) and "key" in r:
-            latest[r["key"]] = r
-    return [r for r in latest.values() if r.get("data_hash") == data_hash]
-
-
-def _deflated_sharpe(daily: pd.Series, trials: list[dict], n_trials_flag, blown: bool = False) -> dict:
-    sharpes = [r["sharpe_per_session"] for r in trials if r.get("sharpe_per_session") is not None]
-    n_trials = max(len(trials), n_trials_flag or 0)
-    out = {"n_trials": n_trials, "trials_recorded": len(trials), "periods": "sessions"}
+def _deflated_sharpe(daily: pd.Series, trials: list[dict], n_trials_flag, blown: bool = False,
+                     counted: dict | None = None) -> dict:
+    """DSR of this run's session returns over the trials counted on the same data: the
+    walk-forward configurations (their Sharpe ratios give the trials' variance), their Optuna
+    trials and the sweep combinations (which bring the variance of their own Sharpe ratios)."""
+    sharpes = [r["sharpe_per_session"] for r in trials
+               if r.get("kind", "walkforward") == "walkforward" and r.get("sharpe_per_session") is not None]
+    n_counted = counted["n_trials"] if counted else len(trials)
+    n_trials = max(n_counted, n_trials_flag or 0, 1)
+    out = {"n_trials": n_trials, "trials_recorded": n_counted, "periods": "sessions",
+           **({"counted": counted} if counted else {})}
     if blown:
         return {**out, "dsr": None, "note": "the account was blown: no Sharpe ratio to deflate"}
+    variances = [r["sharpe_variance"] for r in trials if r.get("sharpe_variance") is not None]
+    if n_trials > 1 and len(sharpes) < 2 and variances:
+        try:
+            res = deflated_sharpe_ratio(daily.to_numpy(), n_trials=n_trials, sr_variance=float(max(variances)),
+                                        per_period_checked=True)
+        except ParameterError as exc:
+            return {**out, "dsr": None, "note": str(exc)}
+        out.update({k: v for k, v in res.to_dict().items() if k != "n_trials"}, dsr=res.dsr,
+                   variance_from="the Sharpe ratios of a sweep on these data")
+        return out
     try:
         if n_trials == 1:
             # per-session Sharpe ratios computed here: the "looks annualised" guard does not apply
@@ -489,9 +487,13 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         sharpe_session = None    # returns of an account at or near zero equity: undefined, as the ratios
         log.warning("ACCOUNT BLOWN at %s (%s): trading stopped there; Sharpe-type ratios are undefined",
                     res.metrics.get("blown_at"), (res.meta.get("account") or {}).get("rule", "equity <= 0"))
-    trials = _record_trial(out.resolve().parent / "trials.jsonl", settings_key, data_report["data_hash"],
-                           sharpe_session, len(daily), out)
-    dsr = _deflated_sharpe(daily, trials, args.n_trials, blown=bool(res.metrics.get("account_blown")))
+    ledger = TrialLedger(args.ledger)
+    fingerprint = data_fingerprint(bars)
+    ledger.record(fingerprint, settings_key, kind="walkforward", n=1 + int(m.get("tuning_trials") or 0),
+                  sharpe_per_session=sharpe_session, n_sessions=int(len(daily)), out=out.resolve())
+    counted = ledger.summary(fingerprint)
+    dsr = _deflated_sharpe(daily, ledger.trials(fingerprint), args.n_trials,
+                           blown=bool(res.metrics.get("account_blown")), counted=counted)
 
     t0 = time.perf_counter()
     latency = decision_latency(bars, wf.folds[-1], cfg, cal, strategy, args.latency_decisions)
@@ -537,8 +539,9 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
              "ambiguous exits": f"{metrics.get('ambiguous_exits', 0)} (stop assumed before take)",
              "seed": args.seed}
     notes = [
-        f"Deflated Sharpe ratio over {dsr['n_trials']} trial(s) on these data "
-        f"({dsr['trials_recorded']} recorded in trials.jsonl next to this folder), on session returns.",
+        f"Deflated Sharpe ratio over {dsr['n_trials']} trial(s) on these data ({dsr['trials_recorded']} counted "
+        f"in the trial ledger {counted['ledger']} for data fingerprint {fingerprint}: "
+        + ", ".join(f"{n} {k}" for k, n in counted["by_kind"].items()) + "), on session returns.",
         f"Decision latency: p95 of {latency.get('decisions', 0)} decisions; {latency.get('measures', '')}.",
         "The strategy trades P(up) / (P(up) + P(down)) when the labels have up and down classes, else P(up); "
         "its calibration is shown against up among the up / down labels.",

@@ -7,6 +7,17 @@ import pytest
 from ml.data import load_bars, sample_path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ledger_outside_home(tmp_path_factory):
+    """No test writes to the user's trial ledger (~/.daytrade-ml)."""
+    from ml.registry import LEDGER_ENV
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv(LEDGER_ENV, str(tmp_path_factory.mktemp("ledger") / "trials.jsonl"))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def wdo_bars():
     """B3 mini-dollar 1-minute bars (48 sessions, 3 contracts, no order-flow columns)."""

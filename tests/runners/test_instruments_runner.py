@@ -352,3 +352,22 @@ def test_a_blown_account_is_said_everywhere_and_fails_every_return_target(tmp_pa
     trades = pd.read_csv(out / "trades.csv")
     assert "blown" in set(trades["exit_reason"])
     assert json.loads((out / "run.json").read_text())["account"]["blown"] is True
+
+
+def test_walkforward_and_sweep_on_the_same_bars_share_one_trial_count(tmp_path):
+    path = first_sessions(tmp_path, 12)
+    copy = tmp_path / "elsewhere" / "same_bars.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+    ledger = tmp_path / "ledger.jsonl"
+    wf = tmp_path / "wf"
+    assert run_runner("runners.walkforward", ["--data", path, "--out", wf, *FAST, "--horizon", "20",
+                                              "--ledger", ledger], tmp_path).returncode == 0
+    proc = run_runner("runners.sweep", ["--data", copy, "--predictions", wf / "predictions.parquet",
+                                        "--grid", "long_threshold=0.52,0.55,0.6", "--monte-carlo", "0",
+                                        "--out", tmp_path / "sw", "--ledger", ledger, "--quiet"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((tmp_path / "sw" / "metrics.json").read_text())
+    # the copy in another folder is the same data: 1 walk-forward configuration + 3 combinations
+    assert m["overfitting"]["counted"]["by_kind"] == {"walkforward": 1, "sweep": 3}
+    assert m["n_trials"] == 4 and m["verdict"]["n_trials"] == 4

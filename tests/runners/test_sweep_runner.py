@@ -139,7 +139,8 @@ def test_metrics_json_holds_overfitting_and_the_best_rerun(first):
                 "deflated_sharpe_p_value", "pbo", "n_trials", "n_trials_source", "best", "sweep_best",
                 "engine_check"):
         assert key in m, key
-    assert m["n_trials"] == N_COMBOS and "grid combinations" in m["n_trials_source"]
+    assert m["n_trials"] == N_COMBOS and f"this sweep's {N_COMBOS} combinations" in m["n_trials_source"]
+    assert m["overfitting"]["counted"]["by_kind"] == {"sweep": N_COMBOS}
     assert 0.0 <= m["deflated_sharpe"] <= 1.0 and 0.0 <= m["pbo"] <= 1.0
     top = pd.read_csv(first["out"] / "top_k.csv").iloc[0]
     assert m["best"] == {"long_threshold": top["long_threshold"], "min_holding": int(top["min_holding"]),

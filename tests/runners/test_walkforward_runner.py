@@ -127,7 +127,7 @@ def test_run_json_records_what_reproduces_the_run(fast_run, small_csv):
     assert cfg["model"] == "random_forest" and cfg["train_sessions"] == 6 and cfg["data"] == [str(small_csv)]
 
 
-def test_rerun_resumes_after_the_finished_folds_and_changes_nothing(fast_run, small_csv):
+def test_rerun_resumes_after_the_finished_folds_and_changes_nothing(fast_run, small_csv, own_ledger):
     out, _, cwd = fast_run
     before = json.loads((out / "metrics.json").read_text())
     preds = pd.read_parquet(out / "predictions.parquet")
@@ -141,8 +141,9 @@ def test_rerun_resumes_after_the_finished_folds_and_changes_nothing(fast_run, sm
         assert after[key] == before[key]
     pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), preds)
     # the same configuration is one trial, not two
-    ledger = [json.loads(line) for line in (out.parent / "trials.jsonl").read_text().splitlines()]
+    ledger = [json.loads(line) for line in own_ledger.read_text().splitlines()]
     assert len({r["key"] for r in ledger}) == 1 and after["dsr"]["n_trials"] == 1
+    assert after["dsr"]["counted"]["ledger"] == str(own_ledger)
 
 
 def test_config_file_equals_flags_and_flags_override_it(fast_run, tmp_path):
@@ -168,7 +169,8 @@ def test_config_file_equals_flags_and_flags_override_it(fast_run, tmp_path):
     assert strict["kpi"]["brier"]["measured"] == strict["model"]["brier"] and strict["kpi"]["brier"]["met"]
     assert run_json["resumed_folds"] == [] and "run.json" in run_json["files"]
     assert strict["n_trades"] <= before["n_trades"]
-    assert strict["dsr"]["n_trials"] == 2
+    # a new configuration on the same data is a second trial, whatever folder it writes to
+    assert strict["dsr"]["n_trials"] == 2 and strict["dsr"]["counted"]["by_kind"] == {"walkforward": 2}
 
 
 def test_backtrader_engine_with_participation(fast_run, small_csv, tmp_path):
@@ -298,21 +300,24 @@ def test_atomic_outputs_are_ordinary_files(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
-def _record_many(ledger, worker):
-    from runners.walkforward import _record_trial
+def _record_many(path, worker):
+    from ml.registry import TrialLedger
 
     for i in range(25):
-        _record_trial(ledger, f"{worker}-{i}", "data", 0.1, 10, Path("out"))
+        TrialLedger(path).record("data", f"{worker}-{i}", kind="walkforward", sharpe_per_session=0.1)
 
 
 def test_trial_ledger_loses_nothing_when_runs_finish_together(tmp_path):
     from joblib import Parallel, delayed
 
-    from runners.walkforward import _record_trial
+    from ml.registry import TrialLedger
 
-    ledger = tmp_path / "trials.jsonl"
-    Parallel(n_jobs=4, backend="loky")(delayed(_record_many)(ledger, w) for w in range(4))
-    trials = _record_trial(ledger, "0-0", "data", 0.2, 10, Path("out"))      # a rerun counts once
+    path = tmp_path / "trials.jsonl"
+    Parallel(n_jobs=4, backend="loky")(delayed(_record_many)(path, w) for w in range(4))
+    ledger = TrialLedger(path)
+    ledger.record("data", "0-0", kind="walkforward", sharpe_per_session=0.2)      # a rerun counts once
+    trials = ledger.trials("data")
     assert len(trials) == 100 and {r["key"] for r in trials} == {f"{w}-{i}" for w in range(4) for i in range(25)}
     assert [r for r in trials if r["key"] == "0-0"][0]["sharpe_per_session"] == 0.2
-    assert _record_trial(ledger, "x", "other data", 0.0, 10, Path("out"))[0]["key"] == "x"
+    ledger.record("other data", "x", kind="sweep", n=45)
+    assert ledger.n_trials("other data") == 45 and ledger.n_trials("data") == 100
