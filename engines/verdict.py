@@ -20,7 +20,8 @@ import pandas as pd
 
 from ml.exceptions import ParameterError
 
-__all__ = ["DSR_LEVEL", "P_LEVEL", "RULES", "VERDICTS", "break_even_cost", "null_auc_sd", "traded_auc", "verdict"]
+__all__ = ["DSR_LEVEL", "P_LEVEL", "RULES", "VERDICTS", "break_even_cost", "null_auc_sd", "permutation_p_value",
+           "permutation_test", "traded_auc", "verdict"]
 
 #: The three verdicts, in order of evidence.
 VERDICTS = ("no evidence of an edge", "an edge before costs that costs remove", "evidence of an edge after costs")
@@ -174,3 +175,90 @@ def verdict(*, dsr: float | None, n_trials: int, auc: dict, net_pnl: float, gros
             "permutation_p_value": p_value, "auc": auc.get("auc"), "auc_ci": [auc_low, auc.get("ci_high")],
             "gross_pnl": float(gross_pnl), "net_pnl": float(net_pnl), "frictionless_psr": gross_psr,
             "rules": RULES}
+
+
+# --------------------------------------------------------------------------- permutation test
+
+
+def permutation_p_value(observed: float, null) -> float:
+    """``(1 + #{null >= observed}) / (N + 1)``: the Monte Carlo permutation p-value
+    (never 0: the observed run is one of the N + 1 equally likely orderings under the null).
+    NaN null values count as not exceeding; a NaN observation gives NaN."""
+    null = np.asarray(null, dtype=np.float64)
+    if not np.isfinite(observed):
+        return float("nan")
+    return float((1 + int(np.sum(null >= observed))) / (len(null) + 1))
+
+
+def permutation_test(bars: pd.DataFrame, evaluate, n: int, *, seed: int = 0, n_jobs: int = 1, checkpoint=None,
+                     method: str = "permute") -> dict:
+    """Re-run a whole pipeline on ``n`` within-session permutations of ``bars``.
+
+    Parameters
+    ----------
+    bars : DataFrame
+        The real bars.
+    evaluate : callable
+        ``evaluate(bars) -> dict`` of statistics (e.g. ``{"sharpe": ..., "auc": ...}``): the
+        whole pipeline -- features, selection, fit, strategy, backtest with costs.  Must be
+        picklable (a module-level function or a ``functools.partial`` of one) for ``n_jobs > 1``.
+    n : int
+        Permutations.
+    seed : int
+        Permutation ``i`` is :func:`ml.data.no_edge_bars` with seed ``seed + i + 1`` (and
+        ``method``): the same seed gives the same null, whatever ``n_jobs``.
+    n_jobs : int
+        Permutations run in parallel through joblib.
+    checkpoint : str or Path, optional
+        Folder where each finished permutation's statistics are saved (``perm-<i>.json``); a
+        later call reuses them, so an interrupted test resumes.
+
+    Returns
+    -------
+    dict
+        ``null`` (statistic -> list of the permutations' values), ``n``, ``reused``, ``method``.
+    """
+    import json
+    from pathlib import Path
+
+    from joblib import Parallel, delayed
+
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ParameterError(f"`n` (permutations) must be an int >= 1, got {n!r}.")
+    folder = Path(checkpoint) if checkpoint is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    done, todo = {}, []
+    for i in range(int(n)):
+        path = folder / f"perm-{i:04d}.json" if folder is not None else None
+        if path is not None and path.is_file():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                if saved.get("seed") == seed + i + 1 and saved.get("method") == method:
+                    done[i] = saved["stats"]
+                    continue
+            except (ValueError, KeyError, TypeError):
+                pass
+        todo.append(i)
+    new = Parallel(n_jobs=n_jobs)(delayed(_one_permutation)(bars, evaluate, seed + i + 1, method, folder, i)
+                                  for i in todo)
+    done.update(zip(todo, new))
+    stats = [done[i] for i in range(int(n))]
+    keys = sorted({k for s in stats for k in s})
+    return {"null": {k: [s.get(k) for s in stats] for k in keys}, "n": int(n), "reused": len(done) - len(todo),
+            "method": f"{method} the bars within each session (ml.data.no_edge_bars), seeds {seed + 1}.."
+                      f"{seed + n}; the whole pipeline re-run on each"}
+
+
+def _one_permutation(bars, evaluate, seed, method, folder, i):
+    import json
+
+    from ml.data import no_edge_bars
+
+    stats = {k: (None if v is None or not np.isfinite(v) else float(v))
+             for k, v in dict(evaluate(no_edge_bars(bars, seed=seed, method=method))).items()}
+    if folder is not None:
+        tmp = folder / f".perm-{i:04d}.json.tmp"
+        tmp.write_text(json.dumps({"seed": seed, "method": method, "stats": stats}), encoding="utf-8")
+        tmp.replace(folder / f"perm-{i:04d}.json")
+    return stats

@@ -27,12 +27,13 @@ __all__ = ["DEFAULT_TARGETS", "TARGET_NAMES", "account_notes", "evidence_html", 
 #: The first user's goals (issue 5): metric -> target.  ``max_drawdown`` is a
 #: magnitude (3% = 0.03); lower is better for the names in :data:`LOWER_IS_BETTER`.
 DEFAULT_TARGETS = {"win_rate": 0.65, "sharpe": 2.0, "max_drawdown": 0.03, "profit_factor": 2.2,
-                   "recovery_factor": 5.0, "decision_latency_ms": 30.0, "deflated_sharpe": 0.95}
-LOWER_IS_BETTER = ("max_drawdown", "decision_latency_ms", "log_loss", "brier")
+                   "recovery_factor": 5.0, "decision_latency_ms": 30.0, "deflated_sharpe": 0.95,
+                   "permutation_p_value": 0.05}
+LOWER_IS_BETTER = ("max_drawdown", "decision_latency_ms", "log_loss", "brier", "permutation_p_value")
 
 
 #: Names a target may use: the backtest metrics, the run's extra figures and the model metrics.
-TARGET_NAMES = (*METRIC_KEYS, "deflated_sharpe", "sharpe_per_session", "decision_latency_ms", "gross_pnl",
+TARGET_NAMES = (*METRIC_KEYS, "deflated_sharpe", "permutation_p_value", "sharpe_per_session", "decision_latency_ms", "gross_pnl",
                 "costs", "net_pnl", "importance_stability", "auc", "log_loss", "accuracy", "brier",
                 "selection_jaccard")
 

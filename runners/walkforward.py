@@ -105,7 +105,7 @@ LABELS = ("triple_barrier", "fixed_horizon")
 ENGINES = ("vectorbt", "backtrader")
 #: Settings that do not change results (left out of the trial key).
 _NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions", "data", "storage",
-                "ledger")
+                "ledger", "permutations")
 #: Flags that :class:`ml.training.WalkForwardConfig` holds (keyed through it, with label settings resolved).
 _WF_FLAGS = ("model", "model_params", "ensemble_models", "label", "horizon", "pt", "sl", "threshold",
              "train_sessions", "test_sessions", "step_sessions", "anchored", "n_features", "selector",
@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
                         ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TARGETS.items()) + ")")
     g.add_argument("--latency-decisions", type=whole("--latency-decisions", 0), default=50,
                    help="decisions timed for the latency figure (0: skip; default 50)")
+    g.add_argument("--permutations", type=whole("--permutations", 0), default=0,
+                   help="permutation test: re-run the whole walk-forward on N within-session permutations of "
+                        "the bars (joblib, --n-jobs; checkpointed) for p-values of the Sharpe ratio and the "
+                        "traded AUC (default 0: not run)")
     g.add_argument("--seed", type=whole("--seed", 0), default=0)
     g.add_argument("--n-jobs", type=n_jobs, default=1, help="folds trained in parallel (joblib; -1: all cores)")
     g.add_argument("--out", help="output folder (default runs/walkforward-<time>); rerun to resume")
@@ -368,7 +372,56 @@ def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log):
     return res, check
 
 
-def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr) -> dict:
+def _oos_stats(oos, sides, preds, *, contract, costs, stops, sizing, limits, initial_equity, calendar, cal) -> dict:
+    """The statistics the permutation test compares: the simulator's session Sharpe ratio of the
+    traded sides, with costs, and the traded probability's AUC."""
+    from engines.verdict import traded_auc
+
+    res = simulate(oos, sides, contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
+                   initial_equity=initial_equity, calendar=calendar)
+    daily = daily_returns(res.returns, cal)
+    sd = daily.std(ddof=1) if len(daily) > 1 else 0.0
+    sharpe = float(daily.mean() / sd) if sd > 0 and not res.metrics.get("account_blown") else float("nan")
+    auc = traded_auc(preds["probability"], preds["label"], cal.sessions(preds.index).session, n_boot=0)["auc"]
+    return {"sharpe_per_session": sharpe, "auc": auc}
+
+
+def _pipeline_stats(bars, cfg, strategy, backtest: dict, cal) -> dict:
+    """The whole pipeline on ``bars`` (a permutation): walk-forward, strategy, backtest with costs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wf = train_walkforward(bars, cfg.replace(n_jobs=1))
+    preds = wf.predictions.copy()
+    preds["probability"] = signal_probability(preds)
+    oos = bars.loc[bars.index.isin(preds.index)]
+    sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=backtest["calendar"])
+    return _oos_stats(oos, sides, preds, cal=cal, **backtest)
+
+
+def _permutations(args, bars, cfg, strategy, backtest, cal, observed, out, log) -> dict:
+    """``--permutations N``: the null of the session Sharpe and the traded AUC, and their p-values."""
+    import functools
+
+    from engines.verdict import permutation_p_value, permutation_test
+
+    t0 = time.perf_counter()
+    log.info("permutation test: the whole pipeline on %d within-session permutation(s) of the bars "
+             "(%d job(s); checkpoints in %s)", args.permutations, args.n_jobs, out / "permutations")
+    res = permutation_test(bars, functools.partial(_pipeline_stats, cfg=cfg.replace(storage=None), strategy=strategy,
+                                                   backtest=backtest,
+                                                   cal=cal),
+                           args.permutations, seed=args.seed, n_jobs=args.n_jobs, checkpoint=out / "permutations")
+    p = {k: permutation_p_value(observed[k], res["null"].get(k, [])) for k in observed}
+    seconds = time.perf_counter() - t0
+    log.info("permutation p-values over %d permutation(s) (%d reused): Sharpe %.3f, AUC %.3f (%.0f s)",
+             res["n"], res["reused"], p["sharpe_per_session"], p["auc"], seconds)
+    return {**res, "observed": observed, "p_value": p, "seconds": round(seconds, 1),
+            "statistic": "session Sharpe ratio of the simulator with costs, and the traded AUC",
+            "formula": "(1 + #null >= observed) / (N + 1)"}
+
+
+def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr,
+              p_value=None) -> dict:
     """What the strategy trades, measured: the traded probability's AUC with its session-block
     interval and fold spread, the frictionless run beside the net one, the break-even cost and
     the verdict."""
@@ -390,7 +443,7 @@ def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, ins
                     "pnl": free_pnl, "n_trades": free.metrics["n_trades"], "psr": free_psr,
                     "basis": "the same sides in the simulator with no commission and no slippage"}
     v = verdict(dsr=dsr.get("dsr"), n_trials=dsr.get("n_trials", 1), auc=auc, net_pnl=net_pnl, gross_pnl=free_pnl,
-                gross_psr=free_psr, blown=bool(res.metrics.get("account_blown")))
+                gross_psr=free_psr, p_value=p_value, blown=bool(res.metrics.get("account_blown")))
     return {"traded_auc": auc, "frictionless": frictionless,
             "break_even_cost": break_even_cost(free_pnl, round_trips, instrument.tick_value),
             "verdict": v}
@@ -523,7 +576,16 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     metrics["engine"] = {"name": args.engine, "contract": instrument.name, "costs": dataclasses.asdict(costs),
                          "periods_per_year": res.meta.get("periods_per_year"),
                          "fill_order": res.meta.get("fill_order"), **check}
-    honest = _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr)
+    perm = None
+    if args.permutations:
+        backtest = dict(contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
+                        initial_equity=args.initial_equity, calendar=args.calendar)
+        observed = _oos_stats(oos, sides, preds, cal=cal, **backtest)
+        perm = _permutations(args, bars, cfg, strategy, backtest, cal, observed, out, log)
+        metrics["permutation"] = perm
+        metrics["permutation_p_value"] = perm["p_value"]["sharpe_per_session"]
+    honest = _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr,
+                       p_value=None if perm is None else perm["p_value"]["sharpe_per_session"])
     metrics.update(honest)
     score = scorecard(metrics, targets)
     metrics["kpi"] = {r["name"]: r for r in score}

@@ -74,3 +74,35 @@ def test_verdict_rules(kw, expected):
     assert v["verdict"] == VERDICTS[expected], v["why"]
     assert v["n_trials"] == 3 and v["auc_ci"] == [kw["auc"]["ci_low"], kw["auc"]["ci_high"]]
     assert "deflated Sharpe ratio >= 0.95" in v["rules"]
+
+
+# --------------------------------------------------------------------------- permutation test
+
+
+def test_permutation_p_value_by_hand():
+    from engines.verdict import permutation_p_value
+
+    assert permutation_p_value(1.0, [0.5, 1.0, 2.0, float("nan")]) == pytest.approx(3 / 5)   # (1 + 2) / (4 + 1)
+    assert permutation_p_value(9.0, [0.1] * 19) == pytest.approx(1 / 20)                    # never 0
+    assert permutation_p_value(-9.0, [0.1] * 19) == 1.0
+    assert np.isnan(permutation_p_value(float("nan"), [0.1]))
+
+
+def lag1_autocorrelation(bars):
+    """A cheap stand-in for the whole pipeline: the lag-1 autocorrelation of bar returns."""
+    r = np.log(bars["close"]).diff().dropna()
+    return {"autocorr": float(r.autocorr()), "bars": float(len(bars))}
+
+
+def test_permutation_test_is_seeded_parallel_safe_and_resumes(fil_bars, tmp_path):
+    from engines.verdict import permutation_test
+
+    bars = fil_bars.iloc[:3000]
+    one = permutation_test(bars, lag1_autocorrelation, 4, seed=3, n_jobs=1)
+    two = permutation_test(bars, lag1_autocorrelation, 4, seed=3, n_jobs=2, checkpoint=tmp_path / "p")
+    assert one["null"] == two["null"] and one["reused"] == 0
+    assert one["null"]["bars"] == [3000.0] * 4 and len(set(one["null"]["autocorr"])) == 4
+    again = permutation_test(bars, lag1_autocorrelation, 6, seed=3, checkpoint=tmp_path / "p")
+    assert again["reused"] == 4 and again["null"]["autocorr"][:4] == one["null"]["autocorr"]
+    other = permutation_test(bars, lag1_autocorrelation, 4, seed=4, checkpoint=tmp_path / "p")
+    assert other["reused"] == 0 and other["null"] != one["null"]

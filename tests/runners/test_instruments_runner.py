@@ -371,3 +371,23 @@ def test_walkforward_and_sweep_on_the_same_bars_share_one_trial_count(tmp_path):
     # the copy in another folder is the same data: 1 walk-forward configuration + 3 combinations
     assert m["overfitting"]["counted"]["by_kind"] == {"walkforward": 1, "sweep": 3}
     assert m["n_trials"] == 4 and m["verdict"]["n_trials"] == 4
+
+
+def test_the_permutation_test_gives_p_values_the_verdict_uses(tmp_path):
+    path = first_sessions(tmp_path, 12)
+    out = tmp_path / "o"
+    proc = run_runner("runners.walkforward", ["--data", path, "--out", out, *FAST, "--horizon", "20",
+                                              "--permutations", "2"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    perm = m["permutation"]
+    assert perm["n"] == 2 and len(perm["null"]["sharpe_per_session"]) == 2
+    assert perm["p_value"]["sharpe_per_session"] in (1 / 3, 2 / 3, 1.0)
+    assert m["verdict"]["permutation_p_value"] == perm["p_value"]["sharpe_per_session"]
+    assert m["kpi"]["permutation_p_value"]["status"] in ("met", "not met")
+    assert len(list((out / "permutations").glob("perm-*.json"))) == 2
+    # a rerun reuses the finished permutations
+    proc = run_runner("runners.walkforward", ["--data", path, "--out", out, *FAST, "--horizon", "20",
+                                              "--permutations", "2"], tmp_path)
+    again = json.loads((out / "metrics.json").read_text())["permutation"]
+    assert again["reused"] == 2 and again["null"] == perm["null"]

@@ -69,7 +69,7 @@ def test_metrics_json_holds_backtest_model_and_overfitting_figures(fast_run):
     assert m["dsr"]["n_trials"] == 1 and m["dsr"]["psr_benchmark"] == 0.0
     assert m["deflated_sharpe"] is not None and 0.0 <= m["deflated_sharpe"] <= 1.0
     assert set(m["kpi"]) == {"win_rate", "sharpe", "max_drawdown", "profit_factor", "recovery_factor",
-                             "decision_latency_ms", "deflated_sharpe"}
+                             "decision_latency_ms", "deflated_sharpe", "permutation_p_value"}
     # the verdict comes first, with its numbers; the traded probability is what is measured
     assert list(m)[0] == "verdict"
     assert m["verdict"]["verdict"] in ("no evidence of an edge", "an edge before costs that costs remove",
