@@ -3,6 +3,8 @@
 - :func:`traded_auc`: the AUC of the probability the strategy trades against the
   up / down labels, with a session-block bootstrap confidence interval, its spread
   across folds, and the spread the same fold sizes show on pure noise.
+- :func:`frictionless_run`: the same sides in the simulator with no fees and no
+  slippage, and :func:`closed_pnl`, the profit of the closed trades.
 - :func:`break_even_cost`: the cost per round trip and contract at which a
   frictionless run's profit is gone.
 - :func:`verdict`: one of :data:`VERDICTS`, from the deflated Sharpe ratio, the AUC
@@ -20,7 +22,8 @@ import pandas as pd
 
 from ml.exceptions import ParameterError
 
-__all__ = ["DSR_LEVEL", "P_LEVEL", "RULES", "VERDICTS", "break_even_cost", "null_auc_sd", "permutation_p_value",
+__all__ = ["DSR_LEVEL", "P_LEVEL", "RULES", "VERDICTS", "break_even_cost", "closed_pnl", "frictionless_run",
+           "null_auc_sd", "permutation_p_value",
            "permutation_test", "traded_auc", "verdict"]
 
 #: The three verdicts, in order of evidence.
@@ -121,6 +124,33 @@ def traded_auc(probability, label, session, fold=None, *, n_boot: int = 1000, le
         noise = np.array([v for v in noise if np.isfinite(v)])
         out["noise_fold_sd"] = float(np.sqrt(np.mean(noise ** 2))) if len(noise) else float("nan")
     return out
+
+
+def closed_pnl(trades: pd.DataFrame) -> float:
+    """The profit of the closed trades of a trade table (an engine result's ``trades``)."""
+    if not len(trades):
+        return 0.0
+    return float(trades.loc[trades["closed"], "pnl"].sum())
+
+
+def frictionless_run(bars: pd.DataFrame, sides, **simulate_kwargs) -> tuple:
+    """``(result, summary)``: ``sides`` on ``bars`` in the simulator with no commission and
+    no slippage (``costs=Costs()``), all else as in ``simulate_kwargs``.
+
+    ``summary`` holds the closed trades' ``pnl`` and the contracts traded in and out
+    (``round_trips``, the sum of ``|qty|`` of the closed trades), which
+    :func:`break_even_cost` takes, and the run's ``sharpe``, ``total_return`` and
+    ``n_trades``.
+    """
+    from engines.simulate import Costs, simulate
+
+    if "costs" in simulate_kwargs:
+        raise ParameterError("frictionless_run sets `costs` itself (no commission, no slippage).")
+    free = simulate(bars, sides, costs=Costs(), **simulate_kwargs)
+    closed = free.trades[free.trades["closed"]] if len(free.trades) else free.trades
+    return free, {"sharpe": free.metrics["sharpe"], "total_return": free.metrics["total_return"],
+                  "pnl": closed_pnl(free.trades), "n_trades": free.metrics["n_trades"],
+                  "round_trips": float(closed["qty"].abs().sum()) if len(closed) else 0.0}
 
 
 def break_even_cost(frictionless_pnl: float, round_trips: float, tick_value: float | None = None) -> dict:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.data._instruments import INSTRUMENTS, Instrument, get_instrument, instrument_for
+from ml.data._instruments import INSTRUMENTS, Instrument, bars_instrument, get_instrument
 from ml.exceptions import ParameterError
 from risk import _checks
 from risk._checks import (
@@ -206,28 +206,7 @@ def contract_for(bars, contract=None) -> ContractSpec:
     """
     if isinstance(contract, ContractSpec):
         return contract
-    attrs = ((getattr(bars, "attrs", {}) or {}).get("bars") or {})
-    symbols = [str(x) for x in pd.unique(bars["symbol"])] if "symbol" in getattr(bars, "columns", ()) else []
-    if contract is None:
-        custom = attrs.get("custom_instrument")
-        if custom:
-            fields = {k: v for k, v in custom.items() if k != "tick_value"}
-            return ContractSpec.from_instrument(Instrument(**fields))
-        if attrs.get("instrument"):
-            name = attrs["instrument"]
-            return ContractSpec.from_instrument(instrument_for(symbols[0], name) if symbols else name)
-        if not symbols:
-            raise ParameterError("`contract` is required: the bars have no `symbol` column and no recorded "
-                                 "instrument; pass contract='WDO' (a preset of ml.data.INSTRUMENTS) or a "
-                                 "ContractSpec.")
-        inst = instrument_for(symbols[0])
-        for sym in symbols[1:]:
-            instrument_for(sym, inst)
-        return ContractSpec.from_instrument(inst)
-    inst = get_instrument(contract)
-    for sym in symbols:
-        instrument_for(sym, inst)
-    return ContractSpec.from_instrument(inst)
+    return ContractSpec.from_instrument(bars_instrument(bars, None if contract is None else get_instrument(contract)))
 
 
 def _out(q: float, spec: ContractSpec):

@@ -97,9 +97,6 @@ def load_instrument(data, *, symbol=None, calendar=None, tz=None, log=None, inst
                 log.info("read %s as %s (separator %r, decimal %r%s%s)", lay.get("file"), lay.get("format"),
                          lay.get("sep"), lay.get("decimal"), "" if lay.get("header", True) else ", no header",
                          f", {lay['note']}" if lay.get("note") else "")
-        check = loaded.get("calendar_check") or {}
-        if check.get("note"):
-            log.info("calendar check: %s", check["note"])
         if loaded.get("dropped_outside_session"):
             log.info("dropped %d bar(s) outside the %s sessions (--outside-session drop)",
                      loaded["dropped_outside_session"], loaded["calendar"])
@@ -244,21 +241,14 @@ def instrument_arg(args):
 
 def instrument_of(args, bars):
     """The :class:`~ml.data.Instrument` the run trades: the flags' (checked against
-    the bars' symbol) else the symbol's preset; an unknown symbol is an error."""
-    from ml.data import INSTRUMENTS, Instrument, get_instrument, instrument_for
+    the bars' symbols) else the bars' own (:func:`ml.data.bars_instrument`); an
+    unknown symbol is an error."""
+    from ml.data import Instrument, bars_instrument
 
     given = instrument_arg(args)
-    attrs = bars.attrs.get("bars", {}) or {}
-    symbol = str(bars["symbol"].iloc[0])
     if isinstance(given, Instrument):
         return given
-    if given is not None:
-        return instrument_for(symbol, given)
-    if attrs.get("custom_instrument"):
-        return Instrument(**{k: v for k, v in attrs["custom_instrument"].items() if k != "tick_value"})
-    if attrs.get("instrument") in INSTRUMENTS:
-        return instrument_for(symbol, attrs["instrument"])
-    return instrument_for(symbol) if symbol else get_instrument(attrs.get("instrument"))
+    return bars_instrument(bars, given)
 
 
 def contract_of(args, bars):

@@ -724,7 +724,7 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
         log.warning("no tearsheet: %s", exc)
     timings["tearsheet"] = time.perf_counter() - t0
 
-    evidence = _evidence(args, oos, proba, labels, cal, strat_b, stops_b, contract, sizing, final, ovf,
+    evidence = _evidence(args, oos, proba, labels, cal, sides, stops_b, contract, sizing, final, ovf,
                          int(ovf.get("n_trials", result.attrs["n_trials"])), instrument)
     t0 = time.perf_counter()
     atomic_write_text(out / "heatmaps.html", heatmaps_html(
@@ -783,13 +783,12 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     return out
 
 
-def _evidence(args, oos, proba, labels, cal, strategy, stops, contract, sizing, final, ovf, n_trials,
+def _evidence(args, oos, proba, labels, cal, sides, stops, contract, sizing, final, ovf, n_trials,
               instrument) -> dict:
     """The verdict on the best combination: its net result (backtrader), the same sides without
     fees or slippage, the traded probability's AUC (when the predictions carry labels) and the
     deflated Sharpe ratio over every combination swept."""
-    from engines.simulate import Costs, simulate
-    from engines.verdict import break_even_cost, traded_auc, verdict
+    from engines.verdict import break_even_cost, closed_pnl, frictionless_run, traded_auc, verdict
 
     session = cal.sessions(oos.index).session
     if labels is not None:
@@ -797,26 +796,20 @@ def _evidence(args, oos, proba, labels, cal, strategy, stops, contract, sizing, 
     else:
         auc = {"auc": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "level": 0.95, "n": 0,
                "n_up": 0, "n_sessions": 0, "bootstrap": "not measured: the predictions carry no `label` column"}
-    sides = strategy.sides(proba, oos, calendar=args.calendar)
-    free = simulate(oos, sides, contract=contract, sizing=sizing, stops=stops, costs=Costs(),
-                    initial_equity=args.initial_equity, calendar=args.calendar)
-    free_closed = free.trades[free.trades["closed"]] if len(free.trades) else free.trades
-    free_pnl = float(free_closed["pnl"].sum()) if len(free_closed) else 0.0
-    closed = final.trades[final.trades["closed"]] if len(final.trades) else final.trades
-    net_pnl = float(closed["pnl"].sum()) if len(closed) else 0.0
-    round_trips = float(free_closed["qty"].abs().sum()) if len(free_closed) else 0.0
+    _, summary = frictionless_run(oos, sides, contract=contract, sizing=sizing, stops=stops,
+                                  initial_equity=args.initial_equity, calendar=args.calendar)
+    round_trips = summary.pop("round_trips")
     # the best of the grid was chosen in-sample: a frictionless PSR of that one combination is not
     # deflated for the choice, so only the deflated Sharpe and the AUC interval decide
-    v = verdict(dsr=ovf.get("dsr"), n_trials=n_trials, auc=auc, net_pnl=net_pnl, gross_pnl=free_pnl,
-                gross_psr=None, blown=bool(final.metrics.get("account_blown")))
+    v = verdict(dsr=ovf.get("dsr"), n_trials=n_trials, auc=auc, net_pnl=closed_pnl(final.trades),
+                gross_pnl=summary["pnl"], gross_psr=None, blown=bool(final.metrics.get("account_blown")))
     v["why"] += ("; the best combination was chosen in-sample among the combinations swept: its deflated "
                  "Sharpe counts them all")
     return {"traded_auc": auc,
-            "frictionless": {"sharpe": free.metrics["sharpe"], "total_return": free.metrics["total_return"],
-                             "pnl": free_pnl, "n_trades": free.metrics["n_trades"], "psr": None,
+            "frictionless": {**summary, "psr": None,
                              "basis": "the best combination's sides in the simulator with no commission and no "
                                       "slippage (in-sample choice: not a significance test)"},
-            "break_even_cost": break_even_cost(free_pnl, round_trips, instrument.tick_value),
+            "break_even_cost": break_even_cost(summary["pnl"], round_trips, instrument.tick_value),
             "verdict": v}
 
 

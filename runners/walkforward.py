@@ -41,7 +41,6 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import os
 import sys
 import time
 import warnings
@@ -372,6 +371,16 @@ def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log):
     return res, check
 
 
+def _session_sharpe(res, cal) -> tuple:
+    """``(session returns, Sharpe ratio per session)`` of an engine result; the ratio is None
+    for fewer than two sessions, flat returns, or a blown account (returns of an account at or
+    near zero equity are undefined, as the ratios)."""
+    daily = daily_returns(res.returns, cal)
+    sd = daily.std(ddof=1) if len(daily) > 1 else 0.0
+    ok = sd > 0 and not res.metrics.get("account_blown")
+    return daily, float(daily.mean() / sd) if ok else None
+
+
 def _oos_stats(oos, sides, preds, *, contract, costs, stops, sizing, limits, initial_equity, calendar, cal) -> dict:
     """The statistics the permutation test compares: the simulator's session Sharpe ratio of the
     traded sides, with costs, and the traded probability's AUC."""
@@ -379,11 +388,9 @@ def _oos_stats(oos, sides, preds, *, contract, costs, stops, sizing, limits, ini
 
     res = simulate(oos, sides, contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
                    initial_equity=initial_equity, calendar=calendar)
-    daily = daily_returns(res.returns, cal)
-    sd = daily.std(ddof=1) if len(daily) > 1 else 0.0
-    sharpe = float(daily.mean() / sd) if sd > 0 and not res.metrics.get("account_blown") else float("nan")
+    sharpe = _session_sharpe(res, cal)[1]
     auc = traded_auc(preds["probability"], preds["label"], cal.sessions(preds.index).session, n_boot=0)["auc"]
-    return {"sharpe_per_session": sharpe, "auc": auc}
+    return {"sharpe_per_session": float("nan") if sharpe is None else sharpe, "auc": auc}
 
 
 def _pipeline_stats(bars, cfg, strategy, backtest: dict, cal) -> dict:
@@ -425,27 +432,22 @@ def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, ins
     """What the strategy trades, measured: the traded probability's AUC with its session-block
     interval and fold spread, the frictionless run beside the net one, the break-even cost and
     the verdict."""
-    from engines.simulate import Costs
-    from engines.verdict import break_even_cost, traded_auc, verdict
+    from engines.verdict import break_even_cost, closed_pnl, frictionless_run, traded_auc, verdict
 
     session = cal.sessions(preds.index).session
     auc = traded_auc(preds["probability"], preds["label"], session, preds["fold"], seed=args.seed)
-    free = simulate(oos, sides, contract=contract, sizing=sizing, stops=stops, costs=Costs(),
-                    initial_equity=args.initial_equity, calendar=args.calendar, limits=limits)
-    free_closed = free.trades[free.trades["closed"]] if len(free.trades) else free.trades
-    free_pnl = float(free_closed["pnl"].sum()) if len(free_closed) else 0.0
-    free_daily = daily_returns(free.returns, cal)
-    free_psr = _deflated_sharpe(free_daily, [], 1, blown=bool(free.metrics.get("account_blown"))).get("dsr")
-    closed = res.trades[res.trades["closed"]] if len(res.trades) else res.trades
-    net_pnl = float(closed["pnl"].sum()) if len(closed) else 0.0
-    round_trips = float(free_closed["qty"].abs().sum()) if len(free_closed) else 0.0
-    frictionless = {"sharpe": free.metrics["sharpe"], "total_return": free.metrics["total_return"],
-                    "pnl": free_pnl, "n_trades": free.metrics["n_trades"], "psr": free_psr,
+    free, summary = frictionless_run(oos, sides, contract=contract, sizing=sizing, stops=stops,
+                                     initial_equity=args.initial_equity, calendar=args.calendar, limits=limits)
+    free_psr = _deflated_sharpe(_session_sharpe(free, cal)[0], [], 1,
+                                blown=bool(free.metrics.get("account_blown"))).get("dsr")
+    round_trips = summary.pop("round_trips")
+    frictionless = {**summary, "psr": free_psr,
                     "basis": "the same sides in the simulator with no commission and no slippage"}
-    v = verdict(dsr=dsr.get("dsr"), n_trials=dsr.get("n_trials", 1), auc=auc, net_pnl=net_pnl, gross_pnl=free_pnl,
-                gross_psr=free_psr, p_value=p_value, blown=bool(res.metrics.get("account_blown")))
+    v = verdict(dsr=dsr.get("dsr"), n_trials=dsr.get("n_trials", 1), auc=auc, net_pnl=closed_pnl(res.trades),
+                gross_pnl=summary["pnl"], gross_psr=free_psr, p_value=p_value,
+                blown=bool(res.metrics.get("account_blown")))
     return {"traded_auc": auc, "frictionless": frictionless,
-            "break_even_cost": break_even_cost(free_pnl, round_trips, instrument.tick_value),
+            "break_even_cost": break_even_cost(summary["pnl"], round_trips, instrument.tick_value),
             "verdict": v}
 
 
@@ -534,10 +536,8 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     t0 = time.perf_counter()
     res, check = _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log)
     timings["backtest_s"] = round(time.perf_counter() - t0, 2)
-    daily = daily_returns(res.returns, cal)
-    sharpe_session = float(daily.mean() / daily.std(ddof=1)) if len(daily) > 1 and daily.std(ddof=1) > 0 else None
+    daily, sharpe_session = _session_sharpe(res, cal)
     if res.metrics.get("account_blown"):
-        sharpe_session = None    # returns of an account at or near zero equity: undefined, as the ratios
         log.warning("ACCOUNT BLOWN at %s (%s): trading stopped there; Sharpe-type ratios are undefined",
                     res.metrics.get("blown_at"), (res.meta.get("account") or {}).get("rule", "equity <= 0"))
     ledger = TrialLedger(args.ledger)

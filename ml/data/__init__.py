@@ -14,6 +14,7 @@ from ml.data._calendar import (
 from ml.data._instruments import (
     INSTRUMENTS,
     Instrument,
+    bars_instrument,
     custom_instrument,
     get_instrument,
     instrument_for,
@@ -44,6 +45,7 @@ __all__ = sorted([
     "SessionCalendar",
     "SessionInfo",
     "bar_minutes_of",
+    "bars_instrument",
     "bars_calendar",
     "check_bar_frame",
     "continuous_contract",

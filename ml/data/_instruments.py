@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ml._checks import did_you_mean
 from ml.exceptions import ParameterError, UnknownInstrumentError
 
-__all__ = ["INSTRUMENTS", "Instrument", "custom_instrument", "get_instrument", "instrument_for",
+__all__ = ["INSTRUMENTS", "Instrument", "bars_instrument", "custom_instrument", "get_instrument", "instrument_for",
            "instruments_table", "match_instrument"]
 
 _KINDS = ("future", "stock", "crypto")
@@ -292,6 +292,52 @@ def instrument_for(symbol, contract=None) -> Instrument:
             f"contract {inst.name!r} does not match the bars' symbol {symbol!r}, which is "
             f"{matched.name} ({matched.description}); use that preset (--contract {matched.name}, contract={matched.name!r}) or the right bars.")
     return inst
+
+
+def bars_instrument(bars, contract=None) -> Instrument:
+    """The instrument of ``bars``: never a silent default.
+
+    Parameters
+    ----------
+    bars : DataFrame
+        Bars as :func:`ml.data.load_bars` returns them: the instrument it
+        recorded (a custom one included), else the ``symbol`` column, gives it.
+    contract : str or Instrument, optional
+        The instrument asked for, checked against every symbol of the bars (a
+        preset that contradicts them raises).  A preset name gives the symbol's
+        own reading of it (a crypto pair's quote currency); an Instrument is
+        returned as given.
+
+    Raises
+    ------
+    UnknownInstrumentError
+        No contract given and the symbol maps to no preset.
+    ParameterError
+        No contract given and the bars carry neither a recorded instrument nor
+        a symbol; or ``contract`` contradicts a symbol.
+    """
+    import pandas as pd
+
+    attrs = ((getattr(bars, "attrs", {}) or {}).get("bars") or {})
+    symbols = [str(x) for x in pd.unique(bars["symbol"])] if "symbol" in getattr(bars, "columns", ()) else []
+    if contract is None:
+        custom = attrs.get("custom_instrument")
+        if custom:
+            return Instrument(**{k: v for k, v in custom.items() if k != "tick_value"})
+        if attrs.get("instrument"):
+            name = attrs["instrument"]
+            return instrument_for(symbols[0], name) if symbols else get_instrument(name)
+        if not symbols:
+            raise ParameterError("`contract` is required: the bars have no `symbol` column and no recorded "
+                                 "instrument; pass contract='WDO' (a preset of ml.data.INSTRUMENTS) or a "
+                                 "ContractSpec.")
+        inst = instrument_for(symbols[0])
+        for sym in symbols[1:]:
+            instrument_for(sym, inst)
+        return inst
+    inst = get_instrument(contract)
+    read = [instrument_for(sym, contract) for sym in symbols]
+    return read[0] if read and isinstance(contract, str) else inst
 
 
 def _compatible(matched: Instrument, asked: Instrument) -> bool:
