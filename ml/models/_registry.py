@@ -13,6 +13,7 @@ __all__ = ["MODELS", "available_models", "get_model", "get_model_class"]
 #: fixture in tests/ml/models (the shared adapter contract suite).
 MODELS: dict[str, str] = {
     "catboost": "ml.models._catboost:CatBoostModel",
+    "logistic": "ml.models._sklearn:LogisticModel",
     "random_forest": "ml.models._sklearn:RandomForestModel",
     "svm": "ml.models._sklearn:SVMModel",
     "mlp": "ml.models._sklearn:MLPModel",

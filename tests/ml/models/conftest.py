@@ -19,7 +19,7 @@ from ml.models import get_model
 from tests.conftest import quiet
 
 #: Registry names of the classifier adapters every contract test runs on.
-CONTRACT_MODELS = ["catboost", "random_forest", "svm", "mlp"]
+CONTRACT_MODELS = ["catboost", "logistic", "random_forest", "svm", "mlp"]
 
 N_BARS = 3000
 N_TRAIN = 1500
@@ -63,6 +63,12 @@ def tiny_xy(fil_xy):
 def catboost_factory():
     """CatBoost with 30 trees of depth 4 and 32 bins."""
     return functools.partial(get_model, "catboost", iterations=30, depth=4, border_count=32)
+
+
+@pytest.fixture(scope="session")
+def logistic_factory():
+    """L2 logistic regression with its default penalty."""
+    return functools.partial(get_model, "logistic")
 
 
 @pytest.fixture(scope="session")

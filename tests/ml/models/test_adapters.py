@@ -23,7 +23,7 @@ from sklearn.metrics import log_loss
 from ml.exceptions import DataQualityWarning, ParameterError
 from ml.models import get_model, get_model_class
 from ml.models._catboost import CatBoostModel
-from ml.models._sklearn import MLPModel, RandomForestModel, SVMModel
+from ml.models._sklearn import LogisticModel, MLPModel, RandomForestModel, SVMModel
 from tests.conftest import quiet
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -31,6 +31,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 DEFAULTS = {
     "catboost": dict(iterations=300, depth=6, learning_rate=0.05, l2_leaf_reg=3.0,
                      auto_class_weights=None, random_state=0, thread_count=1, verbose=False),
+    "logistic": dict(alpha=1.0, clip=5.0, class_weight="balanced", max_iter=1000, random_state=0),
     "random_forest": dict(n_estimators=300, max_depth=None, min_samples_leaf=20,
                           max_features="sqrt", max_samples=None, class_weight="balanced",
                           random_state=0, n_jobs=1),
@@ -243,7 +244,7 @@ class TestClassifierContract:
 
 
 def test_unknown_model_name_lists_valid_names():
-    with pytest.raises(ParameterError, match=r"valid models: catboost, random_forest") as err:
+    with pytest.raises(ParameterError, match=r"valid models: catboost, logistic, random_forest") as err:
         get_model("catbost")
     assert "Did you mean 'catboost'?" in str(err.value)
     with pytest.raises(ParameterError, match="Did you mean 'random_forest'"):
@@ -342,6 +343,44 @@ def test_mlp_sample_weight_zero_tail_keeps_training(tiny_xy, mlp_factory):
     assert np.isfinite(model.validation_loss_curve_).all()
 
 
-@pytest.mark.parametrize("cls", [CatBoostModel, RandomForestModel, SVMModel, MLPModel])
+@pytest.mark.parametrize("cls", [CatBoostModel, LogisticModel, RandomForestModel, SVMModel, MLPModel])
 def test_adapters_declare_nan_support(cls):
     assert cls().__sklearn_tags__().input_tags.allow_nan
+
+
+def test_logistic_is_scikit_learns_penalised_regression_on_standardised_features(tiny_xy):
+    """The reference is scikit-learn's own pipeline, built here from its parts, with
+    scikit-learn's C = 1 / (alpha * n)."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = tiny_xy
+    X = X.copy()
+    X.iloc[::7, 0] = np.nan
+    ours = LogisticModel(alpha=0.5, clip=None).fit(X.iloc[:400], y.iloc[:400])
+    ref = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                        LogisticRegression(C=1 / (0.5 * 400), class_weight="balanced", max_iter=1000))
+    ref.fit(X.iloc[:400].to_numpy(), y.iloc[:400].to_numpy())
+    np.testing.assert_allclose(ours.predict_proba(X.iloc[400:]), ref.predict_proba(X.iloc[400:].to_numpy()),
+                               atol=1e-8)
+    assert list(ours.classes_) == list(ref.classes_)
+    # the penalty is per row: twice the rows, each given weight 1/2, is the same fit
+    half = LogisticModel(alpha=0.5, clip=None).fit(pd.concat([X.iloc[:400]] * 2), pd.concat([y.iloc[:400]] * 2),
+                                                    sample_weight=np.full(800, 0.5))
+    np.testing.assert_allclose(half.coef_, ours.coef_, atol=1e-5)
+    # a stronger penalty shrinks every coefficient toward zero
+    strong = LogisticModel(alpha=1e3, clip=None).fit(X.iloc[:400], y.iloc[:400])
+    assert np.abs(strong.coef_).max() < 0.1 * np.abs(ours.coef_).max()
+    assert ours.feature_importances_.sum() == pytest.approx(1.0)
+
+
+def test_logistic_clips_features_beyond_their_training_range(tiny_xy):
+    X, y = tiny_xy
+    model = LogisticModel().fit(X.iloc[:400], y.iloc[:400])
+    far = X.iloc[400:401].copy()
+    far.iloc[0, :] = X.iloc[:400].mean() + 1e6 * X.iloc[:400].std()
+    at_clip = X.iloc[400:401].copy()
+    at_clip.iloc[0, :] = X.iloc[:400].mean() + 6 * X.iloc[:400].std(ddof=0)
+    np.testing.assert_allclose(model.predict_proba(far), model.predict_proba(at_clip), atol=1e-9)
