@@ -258,9 +258,36 @@ def evidence_html(evidence: dict, currency: str = "") -> str:
         ["break-even cost per round trip and contract", f"{_plain(be['per_round_trip'])} {currency} "
          f"({_plain(be['ticks'])} ticks)"],
     ]
-    return (f"<p class='verdict'>Verdict: {html.escape(v['verdict'])}</p>"
+    page = (f"<p class='verdict'>Verdict: {html.escape(v['verdict'])}</p>"
             f"<p class='note'>{html.escape(v['why'])}. Rules: {html.escape(v['rules'])}</p>"
             + _table([[r[0], r[1]] for r in rows], ["evidence", ""], "facts"))
+    base = evidence.get("baselines")
+    if base and base.get("baselines"):
+        model = base["model"]
+        table = [["the model", _plain(model["auc"], 3), _plain(model["sharpe_per_session"], 3),
+                  f"{_plain(model['net_pnl'], 0)} {currency}", f"{model['n_trades']:,}", ""]]
+        for name, b in base["baselines"].items():
+            table.append([html.escape(b["what"]), _plain(b["auc"], 3), _plain(b["sharpe_per_session"], 3),
+                          f"{_plain(b['net_pnl'], 0)} {currency}", f"{b['n_trades']:,}",
+                          "yes" if base["beats"][name] else "no"])
+        picked = sorted(set(base.get("features_by_fold", {}).values()))
+        page += (f"<p class='verdict'>{html.escape(baselines_line(base))}</p>"
+                 + _table(table, ["signal", "traded AUC", "net Sharpe per session", "net P&amp;L", "trades",
+                                  "model beats it"], "facts")
+                 + f"<p class='note'>{html.escape(base['rule'])}. Best training-fold feature(s): "
+                   f"{html.escape(', '.join(picked) or 'none')}.</p>")
+    return page
+
+
+def baselines_line(base: dict) -> str:
+    """Whether the model beats the simple baselines, in one line."""
+    parts = [f"{name.replace('_', ' ')} AUC {_plain(b['auc'], 3)}, Sharpe/session {_plain(b['sharpe_per_session'], 3)}"
+             for name, b in base["baselines"].items()]
+    m = base["model"]
+    head = "the ML model beats the simple baselines" if base["model_beats_baselines"] else \
+        "the ML model does NOT beat the simple baselines"
+    return (f"{head} (model AUC {_plain(m['auc'], 3)}, Sharpe/session {_plain(m['sharpe_per_session'], 3)}; "
+            + "; ".join(parts) + ")")
 
 
 def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict, model: dict,

@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--predictions", metavar="FILE", help="predictions.parquet of python -m runners.walkforward (column "
                                          "`probability`, else `p_-1`/`p_1` or `p_up`)")
     g.add_argument("--model", metavar="NAME",
-                   help=f"train walk-forward probabilities with this model: catboost, random_forest, svm, mlp, "
+                   help=f"train walk-forward probabilities with this model: catboost, logistic, random_forest, svm, mlp, "
                         f"lstm, transformer, ... (default without --predictions: "
                         f"{DEFAULT_MODEL} with "
                         f"{', '.join(f'{k}={v}' for k, v in DEFAULT_MODEL_PARAMS.items())})")
@@ -550,7 +550,7 @@ def main(argv=None) -> Path:
             raise ParameterError(f"--model: {exc}") from None
         if cls.kind != "classifier":
             raise ParameterError(f"--model: {args.model!r} is a {cls.kind} model; choose a classifier "
-                                 "(catboost, random_forest, svm, mlp, lstm, transformer).")
+                                 "(catboost, logistic, random_forest, svm, mlp, lstm, transformer).")
         known = cls().get_params()
         for k in args.model_params:
             if k not in known:

@@ -90,6 +90,7 @@ from runners._pipeline import (
 from runners._report import (
     DEFAULT_TARGETS,
     account_notes,
+    baselines_line,
     calibration_table,
     check_targets,
     instrument_facts,
@@ -99,16 +100,23 @@ from runners._report import (
 )
 from strategies import ProbabilityThresholdStrategy
 
-MODELS = ("catboost", "random_forest", "svm", "mlp", "lstm", "transformer", "ensemble")
+MODELS = ("catboost", "logistic", "random_forest", "svm", "mlp", "lstm", "transformer", "ensemble")
 LABELS = ("triple_barrier", "fixed_horizon")
 ENGINES = ("vectorbt", "backtrader")
 #: Settings that do not change results (left out of the trial key).
 _NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions", "data", "storage",
-                "ledger", "permutations")
+                "ledger", "permutations", "search")
 #: Flags that :class:`ml.training.WalkForwardConfig` holds (keyed through it, with label settings resolved).
 _WF_FLAGS = ("model", "model_params", "ensemble_models", "label", "horizon", "pt", "sl", "threshold",
              "train_sessions", "test_sessions", "step_sessions", "anchored", "n_features", "selector",
              "feature_groups", "tune_trials", "tune_scoring", "seed", "calendar")
+
+
+#: ``--search``: the choices that decide a walk-forward's power, tried as counted trials.  Each
+#: variant sets these flags; every other flag stays as given.
+SEARCH_MENU = tuple({"label": label, "horizon": horizon, "n_features": n}
+                    for label, horizon in (("triple_barrier", 5), ("triple_barrier", 30), ("fixed_horizon", 1))
+                    for n in (0, 20))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,15 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML file with any of these settings (flags override it)")
     add_data_flags(p)
     g = p.add_argument_group("model and labels")
-    g.add_argument("--model", default="catboost", choices=MODELS)
+    g.add_argument("--model", default="logistic", choices=MODELS,
+                   help="classifier (default logistic: an L2 logistic regression, the regularised default the "
+                        "honesty study measured; see python -m benchmarks.honesty)")
     g.add_argument("--model-param", dest="model_params", action=KeyValue,
                    help="model argument, repeatable: --model-param iterations=200 "
                         "(ensemble: [model_params.<name>] tables in the config file)")
     g.add_argument("--ensemble-models", type=comma_list, default=["catboost", "random_forest"],
                    help="base models of --model ensemble, comma-separated (default catboost,random_forest)")
     g.add_argument("--label", default="triple_barrier", choices=LABELS)
-    g.add_argument("--horizon", type=positive_int("--horizon"), default=30,
-                   help="bars to the vertical barrier / fixed horizon (default 30)")
+    g.add_argument("--horizon", type=positive_int("--horizon"), default=5,
+                   help="bars to the vertical barrier / fixed horizon (default 5)")
     g.add_argument("--pt", type=number("--pt", 0, strict_lo=True), default=1.0,
                    help="triple_barrier: profit barrier in volatility units (default 1)")
     g.add_argument("--sl", type=number("--sl", 0, strict_lo=True), default=1.0,
@@ -142,8 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sessions between folds (default --test-sessions)")
     g.add_argument("--anchored", action=argparse.BooleanOptionalAction, default=False,
                    help="expanding instead of rolling training window (default: rolling)")
-    g.add_argument("--n-features", type=whole("--n-features", 0), default=20,
-                   help="features selected per fold on its training rows (0: all; default 20)")
+    g.add_argument("--n-features", type=whole("--n-features", 0), default=0,
+                   help="features selected per fold on its training rows (default 0: all, the logistic "
+                        "model's penalty shrinks the rest; a forest selection of 20 lost the planted edge's "
+                        "feature in most folds)")
     g.add_argument("--selector", default="mdi", choices=("mdi", "permutation", "mutual_info"))
     g.add_argument("--feature-groups", type=comma_list,
                    help=f"comma-separated feature groups (default all: {','.join(FEATURE_GROUPS)})")
@@ -189,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
                         ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TARGETS.items()) + ")")
     g.add_argument("--latency-decisions", type=whole("--latency-decisions", 0), default=50,
                    help="decisions timed for the latency figure (0: skip; default 50)")
+    g.add_argument("--search", action=argparse.BooleanOptionalAction, default=False,
+                   help="counted search: walk forward with each of the %d variants of SEARCH_MENU (label "
+                        "triple_barrier 5 or 30 bars or fixed_horizon 1 bar, x all or 20 features), every one a "
+                        "trial in the ledger, and report the one with the best net session Sharpe ratio; the "
+                        "deflated Sharpe ratio counts them all (default off)" % len(SEARCH_MENU))
     g.add_argument("--permutations", type=whole("--permutations", 0), default=0,
                    help="permutation test: re-run the whole walk-forward on N within-session permutations of "
                         "the bars (joblib, --n-jobs; checkpointed) for p-values of the Sharpe ratio and the "
@@ -384,12 +401,10 @@ def _session_sharpe(res, cal) -> tuple:
 def _oos_stats(oos, sides, preds, *, contract, costs, stops, sizing, limits, initial_equity, calendar, cal) -> dict:
     """The statistics the permutation test compares: the simulator's session Sharpe ratio of the
     traded sides, with costs, and the traded probability's AUC."""
-    from engines.verdict import traded_auc
-
     res = simulate(oos, sides, contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
                    initial_equity=initial_equity, calendar=calendar)
     sharpe = _session_sharpe(res, cal)[1]
-    auc = traded_auc(preds["probability"], preds["label"], cal.sessions(preds.index).session, n_boot=0)["auc"]
+    auc = traded_auc_of(preds["probability"], preds, cal)
     return {"sharpe_per_session": float("nan") if sharpe is None else sharpe, "auc": auc}
 
 
@@ -451,6 +466,97 @@ def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, ins
             "verdict": v}
 
 
+def _baselines(args, oos, preds, strategy, backtest, cal, model: dict) -> dict:
+    """The simple baselines beside the model (:data:`ml.training.BASELINES`): the same strategy,
+    costs and engine settings trading each baseline's P(up), and whether the model beats them
+    on both the traded AUC and the net session Sharpe ratio."""
+    from engines.verdict import closed_pnl
+    from ml.training import BASELINES
+
+    out = {}
+    for name, what in BASELINES.items():
+        column = f"baseline_{name}"
+        if column not in preds.columns:
+            continue
+        p = preds[column]
+        sides = strategy.sides(p.reindex(oos.index), oos, calendar=args.calendar)
+        res = simulate(oos, sides, **backtest)
+        auc = traded_auc_of(p, preds, cal)
+        out[name] = {"what": what, "auc": auc, "sharpe_per_session": _session_sharpe(res, cal)[1],
+                     "net_pnl": closed_pnl(res.trades), "n_trades": int(res.metrics["n_trades"])}
+    features = preds["baseline_feature"].groupby(preds["fold"]).first() if "baseline_feature" in preds else None
+    beats = {name: bool(_above(model["auc"], b["auc"]) and _above(model["sharpe_per_session"],
+                                                                  b["sharpe_per_session"]))
+             for name, b in out.items()}
+    return {"model": model, "baselines": out, "beats": beats,
+            "model_beats_baselines": bool(out) and all(beats.values()),
+            "features_by_fold": {} if features is None else {int(k): str(v) for k, v in features.items()},
+            "rule": "the model beats a baseline when both its traded AUC and its net session Sharpe ratio are "
+                    "higher (same strategy, costs and out-of-sample bars)"}
+
+
+def traded_auc_of(probability, preds, cal) -> float:
+    """The AUC of ``probability`` on the up / down labels of ``preds`` (no bootstrap)."""
+    from engines.verdict import traded_auc
+
+    return traded_auc(probability, preds["label"], cal.sessions(preds.index).session, n_boot=0)["auc"]
+
+
+def _above(a, b) -> bool:
+    return a is not None and np.isfinite(a) and (b is None or not np.isfinite(b) or a > b)
+
+
+def _search(args, bars, cal, data_key, strategy, stops, sizing, limits, contract, costs, out, log):
+    """``--search``: each variant of :data:`SEARCH_MENU` walked forward and backtested with costs,
+    every one recorded in the trial ledger; ``(args, cfg, report)`` of the variant with the best net
+    session Sharpe ratio (ties: the first in menu order)."""
+    fingerprint = data_fingerprint(bars)
+    ledger = TrialLedger(args.ledger)
+    backtest = dict(contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
+                    initial_equity=args.initial_equity, calendar=args.calendar)
+    tried, best = [], None
+    for i, variant in enumerate(SEARCH_MENU):
+        a = argparse.Namespace(**{**vars(args), **variant})
+        c = _config(a)
+        key = _training_key(c, data_key)
+        c = c.replace(study_name=f"walkforward-{key}")
+        ckpt = out / "search" / key
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wf = train_walkforward(bars, c, checkpoint=ckpt)
+        preds = wf.predictions.copy()
+        preds["probability"] = signal_probability(preds)
+        oos = bars.loc[bars.index.isin(preds.index)]
+        sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=args.calendar)
+        res = simulate(oos, sides, **backtest)
+        daily, sharpe = _session_sharpe(res, cal)
+        ledger.record(fingerprint, _trial_key(a, key), kind="walkforward",
+                      n=1 + int(wf.metrics.get("tuning_trials") or 0), sharpe_per_session=sharpe,
+                      n_sessions=int(len(daily)), out=out.resolve())
+        row = {**variant, "sharpe_per_session": sharpe, "traded_auc": traded_auc_of(preds["probability"], preds, cal),
+               "net_pnl": float(res.trades.loc[res.trades["closed"], "pnl"].sum()) if len(res.trades) else 0.0,
+               "n_trades": int(res.metrics["n_trades"])}
+        tried.append(row)
+        log.info("search %d/%d: %s, horizon %d, %s features: net Sharpe/session %s, traded AUC %.3f",
+                 i + 1, len(SEARCH_MENU), variant["label"], variant["horizon"], variant["n_features"] or "all",
+                 _num(sharpe), row["traded_auc"])
+        if sharpe is not None and (best is None or sharpe > best[0]):
+            best = (sharpe, i, a, c, ckpt)
+    if best is None:        # no variant has a Sharpe ratio (flat or blown): the first, as listed
+        a = argparse.Namespace(**{**vars(args), **SEARCH_MENU[0]})
+        c = _config(a)
+        key = _training_key(c, data_key)
+        best = (None, 0, a, c.replace(study_name=f"walkforward-{key}"), out / "search" / key)
+    _, i, a, c, ckpt = best
+    log.info("search: variant %d (%s, horizon %d, %s features) reported; the deflated Sharpe ratio counts all %d "
+             "variants", i + 1, SEARCH_MENU[i]["label"], SEARCH_MENU[i]["horizon"],
+             SEARCH_MENU[i]["n_features"] or "all", len(SEARCH_MENU))
+    return a, c, {"menu": list(SEARCH_MENU), "tried": tried, "chosen": i, "checkpoint": ckpt,
+                  "rule": "the variant with the best net session Sharpe ratio out of sample, an in-sample choice "
+                          "among the variants: each is a trial in the ledger, so the deflated Sharpe ratio "
+                          "pays for the search"}
+
+
 def _check_storage(url) -> None:
     """Open an Optuna storage URL now, not inside the first fold after the features are built."""
     import optuna
@@ -510,6 +616,11 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     loaded = data_report["loaded"]
     data_key = json.dumps([data_report["data_hash"], args.symbol, loaded.get("tz"), loaded.get("bar_time"),
                            args.nan, args.outside_session], default=str)
+    search = None
+    if args.search:
+        args, cfg, search = _search(args, bars, cal, data_key, strategy, stops, sizing, limits, contract, costs,
+                                    out, log)
+        settings = _settings(args)
     training_key = _training_key(cfg, data_key)
     settings_key = _trial_key(args, training_key)
     # one Optuna study per training configuration and fold: other settings never meet it in a shared storage
@@ -518,10 +629,11 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     log.info("walk-forward: %s, %s labels, %d training / %d test sessions, %d features per fold%s",
              args.model, args.label, args.train_sessions, args.test_sessions, args.n_features,
              f", {args.tune_trials} tuning trials per fold" if args.tune_trials else "")
-    wf = train_walkforward(bars, cfg, keep_models=True, progress=not args.quiet, checkpoint=out / "checkpoints")
+    checkpoint = out / "checkpoints" if search is None else search["checkpoint"]
+    wf = train_walkforward(bars, cfg, keep_models=True, progress=not args.quiet, checkpoint=checkpoint)
     timings["train_s"] = round(time.perf_counter() - t0, 2)
     if wf.resumed_folds:
-        log.info("resumed %d finished fold(s) from %s", len(wf.resumed_folds), out / "checkpoints")
+        log.info("resumed %d finished fold(s) from %s", len(wf.resumed_folds), checkpoint)
     for k, why in wf.retrained_folds.items():
         log.info("fold %d was trained again: its checkpoint was %s", k, why)
     m = wf.metrics
@@ -576,23 +688,29 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     metrics["engine"] = {"name": args.engine, "contract": instrument.name, "costs": dataclasses.asdict(costs),
                          "periods_per_year": res.meta.get("periods_per_year"),
                          "fill_order": res.meta.get("fill_order"), **check}
+    backtest = dict(contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
+                    initial_equity=args.initial_equity, calendar=args.calendar)
     perm = None
     if args.permutations:
-        backtest = dict(contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
-                        initial_equity=args.initial_equity, calendar=args.calendar)
         observed = _oos_stats(oos, sides, preds, cal=cal, **backtest)
         perm = _permutations(args, bars, cfg, strategy, backtest, cal, observed, out, log)
         metrics["permutation"] = perm
         metrics["permutation_p_value"] = perm["p_value"]["sharpe_per_session"]
     honest = _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr,
                        p_value=None if perm is None else perm["p_value"]["sharpe_per_session"])
+    honest["baselines"] = _baselines(args, oos, preds, strategy, backtest, cal,
+                                     {"auc": honest["traded_auc"]["auc"], "sharpe_per_session": sharpe_session,
+                                      "net_pnl": metrics["net_pnl"], "n_trades": int(metrics["n_trades"])})
     metrics.update(honest)
+    if search is not None:
+        metrics["search"] = {k: v for k, v in search.items() if k != "checkpoint"}
     score = scorecard(metrics, targets)
     metrics["kpi"] = {r["name"]: r for r in score}
 
     facts = {"data": ", ".join(data_report["data"]), "instrument": bars["symbol"].iloc[0],
              "out-of-sample": f"{oos.index[0]} to {oos.index[-1]} ({len(daily)} sessions, {len(oos):,} bars)",
-             "model": args.model, "label": f"{args.label} (horizon {args.horizon} bars)",
+             "model": args.model, "label": f"{args.label} (horizon {args.horizon} bars)"
+             + ("" if search is None else f", chosen by --search among {len(SEARCH_MENU)} counted variants"),
              "walk-forward": f"{args.train_sessions} training / {args.test_sessions} test sessions, "
                              f"{m['n_folds']} folds", "engine": args.engine,
              **instrument_facts(instrument, cal, costs, sizing.contracts),
@@ -659,6 +777,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "files": files,
     })
     log.info("%s", verdict_line(honest))
+    log.info("%s", baselines_line(honest["baselines"]))
     log.info("backtest (%s, out of sample, %d sessions): Sharpe %.2f, max drawdown %.2f%%, %d trades, win rate "
              "%s, profit factor %s, deflated Sharpe %s", args.engine, len(daily), metrics["sharpe"],
              100 * metrics["max_drawdown"], metrics["n_trades"], _pct(metrics["win_rate"]),
@@ -669,6 +788,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     log.info("done in %.1f s", timings["total_s"])
     shown = [out / "report.html"] + ([sheet] if sheet.exists() else [])
     print(verdict_line(honest))
+    print(baselines_line(honest["baselines"]))
     print("reports: " + "\n         ".join(str(p.resolve()) for p in shown) + f"\nresults: {out.resolve()}")
     return out
 

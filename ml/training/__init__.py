@@ -1,5 +1,6 @@
 """Walk-forward training: features, per-fold selection, tuning, fit, out-of-sample probabilities."""
 
+from ml.training._baselines import BASELINES, directional_auc, fold_baselines
 from ml.training._walkforward import (
     LABELS,
     FoldResult,
@@ -8,4 +9,4 @@ from ml.training._walkforward import (
     train_walkforward,
 )
 
-__all__ = sorted(["FoldResult", "LABELS", "WalkForwardConfig", "WalkForwardResult", "train_walkforward"])
+__all__ = sorted(["BASELINES", "directional_auc", "fold_baselines", "FoldResult", "LABELS", "WalkForwardConfig", "WalkForwardResult", "train_walkforward"])

@@ -26,6 +26,7 @@ from ml.exceptions import CheckpointWarning, ParameterError
 from ml.features import FeatureSelector, available_features, bagging_share, build_features, usable_rows
 from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
 from ml.models import feature_importance, get_model, get_model_class, importance_stability
+from ml.training._baselines import fold_baselines
 from ml.validation import PurgedKFold, WalkForward
 
 __all__ = ["FoldResult", "LABELS", "WalkForwardConfig", "WalkForwardResult", "train_walkforward"]
@@ -38,8 +39,8 @@ LABELS = {
     "triple_barrier": lambda bars, calendar, **kw: triple_barrier_labels(bars, calendar=calendar, **kw),
     "fixed_horizon": lambda bars, calendar, **kw: fixed_horizon_labels(bars, calendar=calendar, **kw),
 }
-_DEFAULT_LABEL_PARAMS = {"triple_barrier": {"max_holding": 30, "pt": 1.0, "sl": 1.0},
-                         "fixed_horizon": {"horizon": 30, "threshold": 0.0}}
+_DEFAULT_LABEL_PARAMS = {"triple_barrier": {"max_holding": 5, "pt": 1.0, "sl": 1.0},
+                         "fixed_horizon": {"horizon": 5, "threshold": 0.0}}
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,10 @@ class WalkForwardConfig:
     Parameters
     ----------
     model : str
-        Registered classifier (``catboost``, ``random_forest``, ``svm``,
-        ``mlp``, ``lstm``, ``transformer``), or ``"ensemble"``: a
+        Registered classifier (default ``logistic``, the L2-regularised
+        :class:`ml.models._sklearn.LogisticModel`; ``catboost``,
+        ``random_forest``, ``svm``, ``mlp``, ``lstm``, ``transformer``), or
+        ``"ensemble"``: a
         :class:`ml.ensemble.StackingEnsemble` of ``ensemble_models`` whose
         final logistic regression is fit on out-of-fold probabilities of an
         inner purged K-fold (``tune_splits`` folds) of the fold's training rows.
@@ -62,8 +65,9 @@ class WalkForwardConfig:
         ``lstm`` / ``transformer``).
     label : {"triple_barrier", "fixed_horizon"}
     label_params : dict, optional
-        Arguments of the label function (default: 30 bars, 1 x volatility
-        barriers / zero threshold).
+        Arguments of the label function (default: 5 bars, 1 x volatility
+        barriers / zero threshold; a 30-bar horizon capped a planted
+        next-bar edge's AUC at about 0.51, see ``python -m benchmarks.honesty``).
     train_sessions, test_sessions : int
         Walk-forward window lengths in sessions of the bars' calendar.
     step_sessions : int, optional
@@ -72,7 +76,7 @@ class WalkForwardConfig:
         Expanding instead of rolling training window.
     n_features : int
         Features kept per fold by :class:`ml.features.FeatureSelector`, fit
-        on that fold's training rows only; 0 keeps all.
+        on that fold's training rows only; 0 (the default) keeps all.
     selector : {"mdi", "permutation", "mutual_info"}
     feature_groups : tuple of str, optional
         Feature groups to build (default all).
@@ -96,7 +100,7 @@ class WalkForwardConfig:
         A fold with fewer labelled training rows is an error.
     """
 
-    model: str = "catboost"
+    model: str = "logistic"
     model_params: dict = field(default_factory=dict)
     ensemble_models: tuple = ("catboost", "random_forest")
     label: str = "triple_barrier"
@@ -105,7 +109,7 @@ class WalkForwardConfig:
     test_sessions: int = 5
     step_sessions: int | None = None
     anchored: bool = False
-    n_features: int = 20
+    n_features: int = 0
     selector: str = "mdi"
     feature_groups: tuple | None = None
     tune_trials: int = 0
@@ -196,6 +200,9 @@ class FoldResult:
     n_trials: int = 0
     seconds: float = 0.0
     model: object = field(default=None, repr=False)
+    baseline_feature: str = ""
+    baseline_feature_auc: float = float("nan")
+    baselines: pd.DataFrame | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -206,7 +213,10 @@ class WalkForwardResult:
     ----------
     predictions : DataFrame
         One row per tested bar: ``fold``, ``p_<class>`` probabilities,
-        ``p_up`` (probability of the highest class), ``label``, ``ret``, ``t1``.
+        ``p_up`` (probability of the highest class), ``label``, ``ret``, ``t1``,
+        and the baselines' P(up) (``baseline_one_feature_logistic``,
+        ``baseline_raw_feature``) with the fold's best training feature
+        (``baseline_feature``; see :mod:`ml.training._baselines`).
     folds : list of FoldResult
     fold_metrics : DataFrame
         Per fold: windows, rows, AUC, log loss, accuracy, trials, seconds.
@@ -318,6 +328,8 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
             selected = list(sel.selected_)
         else:
             selected = candidates
+    # the simple baselines, on the same training rows (ml.training._baselines)
+    base_feature, base_auc, base = fold_baselines(Xtr, ytr, weights[tr], X.iloc[test], classes, cfg.seed)
     # model_params may pin its own seed; an ensemble seeds each base model
     params = {} if cfg.model == ENSEMBLE else {"random_state": cfg.seed, **cfg.model_params}
     n_trials = 0
@@ -366,6 +378,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
         n_purged=n_window - int(len(train)), selected=selected, params=params, metrics=metrics, importance=imp,
         proba=pd.DataFrame(proba, index=idx[test], columns=[f"p_{_fmt(c)}" for c in classes]),
         n_trials=n_trials, seconds=time.perf_counter() - t0, model=model if keep_model else None,
+        baseline_feature=base_feature, baseline_feature_auc=base_auc, baselines=base,
     )
 
 
@@ -554,6 +567,10 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     preds = preds[["fold", *[c for c in preds.columns if c != "fold"]]]
     preds["p_up"] = preds[f"p_{_fmt(classes[-1])}"]
     preds = preds.join(labels[["label", "ret", "t1"]])
+    base = [f.baselines.assign(feature=f.baseline_feature) for f in folds if f.baselines is not None]
+    if len(base) == len(folds):
+        base = pd.concat(base).add_prefix("baseline_")
+        preds = preds.join(base)
     preds.index.name = "timestamp"
     lab = preds["label"].notna().to_numpy()
     pcols = [f"p_{_fmt(c)}" for c in classes]
@@ -580,7 +597,9 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
         "fold": f.fold, "train_start": f.train_start, "train_end": f.train_end, "test_start": f.test_start,
         "test_end": f.test_end, "n_train": f.n_train, "n_test": f.n_test, "n_purged": f.n_purged,
         "auc": f.metrics["auc"], "log_loss": f.metrics["log_loss"], "accuracy": f.metrics["accuracy"],
-        "tuning_trials": f.n_trials, "seconds": round(f.seconds, 3)} for f in folds]).set_index("fold")
+        "tuning_trials": f.n_trials, "baseline_feature": f.baseline_feature,
+        "baseline_feature_train_auc": f.baseline_feature_auc,
+        "seconds": round(f.seconds, 3)} for f in folds]).set_index("fold")
     metrics = {
         "auc": overall["auc"], "log_loss": overall["log_loss"], "accuracy": overall["accuracy"],
         "n_predictions": int(len(preds)), "n_labelled": int(lab.sum()), "n_folds": len(folds),
