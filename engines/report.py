@@ -70,7 +70,7 @@ def _session_returns(x, name, calendar) -> pd.Series:
 
 
 def tearsheet(returns, benchmark=None, path=None, *, calendar, title=None,
-              periods_per_year=None) -> Path:
+              periods_per_year=None, positions=None, report_sharpe=None) -> Path:
     """Write a quantstats HTML tearsheet of session-aggregated returns.
 
     Parameters
@@ -90,6 +90,15 @@ def tearsheet(returns, benchmark=None, path=None, *, calendar, title=None,
     periods_per_year : int, optional
         Sessions a year for quantstats' annualisation; default the calendar's
         ``sessions_in_year()`` (the calendar's count over the returns' years).
+    positions : Series, optional
+        Per-bar positions (e.g. ``SimResult.positions``): "Time in Market" is
+        then the share of bars holding a position, as the walk-forward report
+        gives it, instead of quantstats' share of sessions with a non-zero
+        return.
+    report_sharpe : float, optional
+        The Sharpe ratio the run's own report shows (per-bar returns,
+        annualised with bars a year), quoted in the page's basis note beside
+        quantstats' session-based one.
 
     Returns
     -------
@@ -100,7 +109,16 @@ def tearsheet(returns, benchmark=None, path=None, *, calendar, title=None,
     -----
     quantstats receives one return per session (``prod(1 + r) - 1`` of that
     session's bars, :func:`engines.metrics.daily_returns`), indexed by the
-    tz-naive session date, and ``periods_per_year`` sessions a year.
+    tz-naive session date, and ``periods_per_year`` sessions a year, after a
+    leading zero return on the day before the first session: the equity starts
+    at 1, so a run that loses from its first session shows that loss as a
+    drawdown (quantstats finds no drawdown period without a starting peak and
+    leaves "Max Drawdown" and the drawdown table empty).  The page is written
+    from quantstats' own template with three changes: a note under the title
+    saying the basis of every figure; its ``onload="save()"``, a function the
+    template never defines, removed (the page threw a ReferenceError); and
+    the rolling charts replaced by a line saying why when the run spans fewer
+    sessions than their half-year window (they would be empty).
     """
     if path is None:
         raise ParameterError("`path` is required: where the HTML tearsheet is written.")
@@ -119,16 +137,74 @@ def tearsheet(returns, benchmark=None, path=None, *, calendar, title=None,
     if len(strat) < 2:
         raise ParameterError(f"`returns` span {len(strat)} session(s); a tearsheet needs at least 2.")
     bench = None if benchmark is None else _session_returns(benchmark, "benchmark", cal)
+    exposure = None
+    if positions is not None:
+        pos = np.asarray(positions, dtype=np.float64)
+        if pos.shape != (len(returns),):
+            raise ParameterError(f"`positions` must hold one position per bar of `returns` ({len(returns)}), "
+                                 f"got shape {pos.shape}.")
+        exposure = float(np.mean(np.nan_to_num(pos) != 0))
+    start = strat.index[0] - pd.Timedelta(days=1)
+    n_sessions = len(strat)
+    strat = pd.concat([pd.Series([0.0], index=pd.DatetimeIndex([start]), name=strat.name), strat])
+    if bench is not None:
+        bench = pd.concat([pd.Series([0.0], index=pd.DatetimeIndex([start]), name=bench.name), bench])
+    sessions_sharpe = _plain_sharpe(strat.iloc[1:], periods_per_year)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet_quantstats():
+    with _quiet_quantstats(), tempfile.TemporaryDirectory() as tmp:
         import quantstats as qs
 
+        template = Path(tmp) / "report.html"
+        template.write_text(_template(qs, n_sessions, periods_per_year, exposure, sessions_sharpe, report_sharpe,
+                                      start), encoding="utf-8")
         qs.reports.html(strat, benchmark=bench, output=str(path),
                         title=title or "Strategy Tearsheet", periods_per_year=periods_per_year,
-                        strategy_title="Strategy",
+                        strategy_title="Strategy", template_path=str(template),
                         **({"benchmark_title": "Benchmark"} if bench is not None else {}))
+    if exposure is not None:
+        page = path.read_text(encoding="utf-8")
+        row = "<tr><td>Time in Market</td><td>"
+        at = page.find(row)
+        if at >= 0:
+            end = page.find("</td>", at + len(row))
+            page = page[:at + len(row)] + f"{100 * exposure:.1f}% (bars)" + page[end:]
+            path.write_text(page, encoding="utf-8")
     return path
+
+
+def _plain_sharpe(daily: pd.Series, periods_per_year: float) -> float:
+    sd = float(daily.std(ddof=1)) if len(daily) > 1 else 0.0
+    return float(daily.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else float("nan")
+
+
+def _template(qs, n_sessions: int, periods_per_year: float, exposure, sessions_sharpe, report_sharpe, start) -> str:
+    """quantstats' own HTML template, with the basis note, without the undefined ``save()``
+    call and the off-line page's remote favicon, and with the rolling charts explained
+    away when the run is shorter than their window."""
+    import re
+
+    tpl = (Path(qs.__file__).parent / "report.html").read_text(encoding="utf-8")
+    tpl = tpl.replace(' onload="save()"', "")
+    tpl = re.sub(r"\s*<link rel=\"shortcut icon\"[^>]*>", "", tpl)
+    window = math.ceil(periods_per_year / 2)
+    if n_sessions < window:
+        for name in ("rolling_beta", "rolling_vol", "rolling_sharpe", "rolling_sortino"):
+            tpl = tpl.replace("{{%s}}" % name, f"<p class='basis'>{name.replace('_', ' ').capitalize()}: not "
+                              f"drawn, the run spans {n_sessions} sessions and the window is half a year "
+                              f"({window} sessions).</p>")
+    sharpe = (f"Sharpe, Sortino and the other ratios: from the session returns, annualised with "
+              f"sqrt({periods_per_year:g}) (plain Sharpe of the {n_sessions} sessions: {sessions_sharpe:.2f})")
+    if report_sharpe is not None and math.isfinite(report_sharpe):
+        sharpe += (f"; the run's report gives {report_sharpe:.2f}, from per-bar returns annualised with bars a "
+                   "year, so the two differ by their basis")
+    market = (f"Time in Market: the share of bars holding a position ({100 * exposure:.1f}%)" if exposure is not None
+              else "Time in Market: quantstats' share of sessions with a non-zero return")
+    note = (f"<p class='basis' style='font-size:12px;color:#444'>Basis: one compounded return per session of the "
+            f"exchange calendar ({n_sessions} sessions), {periods_per_year:g} sessions a year, and a zero return "
+            f"on {start.date()} so the equity starts at 1 (drawdowns count from the start). {sharpe}. {market}."
+            "</p>")
+    return tpl.replace("<hr>", note + "<hr>", 1)
 
 
 def _json_safe(value):

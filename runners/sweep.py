@@ -718,7 +718,8 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
 
     try:
         with atomic_output(out / "tearsheet.html") as tmp:
-            tearsheet(final.returns, path=tmp, calendar=cal,
+            tearsheet(final.returns, path=tmp, calendar=cal, positions=final.positions,
+                      report_sharpe=final.metrics["sharpe"],
                       title=f"Best of sweep ({engine}): " + ", ".join(f"{k}={v:g}" for k, v in best.items()))
     except ParameterError as exc:
         log.warning("no tearsheet: %s", exc)

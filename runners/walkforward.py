@@ -756,7 +756,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         from engines.report import tearsheet
 
         with atomic_output(sheet) as tmp:
-            tearsheet(res.returns, path=tmp, calendar=cal,
+            tearsheet(res.returns, path=tmp, calendar=cal, positions=res.positions, report_sharpe=metrics["sharpe"],
                       title=f"{bars['symbol'].iloc[0]} {args.model} walk-forward (out of sample)")
     else:
         sheet.unlink(missing_ok=True)

@@ -73,13 +73,15 @@ def test_tearsheet_html_written_with_title_and_metrics(sheet):
 def test_quantstats_gets_session_returns(sheet, result, bars):
     (returns, args, kwargs), = sheet["calls"]
     n_sessions = len(np.unique(session_facts(bars).session))
-    assert len(returns) == n_sessions == 6
+    # one return per session, after a zero return the day before the first: the equity starts at 1
+    assert len(returns) == n_sessions + 1 == 7
     expected = daily_returns(result.returns, "B3")
-    np.testing.assert_allclose(returns.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    assert returns.iloc[0] == 0.0 and returns.index[0] == expected.index[0] - pd.Timedelta(days=1)
+    np.testing.assert_allclose(returns.to_numpy()[1:], expected.to_numpy(), rtol=1e-12)
     assert returns.index.tz is None
     assert kwargs["periods_per_year"] == 247  # B3 had 247 sessions in 2021
     bench = kwargs["benchmark"]
-    assert isinstance(bench, pd.Series) and len(bench) == n_sessions
+    assert isinstance(bench, pd.Series) and len(bench) == n_sessions + 1 and bench.iloc[0] == 0.0
     assert logging.getLogger("matplotlib.font_manager").level == sheet["font_level"]  # restored
 
 
@@ -135,3 +137,43 @@ def test_metrics_json_failed_replace_removes_temp_file(tmp_path, monkeypatch):
         report.metrics_json({"sharpe": 2.0}, path)
     assert json.loads(path.read_text()) == {"sharpe": 1.0}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def _cell(page: str, name: str) -> str:
+    import re
+
+    found = re.findall(f"<tr><td>{re.escape(name)}</td><td>([^<]*)</td>", page)
+    assert found, name
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def losing(bars, tmp_path_factory):
+    """A run that loses from its first session: the same signal with heavy costs."""
+    close = bars["close"]
+    z = (close - close.rolling(30).mean()) / close.rolling(30).std()
+    sides = ProbabilityThresholdStrategy(0.6, 0.4).sides(1.0 / (1.0 + np.exp(-z)), bars)
+    res = simulate(bars, sides, costs=Costs(commission_per_contract=30.0))
+    path = tmp_path_factory.mktemp("losing") / "tearsheet.html"
+    report.tearsheet(res.returns, path=path, calendar="B3", positions=res.positions,
+                     report_sharpe=res.metrics["sharpe"])
+    return res, path.read_text(encoding="utf-8")
+
+
+def test_losing_run_tearsheet_has_its_drawdown_exposure_and_basis(losing):
+    res, page = losing
+    daily = daily_returns(res.returns, "B3")
+    assert daily.iloc[0] < 0                             # it starts in drawdown
+    # by hand: equity from 1, drawdown from the running peak (1 at the start)
+    equity = np.cumprod(1 + daily.to_numpy())
+    hand = float(np.min(equity / np.maximum.accumulate(np.r_[1.0, equity])[1:] - 1))
+    assert _cell(page, "Max Drawdown") == f"{100 * hand:.2f}%"
+    table = page[page.index("Worst 10 Drawdowns"):]
+    assert table.index("<tbody>\n<tr>") < table.index("</tbody>")   # at least one drawdown row
+    exposure = float(np.mean(res.positions.to_numpy() != 0))
+    assert 0 < exposure < 1
+    assert _cell(page, "Time in Market") == f"{100 * exposure:.1f}% (bars)"
+    assert "the run's report gives" in page and f"{res.metrics['sharpe']:.2f}" in page
+    assert 'onload="save()"' not in page and "qtpylib.io" not in page
+    # 6 sessions, a half-year window: the rolling charts say why they are not drawn
+    assert page.count("not drawn, the run spans 6 sessions") == 4

@@ -1,0 +1,72 @@
+"""The quantstats tearsheet of a losing run, opened in headless Chromium (issue 12, item 8).
+
+The page must load without a script error (quantstats' template called an undefined
+``save()``), and what a reader sees must be right: a Max Drawdown with a number, a
+Worst 10 Drawdowns table with rows, Time in Market as the share of bars holding a
+position, and the basis note.  The browser is Debian's ``chromium`` driven by
+Playwright's Python package (no browser download): the README's test command and
+``.ci/run`` install both.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+from engines import report
+from engines.simulate import Costs, simulate
+from ml.data import continuous_contract, load_bars, sample_path
+from strategies import ProbabilityThresholdStrategy
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def page_of_losing_run(tmp_path_factory):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bars = continuous_contract(load_bars(sample_path("wdo"))).iloc[:3000]
+    close = bars["close"]
+    z = (close - close.rolling(30).mean()) / close.rolling(30).std()
+    sides = ProbabilityThresholdStrategy(0.6, 0.4).sides(1.0 / (1.0 + np.exp(-z)), bars)
+    res = simulate(bars, sides, costs=Costs(commission_per_contract=30.0))
+    path = tmp_path_factory.mktemp("browser") / "tearsheet.html"
+    report.tearsheet(res.returns, path=path, calendar="B3", positions=res.positions,
+                     report_sharpe=res.metrics["sharpe"])
+    return res, path
+
+
+def test_losing_tearsheet_in_headless_chromium(page_of_losing_run):
+    assert CHROMIUM, ("no chromium on PATH: install Debian's chromium (apt-get install chromium), as the README's "
+                      "test command does")
+    from playwright.sync_api import sync_playwright
+
+    res, path = page_of_losing_run
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.goto(path.as_uri(), wait_until="load")
+
+            def cell(name):
+                return page.locator(f"tr:has(td:text-is('{name}')) td").nth(1).inner_text().strip()
+
+            max_dd = cell("Max Drawdown")
+            in_market = cell("Time in Market")
+            dd_rows = page.locator("#ddinfo tbody tr").count()
+            basis = page.locator("p.basis").first.inner_text()
+            svg_count = page.locator("#left svg").count()
+        finally:
+            browser.close()
+    assert errors == []
+    assert max_dd.endswith("%") and float(max_dd[:-1]) < 0
+    assert dd_rows >= 1
+    assert in_market == f"{100 * float(np.mean(res.positions.to_numpy() != 0)):.1f}% (bars)"
+    assert "one compounded return per session" in basis and "Time in Market: the share of bars" in basis
+    assert svg_count >= 5                               # the charts quantstats can draw are there
