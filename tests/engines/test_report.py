@@ -147,21 +147,9 @@ def _cell(page: str, name: str) -> str:
     return found[0]
 
 
-@pytest.fixture(scope="module")
-def losing(bars, tmp_path_factory):
-    """A run that loses from its first session: the same signal with heavy costs."""
-    close = bars["close"]
-    z = (close - close.rolling(30).mean()) / close.rolling(30).std()
-    sides = ProbabilityThresholdStrategy(0.6, 0.4).sides(1.0 / (1.0 + np.exp(-z)), bars)
-    res = simulate(bars, sides, costs=Costs(commission_per_contract=30.0))
-    path = tmp_path_factory.mktemp("losing") / "tearsheet.html"
-    report.tearsheet(res.returns, path=path, calendar="B3", positions=res.positions,
-                     report_sharpe=res.metrics["sharpe"])
-    return res, path.read_text(encoding="utf-8")
-
-
-def test_losing_run_tearsheet_has_its_drawdown_exposure_and_basis(losing):
-    res, page = losing
+def test_losing_run_tearsheet_has_its_drawdown_exposure_and_basis(losing_tearsheet):
+    res, path = losing_tearsheet
+    page = path.read_text(encoding="utf-8")
     daily = daily_returns(res.returns, "B3")
     assert daily.iloc[0] < 0                             # it starts in drawdown
     # by hand: equity from 1, drawdown from the running peak (1 at the start)

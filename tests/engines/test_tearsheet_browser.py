@@ -11,40 +11,18 @@ Playwright's Python package (no browser download): the README's test command and
 from __future__ import annotations
 
 import shutil
-import warnings
 
 import numpy as np
-import pytest
-
-from engines import report
-from engines.simulate import Costs, simulate
-from ml.data import continuous_contract, load_bars, sample_path
-from strategies import ProbabilityThresholdStrategy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def page_of_losing_run(tmp_path_factory):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bars = continuous_contract(load_bars(sample_path("wdo"))).iloc[:3000]
-    close = bars["close"]
-    z = (close - close.rolling(30).mean()) / close.rolling(30).std()
-    sides = ProbabilityThresholdStrategy(0.6, 0.4).sides(1.0 / (1.0 + np.exp(-z)), bars)
-    res = simulate(bars, sides, costs=Costs(commission_per_contract=30.0))
-    path = tmp_path_factory.mktemp("browser") / "tearsheet.html"
-    report.tearsheet(res.returns, path=path, calendar="B3", positions=res.positions,
-                     report_sharpe=res.metrics["sharpe"])
-    return res, path
-
-
-def test_losing_tearsheet_in_headless_chromium(page_of_losing_run):
+def test_losing_tearsheet_in_headless_chromium(losing_tearsheet):
     assert CHROMIUM, ("no chromium on PATH: install Debian's chromium (apt-get install chromium), as the README's "
                       "test command does")
     from playwright.sync_api import sync_playwright
 
-    res, path = page_of_losing_run
+    res, path = losing_tearsheet
     errors = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
