@@ -408,37 +408,48 @@ def _oos_stats(oos, sides, preds, *, contract, costs, stops, sizing, limits, ini
     return {"sharpe_per_session": float("nan") if sharpe is None else sharpe, "auc": auc}
 
 
-def _pipeline_stats(bars, cfg, strategy, backtest: dict, cal) -> dict:
-    """The whole pipeline on ``bars`` (a permutation): walk-forward, strategy, backtest with costs."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wf = train_walkforward(bars, cfg.replace(n_jobs=1))
-    preds = wf.predictions.copy()
-    preds["probability"] = signal_probability(preds)
-    oos = bars.loc[bars.index.isin(preds.index)]
-    sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=backtest["calendar"])
-    return _oos_stats(oos, sides, preds, cal=cal, **backtest)
+def _pipeline_stats(bars, cfgs, strategy, backtest: dict, cal) -> dict:
+    """The whole pipeline on ``bars`` (a permutation): walk-forward, strategy, backtest with costs,
+    for each configuration of ``cfgs``; the one with the best session Sharpe ratio (a best-of null
+    when ``--search`` chose among several)."""
+    best = None
+    for cfg in cfgs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wf = train_walkforward(bars, cfg.replace(n_jobs=1))
+        preds = wf.predictions.copy()
+        preds["probability"] = signal_probability(preds)
+        oos = bars.loc[bars.index.isin(preds.index)]
+        sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=backtest["calendar"])
+        stats = _oos_stats(oos, sides, preds, cal=cal, **backtest)
+        if best is None or _above(stats["sharpe_per_session"], best["sharpe_per_session"]):
+            best = stats
+    return best
 
 
-def _permutations(args, bars, cfg, strategy, backtest, cal, observed, out, log) -> dict:
-    """``--permutations N``: the null of the session Sharpe and the traded AUC, and their p-values."""
+def _permutations(args, bars, cfgs, strategy, backtest, cal, observed, out, log) -> dict:
+    """``--permutations N``: the null of the session Sharpe and the traded AUC, and their p-values;
+    with several configurations (``--search``), each permutation runs them all and keeps the best."""
     import functools
 
     from engines.verdict import permutation_p_value, permutation_test
 
     t0 = time.perf_counter()
-    log.info("permutation test: the whole pipeline on %d within-session permutation(s) of the bars "
-             "(%d job(s); checkpoints in %s)", args.permutations, args.n_jobs, out / "permutations")
-    res = permutation_test(bars, functools.partial(_pipeline_stats, cfg=cfg.replace(storage=None), strategy=strategy,
-                                                   backtest=backtest,
-                                                   cal=cal),
+    log.info("permutation test: the whole pipeline%s on %d within-session permutation(s) of the bars "
+             "(%d job(s); checkpoints in %s)", f" (all {len(cfgs)} search variants)" if len(cfgs) > 1 else "",
+             args.permutations, args.n_jobs, out / "permutations")
+    res = permutation_test(bars, functools.partial(_pipeline_stats, cfgs=[c.replace(storage=None) for c in cfgs],
+                                                   strategy=strategy, backtest=backtest, cal=cal),
                            args.permutations, seed=args.seed, n_jobs=args.n_jobs, checkpoint=out / "permutations")
     p = {k: permutation_p_value(observed[k], res["null"].get(k, [])) for k in observed}
     seconds = time.perf_counter() - t0
     log.info("permutation p-values over %d permutation(s) (%d reused): Sharpe %.3f, AUC %.3f (%.0f s)",
              res["n"], res["reused"], p["sharpe_per_session"], p["auc"], seconds)
-    return {**res, "observed": observed, "p_value": p, "seconds": round(seconds, 1),
-            "statistic": "session Sharpe ratio of the simulator with costs, and the traded AUC",
+    statistic = "session Sharpe ratio of the simulator with costs, and the traded AUC"
+    if len(cfgs) > 1:
+        statistic += (f"; the observed run is the best of {len(cfgs)} search variants, chosen in-sample, so each "
+                      f"permutation runs all {len(cfgs)} and its null value is their best (a best-of-search null)")
+    return {**res, "observed": observed, "p_value": p, "seconds": round(seconds, 1), "statistic": statistic,
             "formula": "(1 + #null >= observed) / (N + 1)"}
 
 
@@ -514,12 +525,13 @@ def _search(args, bars, cal, data_key, strategy, stops, sizing, limits, contract
     ledger = TrialLedger(args.ledger)
     backtest = dict(contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
                     initial_equity=args.initial_equity, calendar=args.calendar)
-    tried, best = [], None
+    tried, best, configs = [], None, []
     for i, variant in enumerate(SEARCH_MENU):
         a = argparse.Namespace(**{**vars(args), **variant})
         c = _config(a)
         key = _training_key(c, data_key)
         c = c.replace(study_name=f"walkforward-{key}")
+        configs.append(c)
         ckpt = out / "search" / key
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -551,7 +563,7 @@ def _search(args, bars, cal, data_key, strategy, stops, sizing, limits, contract
     log.info("search: variant %d (%s, horizon %d, %s features) reported; the deflated Sharpe ratio counts all %d "
              "variants", i + 1, SEARCH_MENU[i]["label"], SEARCH_MENU[i]["horizon"],
              SEARCH_MENU[i]["n_features"] or "all", len(SEARCH_MENU))
-    return a, c, {"menu": list(SEARCH_MENU), "tried": tried, "chosen": i, "checkpoint": ckpt,
+    return a, c, {"menu": list(SEARCH_MENU), "tried": tried, "chosen": i, "checkpoint": ckpt, "configs": configs,
                   "rule": "the variant with the best net session Sharpe ratio out of sample, an in-sample choice "
                           "among the variants: each is a trial in the ledger, so the deflated Sharpe ratio "
                           "pays for the search"}
@@ -693,7 +705,8 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     perm = None
     if args.permutations:
         observed = _oos_stats(oos, sides, preds, cal=cal, **backtest)
-        perm = _permutations(args, bars, cfg, strategy, backtest, cal, observed, out, log)
+        perm = _permutations(args, bars, [cfg] if search is None else search["configs"], strategy, backtest, cal,
+                             observed, out, log)
         metrics["permutation"] = perm
         metrics["permutation_p_value"] = perm["p_value"]["sharpe_per_session"]
     honest = _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr,
@@ -703,7 +716,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
                                       "net_pnl": metrics["net_pnl"], "n_trades": int(metrics["n_trades"])})
     metrics.update(honest)
     if search is not None:
-        metrics["search"] = {k: v for k, v in search.items() if k != "checkpoint"}
+        metrics["search"] = {k: v for k, v in search.items() if k not in ("checkpoint", "configs")}
     score = scorecard(metrics, targets)
     metrics["kpi"] = {r["name"]: r for r in score}
 

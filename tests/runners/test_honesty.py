@@ -97,3 +97,25 @@ def test_search_counts_every_variant_and_reports_the_best(tmp_path, wdo):
     assert m["sharpe_per_session"] == pytest.approx(tried[m["search"]["chosen"]]["sharpe_per_session"])
     assert m["dsr"]["n_trials"] == 6                   # the reported run is one of the six, counted once
     assert len({json.loads(line)["key"] for line in ledger.read_text().splitlines()}) == 6
+
+
+def test_permutation_null_of_a_search_is_the_best_of_its_variants(wdo):
+    """With --search, each permutation runs every variant and keeps the best (a best-of null)."""
+    from engines.simulate import Costs, Stops
+    from ml.data import bars_calendar
+    from ml.training import WalkForwardConfig
+    from risk.sizing import contract_for
+    from runners.walkforward import _pipeline_stats
+    from strategies import ProbabilityThresholdStrategy
+
+    day = wdo.index.normalize()
+    small = no_edge_bars(wdo[day.isin(day.unique()[:9])], seed=SEED, method="permute")
+    cal = bars_calendar(small)
+    cfgs = [WalkForwardConfig(train_sessions=6, test_sessions=3, label_params={"max_holding": h})
+            for h in (5, 30)]
+    backtest = dict(contract=contract_for(small), costs=Costs(commission_per_contract=1.5, slippage_ticks=1),
+                    stops=Stops(), sizing=None, limits=None, initial_equity=100_000.0, calendar=None)
+    strategy = ProbabilityThresholdStrategy(0.55, 0.45)
+    each = [quiet(_pipeline_stats, small, [c], strategy, backtest, cal) for c in cfgs]
+    both = quiet(_pipeline_stats, small, cfgs, strategy, backtest, cal)
+    assert both == max(each, key=lambda s: s["sharpe_per_session"])
