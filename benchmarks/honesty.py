@@ -123,6 +123,7 @@ def one_run(bars, kind, hit_rate, seed, extra) -> dict:
     return {"kind": kind, "hit_rate": hit_rate, "seed": seed, "verdict": v["verdict"],
             "auc": m["traded_auc"]["auc"], "auc_low": m["traded_auc"]["ci_low"],
             "dsr": m["deflated_sharpe"], "net_pnl": m["net_pnl"], "frictionless_pnl": m["frictionless"]["pnl"],
+            "frictionless_psr": m["frictionless"].get("psr"), "why": v["why"],
             "beats_baselines": m["baselines"]["model_beats_baselines"], "seconds": seconds}
 
 
@@ -135,6 +136,7 @@ def main(argv=None) -> pd.DataFrame:
     p.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--data", help="real bars to build the markets from (default: the bundled WDO sample)")
     p.add_argument("--extra", default="", help="more walkforward flags, e.g. '--model catboost'")
+    p.add_argument("--csv", help="write every run's verdict and numbers to this CSV file")
     args = p.parse_args(argv)
     bars = _bars(args.data)
     strengths = [float(x) for x in args.strengths.split(",") if x]
@@ -162,6 +164,8 @@ def main(argv=None) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df["discovery"] = df["verdict"] != VERDICTS[0]
     df["after_costs"] = df["verdict"] == VERDICTS[2]
+    if args.csv:
+        df.to_csv(args.csv, index=False)
     summary = df.groupby(["kind", "hit_rate"], sort=False).agg(
         runs=("seed", "size"), discovery_rate=("discovery", "mean"), after_costs_rate=("after_costs", "mean"),
         mean_traded_auc=("auc", "mean"), beats_baselines=("beats_baselines", "mean"),

@@ -57,6 +57,7 @@ def test_break_even_cost_by_hand():
 
 AUC_EDGE = {"auc": 0.53, "ci_low": 0.51, "ci_high": 0.55}
 AUC_NONE = {"auc": 0.50, "ci_low": 0.47, "ci_high": 0.53}
+AUC_WEAK = {"auc": 0.51, "ci_low": 0.49, "ci_high": 0.53}
 
 
 @pytest.mark.parametrize("kw, expected", [
@@ -64,9 +65,12 @@ AUC_NONE = {"auc": 0.50, "ci_low": 0.47, "ci_high": 0.53}
     (dict(dsr=0.97, auc=AUC_EDGE, net_pnl=500, gross_pnl=900, gross_psr=0.99, p_value=0.20), 1),
     (dict(dsr=0.97, auc=AUC_EDGE, net_pnl=500, gross_pnl=900, gross_psr=0.99, p_value=0.01), 2),
     (dict(dsr=0.40, auc=AUC_EDGE, net_pnl=-500, gross_pnl=900, gross_psr=0.99), 1),
-    (dict(dsr=0.40, auc=AUC_NONE, net_pnl=-500, gross_pnl=900, gross_psr=0.99), 1),
-    (dict(dsr=0.40, auc=AUC_NONE, net_pnl=-500, gross_pnl=900, gross_psr=0.80), 0),
-    (dict(dsr=0.99, auc=AUC_NONE, net_pnl=800, gross_pnl=900, gross_psr=0.99), 1),   # no AUC evidence
+    (dict(dsr=0.40, auc=AUC_WEAK, net_pnl=-500, gross_pnl=900, gross_psr=0.99), 1),
+    (dict(dsr=0.40, auc=AUC_WEAK, net_pnl=-500, gross_pnl=900, gross_psr=0.80), 0),
+    (dict(dsr=0.99, auc=AUC_WEAK, net_pnl=800, gross_pnl=900, gross_psr=0.99), 1),   # no AUC interval
+    # a frictionless (even net) profit the traded probability does not rank for is luck
+    (dict(dsr=0.40, auc=AUC_NONE, net_pnl=-500, gross_pnl=900, gross_psr=0.99), 0),
+    (dict(dsr=0.99, auc=AUC_NONE, net_pnl=800, gross_pnl=900, gross_psr=0.999), 0),
     (dict(dsr=0.97, auc=AUC_EDGE, net_pnl=500, gross_pnl=900, gross_psr=0.99, blown=True), 0),
 ])
 def test_verdict_rules(kw, expected):
