@@ -20,8 +20,8 @@ markets made from the bundled WDO sample (``ml.data.no_edge_bars`` /
 Runs go in parallel through joblib (``--n-jobs``); each run is seeded, so the
 table is the same for the same arguments.
 
-    python -m benchmarks.honesty [--seeds 10] [--null-seeds 20] [--strengths 0.53,0.55] \
-        [--kinds momentum,mean_reversion,order_flow] [--n-jobs 2] [--data FILE]
+    python -m benchmarks.honesty [--seeds 10] [--null-seeds 20] [--strengths 0.53,0.55,0.6] \
+        [--kinds momentum,mean_reversion,order_flow] [--n-jobs 2] [--data FILE] [--csv FILE]
 """
 
 from __future__ import annotations
@@ -101,6 +101,13 @@ def oracle(bars, kind) -> dict:
             "sharpe": float(res.metrics["sharpe"]), "n_trades": int(res.metrics["n_trades"])}
 
 
+def case_seed(kind: str, hit_rate: float, i: int) -> int:
+    """Seed of the ``i``-th market of a case, from the case itself (not its place in the list), so a
+    run with other ``--strengths`` or ``--kinds`` draws the same markets for the cases it shares."""
+    k = ("none", "momentum", "mean_reversion", "order_flow").index(kind)
+    return 1_000_000 * k + 1_000 * int(round(1000 * hit_rate)) + i + 1
+
+
 def one_run(bars, kind, hit_rate, seed, extra) -> dict:
     """The default walk-forward on one synthetic market; its verdict and numbers."""
     from runners.walkforward import main
@@ -131,7 +138,7 @@ def main(argv=None) -> pd.DataFrame:
     p = argparse.ArgumentParser(prog="python -m benchmarks.honesty", description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, default=10, help="synthetic markets per planted case (default 10)")
     p.add_argument("--null-seeds", type=int, default=20, help="no-edge markets (default 20)")
-    p.add_argument("--strengths", default="0.53,0.55", help="planted hit rates (default 0.53,0.55)")
+    p.add_argument("--strengths", default="0.53,0.55,0.6", help="planted hit rates (default 0.53,0.55,0.6)")
     p.add_argument("--kinds", default="momentum,mean_reversion,order_flow")
     p.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--data", help="real bars to build the markets from (default: the bundled WDO sample)")
@@ -158,8 +165,8 @@ def main(argv=None) -> pd.DataFrame:
               f"itself traded after the default costs: Sharpe {o['sharpe']:.2f} (annualised), "
               f"{o['n_trades']:,} trades")
     t0 = time.perf_counter()
-    rows = Parallel(n_jobs=args.n_jobs)(delayed(one_run)(bars, kind, h, 1000 * i + s + 1, extra)
-                                        for i, (kind, h) in enumerate(cases) for s in range(seeds[kind, h]))
+    rows = Parallel(n_jobs=args.n_jobs)(delayed(one_run)(bars, kind, h, case_seed(kind, h, s), extra)
+                                        for kind, h in cases for s in range(seeds[kind, h]))
     wall = time.perf_counter() - t0
     df = pd.DataFrame(rows)
     df["discovery"] = df["verdict"] != VERDICTS[0]

@@ -73,13 +73,15 @@ from engines.simulate import (
     simulate,
 )
 from engines.overfit import deflated_sharpe_ratio, probability_of_backtest_overfitting
+from engines.verdict import permutation_p_value
 from ml.data import bars_calendar
 from ml.exceptions import ParameterError
 from risk.limits import DailyLimits
 from strategies import ProbabilityThresholdStrategy, session_facts
 from strategies._base import _probabilities
 
-__all__ = ["GRID_PARAMS", "SweepRun", "grid_from_spec", "overfitting", "rerun", "session_returns", "sweep"]
+__all__ = ["GRID_PARAMS", "SweepRun", "best_of_grid_null", "grid_from_spec", "overfitting", "rerun",
+           "session_returns", "sweep"]
 
 #: Parameters a grid may sweep, in the order of the result's index levels.
 GRID_PARAMS = ("long_threshold", "short_threshold", "min_holding", "sl_atr", "tp_atr",
@@ -566,6 +568,114 @@ def overfitting(result: pd.DataFrame, *, n_partitions: int | None = None) -> dic
             "n_trials": n_trials, "trial_sharpe_variance": var, "n_sessions": n_sessions, "pbo": pbo_val, "prob_loss": prob_loss,
             "n_partitions": n_partitions, "n_pbo_configs": int(varying.sum()),
             "n_constant_dropped": n_dropped}
+
+
+# --------------------------------------------------------------------------- selection-adjusted p-value
+
+
+def _best(result: pd.DataFrame, metric: str) -> float:
+    """The best finite ``metric`` of a sweep result (NaN: every combination undefined, e.g. blown)."""
+    vals = result[metric].to_numpy(dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    return float(vals.max()) if len(vals) else float("nan")
+
+
+def _null_batch(bars, p_arr, grid, offsets, metric, sweep_kwargs) -> list:
+    return [_best(sweep(bars, np.roll(p_arr, int(k)), grid, **sweep_kwargs), metric) for k in offsets]
+
+
+def best_of_grid_null(bars: pd.DataFrame, proba, grid, *, n: int = 200, seed: int = 0, metric: str = "sharpe",
+                      observed: float | None = None, n_jobs: int = 1, batch_size: int = 10,
+                      **sweep_kwargs) -> dict:
+    """Selection-adjusted p-value of a sweep's best combination: a best-of-grid null.
+
+    A p-value of the best of ``K`` combinations computed as if that one had been
+    the only one tried is too small: the best of ``K`` lucky draws looks skilled.
+    Here every null draw sweeps the **whole grid** on probabilities that carry no
+    information about the bars' future, and keeps its best ``metric``; the
+    observed best is compared with that distribution of bests.
+
+    Parameters
+    ----------
+    bars, proba, grid :
+        As for :func:`sweep`.
+    n : int, default 200
+        Null draws.
+    seed : int, default 0
+        Seed of the rotation offsets (drawn all at once, so the null does not
+        depend on ``n_jobs`` or ``batch_size``).
+    metric : str, default "sharpe"
+        The column of :func:`sweep`'s result the best combination is chosen by
+        (larger is better; NaN, e.g. a blown account, is never the best).
+    observed : float, optional
+        The observed best ``metric`` when the sweep was already run on these
+        inputs (e.g. in chunks); default: swept here.
+    n_jobs, batch_size :
+        Batches of draws run through :class:`joblib.Parallel`.
+    **sweep_kwargs :
+        The fixed arguments given to :func:`sweep` (strategy, costs, stops, ...).
+
+    Returns
+    -------
+    dict
+        ``observed``, ``null`` (the best ``metric`` of each draw, NaN where
+        every combination was undefined), ``p_value``
+        ``(1 + #{null >= observed}) / (n + 1)``, ``n``, ``n_combinations``,
+        ``metric``, ``min_offset`` and ``method`` (in words).
+
+    Notes
+    -----
+    Draw ``i`` rotates the probability series circularly by an offset drawn
+    uniformly from ``[L, n_bars - L]`` bars, where ``L`` is the longest
+    session's bar count, so no bar is given a probability from its own
+    session.  A rotation keeps everything about the probabilities -- their
+    distribution, their autocorrelation, how often and how long they cross
+    the thresholds -- and breaks only their alignment with the bars that
+    follow; prices, stops, costs and session ends are the real ones.  It is
+    a null of "the probabilities carry no information", for a fixed set of
+    predictions (the model is not re-fitted: see
+    :func:`engines.verdict.permutation_test` for that).
+
+    References
+    ----------
+    .. [1] White, H. (2000). "A Reality Check for Data Snooping".
+       *Econometrica* 68(5), 1097-1126 (the distribution of the best of many
+       strategies under the null).
+    .. [2] Aronson, D. (2006). *Evidence-Based Technical Analysis*, ch. 6
+       (data-mining bias; Monte Carlo permutation of the best rule).
+    """
+    from joblib import Parallel, delayed
+
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ParameterError(f"`n` (null draws) must be an int >= 1, got {n!r}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ParameterError(f"`batch_size` must be an int >= 1, got {batch_size!r}.")
+    if metric not in RESULT_COLUMNS:
+        close = difflib.get_close_matches(str(metric), RESULT_COLUMNS, n=1)
+        raise ParameterError(f"`metric` must be a column of sweep()'s result, got {metric!r}"
+                             + (f"; did you mean {close[0]!r}?" if close else "."))
+    grid = _check_grid(grid)
+    p_arr = _probabilities(proba, bars.index, "proba")
+    facts = session_facts(bars, calendar=sweep_kwargs.get("calendar"), bar_minutes=sweep_kwargs.get("bar_minutes"))
+    longest = int(pd.Series(np.asarray(facts.session)).value_counts().max())
+    n_bars = len(p_arr)
+    if n_bars - 2 * longest < 1:
+        raise ParameterError(f"the best-of-grid null rotates the probabilities by at least one session "
+                             f"({longest} bars); {n_bars} bars hold fewer than 3 sessions of that length. "
+                             f"Sweep more sessions.")
+    if observed is None:
+        observed = _best(sweep(bars, p_arr, grid, **sweep_kwargs), metric)
+    offsets = np.random.default_rng(seed).integers(longest, n_bars - longest + 1, size=int(n))
+    batches = [offsets[i:i + batch_size] for i in range(0, len(offsets), batch_size)]
+    parts = Parallel(n_jobs=n_jobs)(delayed(_null_batch)(bars, p_arr, grid, b, metric, sweep_kwargs)
+                                    for b in batches)
+    null = [v for part in parts for v in part]
+    n_combos = math.prod(len(v) for v in grid.values())
+    return {"observed": float(observed), "null": null, "p_value": permutation_p_value(observed, null),
+            "n": int(n), "n_combinations": int(n_combos), "metric": metric, "min_offset": longest,
+            "method": f"best {metric} of all {n_combos} combinations on each of {n} circular rotations of the "
+                      f"probabilities (offsets of {longest} to {n_bars - longest} bars, seed {seed}); "
+                      f"p = (1 + #null best >= observed best) / (n + 1): adjusted for choosing the best"}
 
 
 # --------------------------------------------------------------------------- top-K tier

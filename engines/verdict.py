@@ -170,8 +170,15 @@ def break_even_cost(frictionless_pnl: float, round_trips: float, tick_value: flo
 
 
 def verdict(*, dsr: float | None, n_trials: int, auc: dict, net_pnl: float, gross_pnl: float,
-            gross_psr: float | None = None, p_value: float | None = None, blown: bool = False) -> dict:
+            gross_psr: float | None = None, p_value: float | None = None, blown: bool = False,
+            p_basis: str = "permutation") -> dict:
     """A plain verdict on the evidence, with the numbers and the rule that decided it.
+
+    ``p_value`` is a null-test p-value of the run (``None``: not run); ``p_basis``
+    names its null in a few words, e.g. ``"permutation"`` (the whole pipeline
+    re-run on permuted bars, :func:`permutation_test`) or ``"best-of-grid null"``
+    (a sweep's best against the best of the grid on uninformative
+    probabilities, :func:`engines.sweep.best_of_grid_null`).
 
     Rules (in order):
 
@@ -198,7 +205,7 @@ def verdict(*, dsr: float | None, n_trials: int, auc: dict, net_pnl: float, gros
                 and auc_up)
     if not blown and net_pnl > 0 and dsr_ok and signal and perm_ok:
         v, why = VERDICTS[2], (f"net profit, deflated Sharpe {dsr:.2f} >= {DSR_LEVEL} over {n_trials} trial(s), "
-                               f"AUC interval above 0.5" + ("" if p_value is None else f", p = {p_value:.3f}"))
+                               f"AUC interval above 0.5" + ("" if p_value is None else f", {p_basis} p = {p_value:.3f}"))
     elif not blown and (gross_ok or signal):
         v, why = VERDICTS[1], ("the signal holds before costs (" + ", ".join(
             s for s in (f"frictionless PSR {gross_psr:.2f}" if gross_ok else "",
@@ -211,7 +218,7 @@ def verdict(*, dsr: float | None, n_trials: int, auc: dict, net_pnl: float, gros
                "frictionless result is not significant" + ("" if auc_up else " or not backed by a traded AUC "
                                                             "above 0.5"))
     return {"verdict": v, "why": why, "deflated_sharpe": dsr, "n_trials": int(n_trials),
-            "permutation_p_value": p_value, "auc": auc.get("auc"), "auc_ci": [auc_low, auc.get("ci_high")],
+            "permutation_p_value": p_value, "p_value_basis": p_basis, "auc": auc.get("auc"), "auc_ci": [auc_low, auc.get("ci_high")],
             "gross_pnl": float(gross_pnl), "net_pnl": float(net_pnl), "frictionless_psr": gross_psr,
             "rules": RULES}
 

@@ -229,8 +229,8 @@ def verdict_line(evidence: dict) -> str:
     v, auc = evidence["verdict"], evidence["traded_auc"]
     dsr = v.get("deflated_sharpe")
     p = v.get("permutation_p_value")
-    return (f"verdict: {v['verdict']} (deflated Sharpe {_plain(dsr)} over {v['n_trials']} trial(s); permutation "
-            f"p-value {_plain(p) if p is not None else 'not run'}; traded AUC {_plain(auc['auc'], 3)} "
+    return (f"verdict: {v['verdict']} (deflated Sharpe {_plain(dsr)} over {v['n_trials']} trial(s); "
+            f"{v.get('p_value_basis', 'permutation')} p-value {_plain(p, 3) if p is not None else 'not run'}; traded AUC {_plain(auc['auc'], 3)} "
             f"[{_plain(auc['ci_low'], 3)}, {_plain(auc['ci_high'], 3)}]; net {_plain(v['net_pnl'], 0)}, "
             f"frictionless {_plain(v['gross_pnl'], 0)})")
 
@@ -250,7 +250,7 @@ def evidence_html(evidence: dict, currency: str = "") -> str:
         ["spread of that AUC across folds", f"{_plain(auc.get('fold_sd'), 3)} (pure noise with the same fold "
          f"sizes: {_plain(auc.get('noise_fold_sd'), 3)} for independent rows; overlapping labels widen it)"],
         ["deflated Sharpe ratio", f"{_plain(v.get('deflated_sharpe'))} over {v['n_trials']} trial(s)"],
-        ["permutation p-value", _plain(v["permutation_p_value"], 3) if v["permutation_p_value"] is not None
+        [f"{html.escape(v.get('p_value_basis', 'permutation'))} p-value", _plain(v["permutation_p_value"], 3) if v["permutation_p_value"] is not None
          else "not run"],
         ["net P&amp;L (after fees and slippage)", f"{_plain(v['net_pnl'], 0)} {currency}"],
         ["frictionless P&amp;L (no fees, no slippage)", f"{_plain(free['pnl'], 0)} {currency}, Sharpe "
@@ -281,12 +281,14 @@ def evidence_html(evidence: dict, currency: str = "") -> str:
 
 def baselines_line(base: dict) -> str:
     """Whether the model beats the simple baselines, in one line."""
-    parts = [f"{name.replace('_', ' ')} AUC {_plain(b['auc'], 3)}, Sharpe/session {_plain(b['sharpe_per_session'], 3)}"
-             for name, b in base["baselines"].items()]
+    def sharpe(b) -> str:
+        return "no trades" if not b.get("n_trades") else f"Sharpe/session {_plain(b['sharpe_per_session'], 3)}"
+
+    parts = [f"{name.replace('_', ' ')} AUC {_plain(b['auc'], 3)}, {sharpe(b)}" for name, b in base["baselines"].items()]
     m = base["model"]
     head = "the ML model beats the simple baselines" if base["model_beats_baselines"] else \
         "the ML model does NOT beat the simple baselines"
-    return (f"{head} (model AUC {_plain(m['auc'], 3)}, Sharpe/session {_plain(m['sharpe_per_session'], 3)}; "
+    return (f"{head} (model AUC {_plain(m['auc'], 3)}, {sharpe(m)}; "
             + "; ".join(parts) + ")")
 
 

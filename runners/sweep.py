@@ -27,7 +27,10 @@ is re-run in full.  Writes to ``--out`` (default ``runs/sweep-<time>``):
   check that backtrader's trades equal the simulator's;
 - ``monte_carlo.json`` (+ ``monte_carlo.parquet``, the raw draws): trade
   bootstrap, block bootstrap and random-entry null of the best combination:
-  quantiles and p-values;
+  quantiles and p-values, labelled as those of an in-sample best (not
+  adjusted for the choice); and ``best_of_grid``, the p-value adjusted for
+  it (:func:`engines.sweep.best_of_grid_null`, ``--best-null`` draws), which
+  the verdict uses;
 - ``tearsheet.html`` (quantstats, session returns), ``trades.csv`` and
   ``equity.csv`` of the backtrader re-run;
 - ``predictions.parquet`` (with ``--model``), ``run.json`` (resolved config,
@@ -124,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top", metavar="K", type=positive_int("--top"), default=10, help="rows of the top-K table (default 10)")
     g.add_argument("--monte-carlo", metavar="N", type=whole("--monte-carlo", 0), default=500,
                    help="Monte Carlo draws per method for the best combination (default 500; 0: none)")
+    g.add_argument("--best-null", metavar="N", type=whole("--best-null", 0), default=200,
+                   help="draws of the best-of-grid null: the whole grid swept on rotated (uninformative) "
+                        "probabilities, giving the best combination a p-value adjusted for choosing it "
+                        "(default 200; 0: none)")
     g.add_argument("--chunk-size", metavar="N", type=positive_int("--chunk-size"), default=64,
                    help="combinations per saved chunk (default 64); a rerun reuses finished chunks")
     g = p.add_argument_group("strategy and stops not swept")
@@ -659,7 +666,26 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
 
     t0 = time.perf_counter()
     sim = rerun(oos, proba, best, **kw).result
-    mc = {"best": best, "methods": {}}
+    mc = {"best": best, "methods": {},
+          "basis": f"the Monte Carlo methods resample or re-enter the trades of the in-sample best of "
+                   f"{len(result)} combinations, so their p-values are those of that one combination, NOT "
+                   f"adjusted for choosing it among the others; best_of_grid is (see engines.sweep."
+                   f"best_of_grid_null)"}
+    if args.best_null:
+        from engines.sweep import best_of_grid_null
+
+        observed = float(result["sharpe"].max()) if result["sharpe"].notna().any() else float("nan")
+        try:
+            mc["best_of_grid"] = best_of_grid_null(oos, proba, grid, n=args.best_null, seed=args.seed,
+                                                   observed=observed, n_jobs=args.n_jobs, **kw)
+            log.info("best-of-grid null (%d draws of all %d combinations): p = %.3f for the best Sharpe %.2f "
+                     "(adjusted for choosing it)", args.best_null, len(result), mc["best_of_grid"]["p_value"],
+                     observed)
+        except ParameterError as exc:
+            log.warning("best-of-grid null skipped: %s", exc)
+            mc["best_of_grid"] = {"error": str(exc)}
+    else:
+        log.info("best-of-grid null skipped (--best-null 0)")
     mc_frames = []
     if args.monte_carlo:
         from tqdm.auto import tqdm
@@ -674,9 +700,11 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
                 log.warning("Monte Carlo %s skipped: %s", method, exc)
                 mc["methods"][method] = {"error": str(exc)}
                 continue
-            mc["methods"][method] = monte_carlo_summary(res)
+            mc["methods"][method] = {**monte_carlo_summary(res),
+                                     "basis": "the in-sample best combination (not adjusted for the choice)"}
             mc_frames.append(pd.DataFrame(res.draws).assign(method=method).rename_axis("draw").reset_index())
-            log.info("Monte Carlo %s (%d draws): Sharpe 5%%-95%% %.2f .. %.2f (real %.2f), p-values %s", method,
+            log.info("Monte Carlo %s (%d draws) of the in-sample best: Sharpe 5%%-95%% %.2f .. %.2f (real %.2f), "
+                     "p-values %s (not adjusted for the choice)", method,
                      args.monte_carlo, res.quantiles.loc[0.05, "sharpe"], res.quantiles.loc[0.95, "sharpe"],
                      res.real["sharpe"], ", ".join(f"{k} {v:.3f}" for k, v in res.p_values.items()))
     else:
@@ -726,7 +754,8 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     timings["tearsheet"] = time.perf_counter() - t0
 
     evidence = _evidence(args, oos, proba, labels, cal, sides, stops_b, contract, sizing, final, ovf,
-                         int(ovf.get("n_trials", result.attrs["n_trials"])), instrument)
+                         int(ovf.get("n_trials", result.attrs["n_trials"])), instrument,
+                         mc.get("best_of_grid", {}).get("p_value"))
     t0 = time.perf_counter()
     atomic_write_text(out / "heatmaps.html", heatmaps_html(
         result, title=f"Sweep of {', '.join(names)}",
@@ -785,10 +814,10 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
 
 
 def _evidence(args, oos, proba, labels, cal, sides, stops, contract, sizing, final, ovf, n_trials,
-              instrument) -> dict:
+              instrument, p_value=None) -> dict:
     """The verdict on the best combination: its net result (backtrader), the same sides without
-    fees or slippage, the traded probability's AUC (when the predictions carry labels) and the
-    deflated Sharpe ratio over every combination swept."""
+    fees or slippage, the traded probability's AUC (when the predictions carry labels), the
+    deflated Sharpe ratio over every combination swept and the best-of-grid null's p-value."""
     from engines.verdict import break_even_cost, closed_pnl, frictionless_run, traded_auc, verdict
 
     session = cal.sessions(oos.index).session
@@ -803,7 +832,9 @@ def _evidence(args, oos, proba, labels, cal, sides, stops, contract, sizing, fin
     # the best of the grid was chosen in-sample: a frictionless PSR of that one combination is not
     # deflated for the choice, so only the deflated Sharpe and the AUC interval decide
     v = verdict(dsr=ovf.get("dsr"), n_trials=n_trials, auc=auc, net_pnl=closed_pnl(final.trades),
-                gross_pnl=summary["pnl"], gross_psr=None, blown=bool(final.metrics.get("account_blown")))
+                gross_pnl=summary["pnl"], gross_psr=None, blown=bool(final.metrics.get("account_blown")),
+                p_value=None if p_value is None or not np.isfinite(p_value) else float(p_value),
+                p_basis="best-of-grid null")
     v["why"] += ("; the best combination was chosen in-sample among the combinations swept: its deflated "
                  "Sharpe counts them all")
     return {"traded_auc": auc,

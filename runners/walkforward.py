@@ -496,14 +496,13 @@ def _baselines(args, oos, preds, strategy, backtest, cal, model: dict) -> dict:
         out[name] = {"what": what, "auc": auc, "sharpe_per_session": _session_sharpe(res, cal)[1],
                      "net_pnl": closed_pnl(res.trades), "n_trades": int(res.metrics["n_trades"])}
     features = preds["baseline_feature"].groupby(preds["fold"]).first() if "baseline_feature" in preds else None
-    beats = {name: bool(_above(model["auc"], b["auc"]) and _above(model["sharpe_per_session"],
-                                                                  b["sharpe_per_session"]))
-             for name, b in out.items()}
+    beats = {name: beats_baseline(model, b) for name, b in out.items()}
     return {"model": model, "baselines": out, "beats": beats,
             "model_beats_baselines": bool(out) and all(beats.values()),
             "features_by_fold": {} if features is None else {int(k): str(v) for k, v in features.items()},
             "rule": "the model beats a baseline when both its traded AUC and its net session Sharpe ratio are "
-                    "higher (same strategy, costs and out-of-sample bars)"}
+                    "higher (same strategy, costs and out-of-sample bars; a baseline that never trades has a "
+                    "Sharpe ratio of 0)"}
 
 
 def traded_auc_of(probability, preds, cal) -> float:
@@ -511,6 +510,17 @@ def traded_auc_of(probability, preds, cal) -> float:
     from engines.verdict import traded_auc
 
     return traded_auc(probability, preds["label"], cal.sessions(preds.index).session, n_boot=0)["auc"]
+
+
+def beats_baseline(model: dict, baseline: dict) -> bool:
+    """Whether the model beats a baseline: a higher traded AUC *and* a higher net session Sharpe ratio.
+
+    A baseline that never trades stays flat: its Sharpe ratio is undefined, but a model that loses
+    money does not beat staying out, so the baseline counts as 0 there.  A model with an undefined
+    Sharpe ratio (no trades, blown account) beats nothing.
+    """
+    base_sharpe = baseline["sharpe_per_session"] if baseline.get("n_trades") else 0.0
+    return bool(_above(model["auc"], baseline["auc"]) and _above(model["sharpe_per_session"], base_sharpe))
 
 
 def _above(a, b) -> bool:
@@ -638,8 +648,10 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     # one Optuna study per training configuration and fold: other settings never meet it in a shared storage
     cfg = cfg.replace(study_name=f"walkforward-{training_key}")
     t0 = time.perf_counter()
-    log.info("walk-forward: %s, %s labels, %d training / %d test sessions, %d features per fold%s",
-             args.model, args.label, args.train_sessions, args.test_sessions, args.n_features,
+    log.info("walk-forward: %s, %s labels (%d bars), %d training / %d test sessions, %s%s",
+             args.model, args.label, args.horizon, args.train_sessions, args.test_sessions,
+             f"{args.n_features} features selected per fold ({args.selector})" if args.n_features
+             else "every feature (no selection: --n-features 0)",
              f", {args.tune_trials} tuning trials per fold" if args.tune_trials else "")
     checkpoint = out / "checkpoints" if search is None else search["checkpoint"]
     wf = train_walkforward(bars, cfg, keep_models=True, progress=not args.quiet, checkpoint=checkpoint)

@@ -304,3 +304,63 @@ def test_noise_grid_has_a_high_dsr_p_value():
     out = overfitting(df)
     assert out["n_trials"] == 9 and out["n_partitions"] == 16
     assert out["p_value"] > 0.5, out
+
+
+# --------------------------------------------------------------------------- best-of-grid null
+
+NULL_GRID = {"long_threshold": [0.6, 0.75], "short_threshold": [0.25, 0.4], "min_holding": [1, 5]}
+
+
+def test_best_of_grid_null_gives_a_future_knowing_probability_the_smallest_p(wdo5k):
+    """An oracle that knows the next fill-to-fill move is the best of every grid: no rotation of its
+    probabilities comes near it, so p = 1 / (n + 1), the smallest the test can give."""
+    from engines.sweep import best_of_grid_null
+
+    o = wdo5k["open"].to_numpy()
+    move = np.full(len(o), np.nan)
+    move[:-2] = o[2:] - o[1:-1]            # decided at bar t, filled at t+1's open, marked at t+2's open
+    oracle = pd.Series(np.where(np.isnan(move), np.nan, np.where(move > 0, 0.95, 0.05)), index=wdo5k.index)
+    res = best_of_grid_null(wdo5k, oracle, NULL_GRID, n=19, seed=1)
+    assert res["p_value"] == pytest.approx(1 / 20)
+    assert res["observed"] > max(res["null"])
+    assert res["n_combinations"] == 8 and len(res["null"]) == 19
+
+
+def test_best_of_grid_null_is_never_kinder_than_the_single_combination_null(wdo5k, proba):
+    """The same rotations scored by the whole grid's best can only beat the observed best more often
+    than when scored by the chosen combination alone: the adjusted p-value >= the naive one."""
+    from engines.sweep import best_of_grid_null
+
+    adjusted = best_of_grid_null(wdo5k, proba, NULL_GRID, n=25, seed=4, costs=COSTS)
+    swept = sweep(wdo5k, proba, NULL_GRID, costs=COSTS)
+    best = swept["sharpe"].idxmax()
+    single = best_of_grid_null(wdo5k, proba, {k: [v] for k, v in zip(swept.index.names, best)}, n=25, seed=4,
+                               costs=COSTS)
+    assert adjusted["observed"] == pytest.approx(single["observed"]) == pytest.approx(swept["sharpe"].max())
+    assert all(a >= s for a, s in zip(adjusted["null"], single["null"]))
+    assert adjusted["p_value"] >= single["p_value"]
+    # the p-value arithmetic on the null it returned
+    null = np.array(adjusted["null"])
+    assert adjusted["p_value"] == pytest.approx((1 + np.sum(null >= adjusted["observed"])) / 26)
+
+
+def test_best_of_grid_null_is_deterministic_whatever_the_jobs(wdo5k, proba):
+    from engines.sweep import best_of_grid_null
+
+    a = best_of_grid_null(wdo5k, proba, NULL_GRID, n=6, seed=9, costs=COSTS)
+    b = best_of_grid_null(wdo5k, proba, NULL_GRID, n=6, seed=9, costs=COSTS, n_jobs=2, batch_size=2)
+    assert a == b
+    assert best_of_grid_null(wdo5k, proba, NULL_GRID, n=6, seed=10, costs=COSTS)["null"] != a["null"]
+    assert a["min_offset"] == int(pd.Series(bars_calendar(wdo5k).sessions(wdo5k.index).session).value_counts().max())
+
+
+def test_best_of_grid_null_errors(wdo5k, proba):
+    from engines.sweep import best_of_grid_null
+
+    with pytest.raises(ParameterError, match="did you mean 'sharpe'"):
+        best_of_grid_null(wdo5k, proba, NULL_GRID, n=2, metric="sharp")
+    with pytest.raises(ParameterError, match="`n`"):
+        best_of_grid_null(wdo5k, proba, NULL_GRID, n=0)
+    two = wdo5k.iloc[:900]          # under two sessions: no rotation leaves every bar's own session
+    with pytest.raises(ParameterError, match="fewer than 3 sessions"):
+        best_of_grid_null(two, proba.iloc[:900], NULL_GRID, n=2)

@@ -119,3 +119,19 @@ def test_permutation_null_of_a_search_is_the_best_of_its_variants(wdo):
     each = [quiet(_pipeline_stats, small, [c], strategy, backtest, cal) for c in cfgs]
     both = quiet(_pipeline_stats, small, cfgs, strategy, backtest, cal)
     assert both == max(each, key=lambda s: s["sharpe_per_session"])
+
+
+@pytest.mark.parametrize("model, baseline, expected", [
+    (dict(auc=0.53, sharpe_per_session=0.2), dict(auc=0.51, sharpe_per_session=0.1, n_trades=40), True),
+    (dict(auc=0.53, sharpe_per_session=0.2), dict(auc=0.54, sharpe_per_session=0.1, n_trades=40), False),
+    (dict(auc=0.53, sharpe_per_session=0.05), dict(auc=0.51, sharpe_per_session=0.1, n_trades=40), False),
+    # a baseline that never trades is flat (Sharpe 0): a losing model does not beat it, a winning one does
+    (dict(auc=0.509, sharpe_per_session=-0.41), dict(auc=0.50, sharpe_per_session=None, n_trades=0), False),
+    (dict(auc=0.53, sharpe_per_session=0.3), dict(auc=0.50, sharpe_per_session=None, n_trades=0), True),
+    # a model with no defined Sharpe ratio beats nothing
+    (dict(auc=0.53, sharpe_per_session=None), dict(auc=0.50, sharpe_per_session=-0.2, n_trades=10), False),
+])
+def test_beats_baseline_rule(model, baseline, expected):
+    from runners.walkforward import beats_baseline
+
+    assert beats_baseline(model, baseline) is expected

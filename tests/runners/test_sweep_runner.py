@@ -82,7 +82,7 @@ def first(predictions, tmp_path_factory):
                         "--train-sessions", "10", "--test-sessions", "5", "--grid", "long=0.52,0.56",
                         "--monte-carlo", "20", "--out", cwd / "model"], cwd)
     proc = run(["--predictions", predictions, "--grid", GRID, "--chunk-size", "4", "--top", "5",
-                "--monte-carlo", "50", "--seed", "3", "--out", cwd / "a"], cwd)
+                "--monte-carlo", "50", "--best-null", "19", "--seed", "3", "--out", cwd / "a"], cwd)
     if proc.returncode != 0:
         model_proc.kill()
         model_proc.communicate()
@@ -184,6 +184,16 @@ def test_monte_carlo_json_has_three_methods(first):
     assert set(mc["methods"]["random_entry"]["p_values"]) == {"sharpe", "max_drawdown", "final_return"}
     draws = pd.read_parquet(first["out"] / "monte_carlo.parquet")
     assert draws.groupby("method").size().to_dict() == {"block": 50, "random_entry": 50, "trades": 50}
+    # the in-sample best's p-values say they are not adjusted; the best-of-grid null is, and decides
+    assert all("not adjusted" in res["basis"] for res in mc["methods"].values())
+    grid = mc["best_of_grid"]
+    assert grid["n"] == len(grid["null"]) == 19 and grid["n_combinations"] == len(first["sweep"])
+    assert grid["observed"] == pytest.approx(first["sweep"]["sharpe"].max())
+    assert grid["p_value"] == pytest.approx((1 + sum(v is not None and v >= grid["observed"]
+                                                     for v in grid["null"])) / 20)
+    v = first["metrics"]["verdict"]
+    assert v["permutation_p_value"] == pytest.approx(grid["p_value"]) and v["p_value_basis"] == "best-of-grid null"
+    assert f"best-of-grid null p-value {grid['p_value']:.3f}" in first["proc"].stdout
 
 
 def test_heatmaps_are_one_offline_page_per_parameter_pair(first):
