@@ -179,6 +179,94 @@ def add_cost_flags(p) -> None:
                    help="equity before the first bar, in the instrument's currency (default 100,000)")
 
 
+def add_strategy_flags(p) -> None:
+    """The probability-threshold strategy, its stops and the daily limits: one definition for every
+    runner.  One convention for "off": 0 turns off each stop, the time stop and each limit (the
+    default), and ``--long-only`` / ``--no-long-only`` is the one switch of the short side."""
+    g = p.add_argument_group("strategy and risk")
+    g.add_argument("--long-threshold", type=number("--long-threshold", 0.5, 1.0), default=0.55,
+                   help="go long when the probability is at least this, in [0.5, 1] (default 0.55)")
+    g.add_argument("--short-threshold", type=number("--short-threshold", 0.0, 0.5, strict_hi=True), default=0.45,
+                   help="go short when the probability is at most this, in [0, 0.5) (default 0.45)")
+    g.add_argument("--long-only", action=argparse.BooleanOptionalAction, default=False,
+                   help="never short (default: long and short)")
+    g.add_argument("--min-holding", type=positive_int("--min-holding"), default=1,
+                   help="decision bars a side is kept at least (default 1)")
+    g.add_argument("--flat-bars-before-close", type=whole("--flat-bars-before-close", 0), default=1,
+                   help="decide flat this many bars before the session close, so the exit fills inside the "
+                        "session (default 1; 0: hold to the last bar, where the engines close what is open at "
+                        "the session's last close)")
+    g.add_argument("--sl-atr", type=number("--sl-atr", 0), default=0.0,
+                   help="stop loss in ATRs of the decision bar (default 0: none)")
+    g.add_argument("--tp-atr", type=number("--tp-atr", 0), default=0.0,
+                   help="take profit in ATRs (default 0: none)")
+    g.add_argument("--trail-atr", type=number("--trail-atr", 0), default=0.0,
+                   help="trailing stop in ATRs (default 0: none)")
+    g.add_argument("--max-bars", type=whole("--max-bars", 0), default=0,
+                   help="time stop: bars a position is held at most (default 0: none)")
+    g.add_argument("--atr-window", type=positive_int("--atr-window"), default=14,
+                   help="bars of the ATR the stops are measured in (default 14)")
+    g.add_argument("--max-daily-loss", type=number("--max-daily-loss", 0), default=0.0,
+                   help="stop trading for the session after losing this much currency (default 0: no limit)")
+    g.add_argument("--max-trades-per-day", type=whole("--max-trades-per-day", 0), default=0,
+                   help="entries per session at most (default 0: no limit)")
+
+
+def strategy_of(args):
+    """The :class:`~strategies.ProbabilityThresholdStrategy` of :func:`add_strategy_flags`."""
+    from strategies import ProbabilityThresholdStrategy
+
+    return ProbabilityThresholdStrategy(long_threshold=args.long_threshold, short_threshold=args.short_threshold,
+                                        min_holding=args.min_holding,
+                                        flat_bars_before_close=args.flat_bars_before_close,
+                                        allow_short=not args.long_only)
+
+
+def stops_of(args):
+    """The :class:`~engines.simulate.Stops` of :func:`add_strategy_flags` (0: none)."""
+    from engines.simulate import Stops
+
+    return Stops(sl_atr=args.sl_atr or None, tp_atr=args.tp_atr or None, trail_atr=args.trail_atr or None,
+                 max_bars=args.max_bars or None, atr_window=args.atr_window)
+
+
+def limits_of(args):
+    """The :class:`~risk.limits.DailyLimits` of :func:`add_strategy_flags` (0: no limit)."""
+    from risk.limits import DailyLimits
+
+    return DailyLimits(max_daily_loss=args.max_daily_loss or None,
+                       max_trades_per_day=args.max_trades_per_day or None)
+
+
+def add_execution_flags(p, *, where: str) -> None:
+    """Market impact and the participation cap: costs only backtrader models (``where`` says when
+    it runs, e.g. "with --engine backtrader").  0 / no value: none."""
+    g = p.add_argument_group("backtrader execution")
+    g.add_argument("--impact", type=number("--impact", 0), default=0.0,
+                   help=f"square-root market impact coefficient k, {where} (default 0: none)")
+    g.add_argument("--participation", type=number("--participation", 0, 1, strict_lo=True),
+                   help=f"fill at most this fraction of each bar's volume, the rest carried, {where} "
+                        "(default: no cap)")
+
+
+def execution_of(args) -> dict:
+    """``impact`` / ``participation`` keyword arguments of :func:`engines.bt.run_backtrader` (only
+    those set)."""
+    from engines.bt import Participation, SquareRootImpact
+
+    kw = {}
+    if args.impact:
+        kw["impact"] = SquareRootImpact(args.impact)
+    if args.participation is not None:
+        kw["participation"] = Participation(args.participation)
+    return kw
+
+
+def add_seed_flag(g, what: str) -> None:
+    """``--seed``, the same in every runner."""
+    g.add_argument("--seed", metavar="N", type=whole("--seed", 0), default=0, help=f"seed of {what} (default 0)")
+
+
 def number(name, lo=None, hi=None, *, strict_lo=False, strict_hi=False):
     """argparse type: a finite number in ``[lo, hi]`` (open at an end with ``strict_lo`` /
     ``strict_hi``), naming the flag."""

@@ -2,6 +2,7 @@
 
     python -m runners.features                       # the bundled WDO sample
     python -m runners.features --data bars.csv.gz --symbol WDO --label fixed_horizon --horizon 15
+    python -m runners.features --config runs/features-x/config.toml --n-features 10   # same run, one change
 
 Writes to ``--out`` (default ``runs/features-<time>``):
 
@@ -11,7 +12,10 @@ Writes to ``--out`` (default ``runs/features-<time>``):
   their importances and correlation clusters;
 - ``data_report.json``: what was loaded, validated, rolled and skipped;
 - ``feature_catalog.csv``: the documentation of every feature;
-- ``run.log``.
+- ``config.toml`` (``--config config.toml`` reproduces the run) and ``run.log``.
+
+Every file is written atomically (a temporary file, then a rename), so an
+interrupted run never leaves a half-written one.
 
 Selection is fit on the first ``--train-frac`` of the sessions; training
 labels whose end time ``t1`` reaches into the held-out sessions are purged
@@ -31,8 +35,9 @@ from ml.data import bars_calendar, sample_path
 from ml.exceptions import ParameterError
 from ml.features import FEATURE_GROUPS, FeatureSelector, available_features, bagging_share, build_features, feature_catalog, usable_rows
 from ml.labels import fixed_horizon_labels, triple_barrier_labels, uniqueness_weights
-from runners._cli import OneLineParser, atomic_write_json, default_out, prepare_out, run_cli
-from runners._pipeline import add_data_flags, data_options, load_instrument, positive_int
+from runners._cli import OneLineParser, atomic_output, atomic_write_json, default_out, prepare_out, run_cli
+from runners._config import parse_args_with_config, write_toml
+from runners._pipeline import add_data_flags, add_seed_flag, data_options, load_instrument, number, positive_int
 
 LABELS = ("triple_barrier", "fixed_horizon")
 SELECTORS = ("mdi", "permutation", "mutual_info")
@@ -53,27 +58,32 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m runners.features",
         description="Load and validate bars, build causal features and labels, and select features "
                     "on the training sessions. With no arguments it runs on the bundled WDO sample.")
+    p.add_argument("--config", metavar="FILE", help="TOML file of settings (flag names with underscores); flags "
+                                                    "override it")
     add_data_flags(p)
     p.add_argument("--groups", help=f"comma-separated feature groups (default all: {','.join(FEATURE_GROUPS)})")
     p.add_argument("--label", default="triple_barrier", choices=LABELS)
     p.add_argument("--horizon", type=positive_int("--horizon"), default=30,
                    help="bars to the vertical barrier / fixed horizon (default 30)")
-    p.add_argument("--threshold", type=float, default=0.0,
+    p.add_argument("--threshold", type=number("--threshold", 0), default=0.0,
                    help="fixed_horizon: round-trip cost as a log return (default 0)")
-    p.add_argument("--pt", type=float, default=1.0, help="triple_barrier: profit barrier in volatility units")
-    p.add_argument("--sl", type=float, default=1.0, help="triple_barrier: stop barrier in volatility units")
+    p.add_argument("--pt", type=number("--pt", 0, strict_lo=True), default=1.0,
+                   help="triple_barrier: profit barrier in volatility units (default 1)")
+    p.add_argument("--sl", type=number("--sl", 0, strict_lo=True), default=1.0,
+                   help="triple_barrier: stop barrier in volatility units (default 1)")
     p.add_argument("--n-features", type=positive_int("--n-features"), default=20)
     p.add_argument("--selector", default="mdi", choices=SELECTORS)
     p.add_argument("--train-frac", type=_fraction, default=0.7,
                    help="share of sessions used to select features (default 0.7)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed_flag(p, "the selection forest")
     p.add_argument("--out", help="output folder (default runs/features-<time>)")
     p.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
     return p
 
 
 def main(argv=None) -> Path:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parse_args_with_config(parser, argv)
     t_start = time.perf_counter()
     data = args.data or [str(sample_path("wdo"))]
     out = Path(args.out) if args.out else default_out("features")
@@ -129,9 +139,12 @@ def _run(args, data, out, log, t_start) -> Path:
 
     feats = X.copy()
     feats.insert(0, "session", session)
-    feats.to_parquet(out / "features.parquet")
-    labels.to_parquet(out / "labels.parquet")
-    feature_catalog().to_csv(out / "feature_catalog.csv")
+    with atomic_output(out / "features.parquet") as tmp:
+        feats.to_parquet(tmp)
+    with atomic_output(out / "labels.parquet") as tmp:
+        labels.to_parquet(tmp)
+    with atomic_output(out / "feature_catalog.csv") as tmp:
+        feature_catalog().to_csv(tmp)
     atomic_write_json(out / "selection.json", {
         "selected": selected, "method": args.selector, "n_features": args.n_features,
         "importance": {k: float(selector.importances_[k]) for k in selected},
@@ -143,6 +156,11 @@ def _run(args, data, out, log, t_start) -> Path:
                    "label": args.label, "label_counts": {str(k): int(v) for k, v in counts.items()},
                    "sessions": n_sessions, "seconds": round(time.perf_counter() - t_start, 2)})
     atomic_write_json(out / "data_report.json", report)
+    settings = {k: v for k, v in vars(args).items() if k not in ("config", "out", "quiet")}
+    settings["data"] = [str(Path(d).resolve()) for d in data]
+    write_toml(out / "config.toml", settings,
+               header="Settings of this run; `python -m runners.features --config config.toml --out DIR` "
+                      "reproduces it (flags override the file).")
     log.info("done in %.1f s; results in %s", time.perf_counter() - t_start, out.resolve())
     print(f"results: {out.resolve()}")
     return out

@@ -67,9 +67,10 @@ from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic
     prepare_out, run_cli
 from runners._config import KeyValue, flags_given, parse_args_with_config, write_toml
 from runners._report import evidence_html, verdict_line
-from runners._pipeline import add_cost_flags, add_data_flags, assumptions, code_version, contract_of, contracts_of, \
-    costs_of, data_options, file_hash, library_versions, load_instrument, log_assumptions, n_jobs, number, \
-    positive_int, signal_probability, whole
+from runners._pipeline import add_cost_flags, add_data_flags, add_execution_flags, add_seed_flag, \
+    add_strategy_flags, assumptions, code_version, contract_of, contracts_of, costs_of, data_options, execution_of, \
+    file_hash, library_versions, limits_of, load_instrument, log_assumptions, n_jobs, positive_int, \
+    signal_probability, stops_of, strategy_of, whole
 
 #: Grid of a run with no ``--grid``: 5 x 3 x 3 = 45 combinations.
 DEFAULT_GRID = "long_threshold=0.52:0.60:0.02,min_holding=5,10,20,sl_atr=0,1.5,3"
@@ -133,30 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 200; 0: none)")
     g.add_argument("--chunk-size", metavar="N", type=positive_int("--chunk-size"), default=64,
                    help="combinations per saved chunk (default 64); a rerun reuses finished chunks")
-    g = p.add_argument_group("strategy and stops not swept")
-    g.add_argument("--long-threshold", type=number("--long-threshold", 0.5, 1.0), default=0.55,
-                   help="long where p >= this (default 0.55)")
-    g.add_argument("--short-threshold", type=number("--short-threshold", 0.0, 0.5, strict_hi=True), default=0.45,
-                   help="short where p <= this (default 0.45)")
-    g.add_argument("--min-holding", type=positive_int("--min-holding"), default=1,
-                   help="decision bars a side is kept (default 1)")
-    g.add_argument("--flat-bars-before-close", type=whole("--flat-bars-before-close", 0), default=1,
-                   help="be flat this many bars before each session close (default 1)")
-    g.add_argument("--long-only", action="store_true", help="never go short")
-    g.add_argument("--sl-atr", type=number("--sl-atr", 0), default=0.0, help="stop in ATRs (default 0: none)")
-    g.add_argument("--tp-atr", type=number("--tp-atr", 0), default=0.0, help="take in ATRs (default 0: none)")
-    g.add_argument("--trail-atr", type=number("--trail-atr", 0), default=0.0,
-                   help="trailing stop in ATRs (default 0: none)")
-    g.add_argument("--max-bars", type=whole("--max-bars", 0), default=0, help="time stop in bars (default 0: none)")
-    g.add_argument("--atr-window", type=positive_int("--atr-window"), default=14, help="ATR window (default 14)")
+    add_strategy_flags(p)       # the values of the parameters not swept
     add_cost_flags(p)
-    g = p.add_argument_group("backtrader re-run only")
-    g.add_argument("--impact", type=number("--impact", 0), default=0.0,
-                   help="square-root market impact coefficient k (default 0: none)")
-    g.add_argument("--participation", type=number("--participation", 0, 1, strict_lo=True),
-                   help="at most this fraction of a bar's volume fills, the rest carries (default: no cap)")
+    add_execution_flags(p, where="in the backtrader re-run of the best combination only")
     g = p.add_argument_group("run")
-    g.add_argument("--seed", metavar="N", type=whole("--seed", 0), default=0, help="seed of the model and Monte Carlo")
+    add_seed_flag(g, "the model, the Monte Carlo draws and the best-of-grid null")
     g.add_argument("--n-jobs", metavar="N", type=n_jobs, default=1, help="joblib workers for chunks, folds and draws")
     g.add_argument("--out", metavar="DIR", help="output folder (default runs/sweep-<time>); the same folder resumes")
     g.add_argument("--ledger", metavar="FILE",
@@ -194,15 +176,7 @@ def parse_grid(spec: str) -> dict[str, list]:
 
 
 def _base_configs(args):
-    from engines.simulate import Stops
-    from strategies import ProbabilityThresholdStrategy
-
-    strategy = ProbabilityThresholdStrategy(
-        long_threshold=args.long_threshold, short_threshold=args.short_threshold, min_holding=args.min_holding,
-        flat_bars_before_close=args.flat_bars_before_close, allow_short=not args.long_only)
-    stops = Stops(sl_atr=args.sl_atr or None, tp_atr=args.tp_atr or None, trail_atr=args.trail_atr or None,
-                  max_bars=args.max_bars or None, atr_window=args.atr_window)
-    return strategy, stops
+    return strategy_of(args), stops_of(args)
 
 
 def combo_configs(params: dict, strategy, stops):
@@ -607,13 +581,15 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     sizing = Sizing(contracts=contracts_of(args, instrument))
     used = assumptions(instrument, cal, costs, sizing.contracts, bars)
     log_assumptions(log, used)
-    kw = dict(strategy=strategy, stops=stops, contract=contract, sizing=sizing, costs=costs,
+    limits = limits_of(args)
+    kw = dict(strategy=strategy, stops=stops, contract=contract, sizing=sizing, costs=costs, limits=limits,
               initial_equity=args.initial_equity, calendar=args.calendar)
     settings = {
         "data_hash": report["data_hash"], "symbol": args.symbol, "calendar": args.calendar, "tz": args.tz,
         "proba_hash": pinfo["proba_hash"], "contract": instrument.summary(), "costs": dataclasses.asdict(costs),
         "sizing": dataclasses.asdict(sizing), "initial_equity": args.initial_equity,
-        "strategy": strategy.get_params(), "stops": dataclasses.asdict(stops), "engine_code": source_hash(*_SWEEP_CODE),
+        "strategy": strategy.get_params(), "stops": dataclasses.asdict(stops), "limits": dataclasses.asdict(limits),
+        "engine_code": source_hash(*_SWEEP_CODE),
     }
     t0 = time.perf_counter()
     result, counters = run_sweep(oos, proba, grid, kw, settings, out, chunk_size=args.chunk_size,
@@ -717,14 +693,12 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
 
     t0 = time.perf_counter()
     strat_b, stops_b = combo_configs(best, strategy, stops)
-    same_costs = args.impact == 0 and args.participation is None
-    from engines.bt import Participation, SquareRootImpact, run_backtrader
+    same_costs = not args.impact and args.participation is None
+    from engines.bt import run_backtrader
 
     sides = strat_b.sides(proba, oos, calendar=args.calendar)
-    final = run_backtrader(oos, sides, contract=contract, costs=costs, sizing=sizing, stops=stops_b,
-                           initial_equity=args.initial_equity, calendar=args.calendar,
-                           impact=SquareRootImpact(args.impact) if args.impact else None,
-                           participation=Participation(args.participation) if args.participation else None)
+    final = run_backtrader(oos, sides, contract=contract, costs=costs, sizing=sizing, stops=stops_b, limits=limits,
+                           initial_equity=args.initial_equity, calendar=args.calendar, **execution_of(args))
     engine = "backtrader"
     check = _trade_check(sim, final)
     check["same_costs"] = same_costs
@@ -753,7 +727,7 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
         log.warning("no tearsheet: %s", exc)
     timings["tearsheet"] = time.perf_counter() - t0
 
-    evidence = _evidence(args, oos, proba, labels, cal, sides, stops_b, contract, sizing, final, ovf,
+    evidence = _evidence(args, oos, proba, labels, cal, sides, stops_b, limits, contract, sizing, final, ovf,
                          int(ovf.get("n_trials", result.attrs["n_trials"])), instrument,
                          mc.get("best_of_grid", {}).get("p_value"))
     t0 = time.perf_counter()
@@ -813,7 +787,7 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     return out
 
 
-def _evidence(args, oos, proba, labels, cal, sides, stops, contract, sizing, final, ovf, n_trials,
+def _evidence(args, oos, proba, labels, cal, sides, stops, limits, contract, sizing, final, ovf, n_trials,
               instrument, p_value=None) -> dict:
     """The verdict on the best combination: its net result (backtrader), the same sides without
     fees or slippage, the traded probability's AUC (when the predictions carry labels), the
@@ -826,7 +800,7 @@ def _evidence(args, oos, proba, labels, cal, sides, stops, contract, sizing, fin
     else:
         auc = {"auc": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "level": 0.95, "n": 0,
                "n_up": 0, "n_sessions": 0, "bootstrap": "not measured: the predictions carry no `label` column"}
-    _, summary = frictionless_run(oos, sides, contract=contract, sizing=sizing, stops=stops,
+    _, summary = frictionless_run(oos, sides, contract=contract, sizing=sizing, stops=stops, limits=limits,
                                   initial_equity=args.initial_equity, calendar=args.calendar)
     round_trips = summary.pop("round_trips")
     # the best of the grid was chosen in-sample: a frictionless PSR of that one combination is not

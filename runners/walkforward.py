@@ -51,13 +51,12 @@ import pandas as pd
 
 from engines.metrics import daily_returns
 from engines.overfit import deflated_sharpe_ratio
-from engines.simulate import Sizing, Stops, simulate
+from engines.simulate import Sizing, simulate
 from ml.data import bars_calendar
 from ml.exceptions import ParameterError
 from ml.features import FEATURE_GROUPS, build_features, feature_catalog
 from ml.registry import TrialLedger, data_fingerprint
 from ml.training import WalkForwardConfig, train_walkforward
-from risk.limits import DailyLimits
 from runners._cli import (
     OneLineParser,
     atomic_output,
@@ -71,6 +70,9 @@ from runners._config import KeyValue, comma_list, parse_args_with_config, write_
 from runners._pipeline import (
     add_cost_flags,
     add_data_flags,
+    add_execution_flags,
+    add_seed_flag,
+    add_strategy_flags,
     assumptions,
     code_version,
     contract_of,
@@ -78,13 +80,17 @@ from runners._pipeline import (
     costs_of,
     data_options,
     directional_probability,
+    execution_of,
     library_versions,
+    limits_of,
     load_instrument,
     log_assumptions,
     n_jobs,
     number,
     positive_int,
     signal_probability,
+    stops_of,
+    strategy_of,
     whole,
 )
 from runners._report import (
@@ -98,7 +104,6 @@ from runners._report import (
     scorecard,
     verdict_line,
 )
-from strategies import ProbabilityThresholdStrategy
 
 MODELS = ("catboost", "logistic", "random_forest", "svm", "mlp", "lstm", "transformer", "ensemble")
 LABELS = ("triple_barrier", "fixed_horizon")
@@ -163,33 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Optuna trials per fold on an inner purged K-fold (default 0: no tuning)")
     g.add_argument("--tune-scoring", default="log_loss", choices=("log_loss", "sharpe", "accuracy"))
     g.add_argument("--storage", help="Optuna storage URL shared by workers, e.g. sqlite:///tune.db")
-    g = p.add_argument_group("strategy and risk")
-    g.add_argument("--long-threshold", type=number("--long-threshold", 0.5, 1.0), default=0.55,
-                   help="go long when the probability is at least this, in [0.5, 1] (default 0.55)")
-    g.add_argument("--short-threshold", type=number("--short-threshold", 0.0, 0.5, strict_hi=True), default=0.45,
-                   help="go short when the probability is at most this, in [0, 0.5) (default 0.45)")
-    g.add_argument("--long-only", action=argparse.BooleanOptionalAction, default=False,
-                   help="never short (default: long and short)")
-    g.add_argument("--min-holding", type=positive_int("--min-holding"), default=1,
-                   help="bars a position is held at least (default 1)")
-    g.add_argument("--flat-bars-before-close", type=whole("--flat-bars-before-close", 1), default=1,
-                   help="be flat this many bars before the session close (default 1)")
-    g.add_argument("--sl-atr", type=number("--sl-atr", 0, strict_lo=True), help="stop loss in ATRs")
-    g.add_argument("--tp-atr", type=number("--tp-atr", 0, strict_lo=True), help="take profit in ATRs")
-    g.add_argument("--trail-atr", type=number("--trail-atr", 0, strict_lo=True), help="trailing stop in ATRs")
-    g.add_argument("--max-bars", type=positive_int("--max-bars"), help="time stop: bars held at most")
-    g.add_argument("--max-daily-loss", type=number("--max-daily-loss", 0, strict_lo=True),
-                   help="stop trading for the session after losing this much currency")
-    g.add_argument("--max-trades-per-day", type=positive_int("--max-trades-per-day"))
+    add_strategy_flags(p)
     add_cost_flags(p)
     g = p.add_argument_group("engine")
     g.add_argument("--engine", default="vectorbt", choices=ENGINES,
                    help="vectorbt: the numba simulator, cross-checked against a vectorbt Portfolio; "
                         "backtrader: event-driven, with --participation / --impact (default vectorbt)")
-    g.add_argument("--participation", type=number("--participation", 0, 1, strict_lo=True),
-                   help="backtrader: fill at most this fraction of each bar's volume (rest carried)")
-    g.add_argument("--impact", type=number("--impact", 0),
-                   help="backtrader: square-root market impact coefficient k")
+    add_execution_flags(p, where="with --engine backtrader")
     g = p.add_argument_group("run")
     g.add_argument("--n-trials", type=positive_int("--n-trials"),
                    help="trials compared so far, for the deflated Sharpe ratio, when more than the ledger "
@@ -210,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="permutation test: re-run the whole walk-forward on N within-session permutations of "
                         "the bars (joblib, --n-jobs; checkpointed) for p-values of the Sharpe ratio and the "
                         "traded AUC (default 0: not run)")
-    g.add_argument("--seed", type=whole("--seed", 0), default=0)
+    add_seed_flag(g, "the model, the splits' bootstraps and the permutations")
     g.add_argument("--n-jobs", type=n_jobs, default=1, help="folds trained in parallel (joblib; -1: all cores)")
     g.add_argument("--out", help="output folder (default runs/walkforward-<time>); rerun to resume")
     g.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
@@ -220,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_args(args) -> None:
     if args.engine != "backtrader":
         for flag in ("participation", "impact"):
-            if getattr(args, flag) is not None:
+            if getattr(args, flag):
                 raise ParameterError(f"--{flag} needs --engine backtrader (the vectorized simulator has no "
                                      "volume model)")
     check_targets(args.targets or {})
@@ -350,13 +335,10 @@ def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: 
 
 def _trading(args):
     """Strategy, stops, sizing and limits from the flags, checked before any training."""
-    strategy = ProbabilityThresholdStrategy(long_threshold=args.long_threshold, short_threshold=args.short_threshold,
-                                            min_holding=args.min_holding,
-                                            flat_bars_before_close=args.flat_bars_before_close,
-                                            allow_short=not args.long_only)
-    stops = Stops(sl_atr=args.sl_atr, tp_atr=args.tp_atr, trail_atr=args.trail_atr, max_bars=args.max_bars)
+    strategy = strategy_of(args)
+    stops = stops_of(args)
     sizing = Sizing(contracts=args.contracts if args.contracts is not None else 1.0)
-    limits = DailyLimits(max_daily_loss=args.max_daily_loss, max_trades_per_day=args.max_trades_per_day)
+    limits = limits_of(args)
     for obj in (strategy, stops, sizing, limits):
         obj.kernel_args()
     return strategy, stops, sizing, limits
@@ -367,14 +349,9 @@ def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log):
                   calendar=args.calendar)
     check = {}
     if args.engine == "backtrader":
-        from engines.bt import Participation, SquareRootImpact, run_backtrader
+        from engines.bt import run_backtrader
 
-        kw = {}
-        if args.participation is not None:
-            kw["participation"] = Participation(args.participation)
-        if args.impact is not None:
-            kw["impact"] = SquareRootImpact(args.impact)
-        res = run_backtrader(oos, sides, limits=limits, **common, **kw)
+        res = run_backtrader(oos, sides, limits=limits, **common, **execution_of(args))
     else:
         res = simulate(oos, sides, limits=limits, **common)
         from engines.vbt import to_vectorbt_portfolio

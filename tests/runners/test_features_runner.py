@@ -27,8 +27,10 @@ def test_no_arguments_runs_on_the_bundled_sample_and_says_where(default_run):
     out = Path(proc.stdout.strip().split("results: ")[-1])
     assert out.parent == (cwd / "runs").resolve() and out.name.startswith("features-")
     for name in ("features.parquet", "labels.parquet", "selection.json", "data_report.json",
-                 "feature_catalog.csv", "run.log"):
+                 "feature_catalog.csv", "config.toml", "run.log"):
         assert (out / name).is_file(), name
+    # every file went through a temporary name and a rename: none is left behind
+    assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
 
 
 def test_outputs_are_consistent(default_run):
@@ -62,6 +64,23 @@ def test_same_seed_same_selection(default_run, tmp_path):
     assert json.loads((tmp_path / "again" / "selection.json").read_text())["selected"] == first["selected"]
 
 
+def test_config_file_reproduces_the_run_and_flags_override_it(default_run, tmp_path):
+    import tomllib
+
+    proc, _ = default_run
+    out = Path(proc.stdout.strip().split("results: ")[-1])
+    first = json.loads((out / "selection.json").read_text())
+    cfg = tomllib.loads((out / "config.toml").read_text())
+    assert cfg["n_features"] == 20 and cfg["seed"] == 0 and Path(cfg["data"][0]).is_file()
+    same = run(["--quiet", "--config", str(out / "config.toml"), "--out", str(tmp_path / "same")], tmp_path)
+    assert same.returncode == 0, same.stderr
+    assert json.loads((tmp_path / "same" / "selection.json").read_text())["selected"] == first["selected"]
+    fewer = run(["--quiet", "--config", str(out / "config.toml"), "--n-features", "5", "--out",
+                 str(tmp_path / "fewer")], tmp_path)
+    assert fewer.returncode == 0, fewer.stderr
+    assert len(json.loads((tmp_path / "fewer" / "selection.json").read_text())["selected"]) == 5
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--data", "no/such/file.csv"], "no/such/file.csv"),
     (["--horizon", "0"], "--horizon"),
@@ -70,6 +89,9 @@ def test_same_seed_same_selection(default_run, tmp_path):
     (["--calendar", "B4"], "Did you mean 'B3'"),
     (["--symbol", "WIN"], "`symbol` 'WIN' is not in the data"),
     (["--groups", "momentun"], "Did you mean 'momentum'"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--pt", "0"], "--pt must be a finite number > 0"),
+    (["--config", "missing.toml"], "--config missing.toml: no such file"),
 ])
 def test_user_errors_are_one_line_and_exit_2(tmp_path, args, needle):
     proc = run(["--quiet", "--out", str(tmp_path / "o"), *args], tmp_path)
