@@ -44,6 +44,7 @@ from ml._checks import check_bool, check_int, check_real
 from ml.exceptions import ParameterError
 from ml.models._base import BaseClassifierAdapter, atomic_dump
 from ml.models._sequences import make_windows
+from ml.models._sklearn import check_not_continuous
 
 __all__ = ["LSTMModel", "TransformerModel"]
 
@@ -245,6 +246,7 @@ class _SequenceClassifier(BaseClassifierAdapter):
         labelled = ~np.isnan(y) if y.dtype.kind == "f" else np.ones(n, dtype=bool)
         if not labelled.any():
             raise ParameterError("`y` has no labels (all NaN).")
+        check_not_continuous(y[labelled])
         self.classes_ = np.unique(y[labelled])
         if self.classes_.size < 2:
             raise ParameterError(f"`y` must hold at least 2 classes, got {self.classes_.tolist()}.")

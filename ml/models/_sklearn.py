@@ -37,7 +37,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ml._checks import check_bool, check_int, check_real
 from ml.exceptions import DataQualityWarning, ParameterError
@@ -101,16 +102,21 @@ def check_X(X, *, name: str = "X"):
                 except (TypeError, ValueError) as exc:
                     raise TypeError(f"`{name}` must hold numbers only, got an object array "
                                     f"with non-numeric values ({exc}).") from None
+            elif arr.dtype.kind == "c":
+                raise ParameterError(f"Complex data not supported: `{name}` has dtype {arr.dtype}; features "
+                                     "must be real numbers.")
             else:
                 raise TypeError(f"`{name}` must be numeric, got dtype {arr.dtype}.")
         arr = arr.astype(np.float64, copy=False)
     if arr.ndim != 2:
-        hint = f"; use `{name}.reshape(-1, 1)` for one feature" if arr.ndim == 1 else ""
+        hint = (f"; Reshape your data with `{name}.reshape(-1, 1)` for one feature or `{name}.reshape(1, -1)` "
+                "for one sample") if arr.ndim == 1 else ""
         raise ParameterError(f"`{name}` must be 2-D of shape (n_samples, n_features), "
                              f"got {arr.ndim}-D with shape {arr.shape}{hint}.")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ParameterError(f"`{name}` must have at least one row and one column, got shape "
-                             f"{arr.shape}.")
+        what = (f"0 sample(s) (shape={arr.shape}) while a minimum of 1 is required" if arr.shape[0] == 0 else
+                f"0 feature(s) (shape={arr.shape}) while a minimum of 1 is required")
+        raise ParameterError(f"`{name}` must have at least one row and one column: found {what}.")
     inf = np.isinf(arr)
     if inf.any():
         rows, cols = np.nonzero(inf)
@@ -121,10 +127,12 @@ def check_X(X, *, name: str = "X"):
     return arr, names
 
 
-def check_y(y, n_samples: int, X=None):
-    """Labels ``y`` as a 1-D array aligned with ``X``; at least two classes, no missing labels."""
+def check_y(y, n_samples: int, X=None, *, estimator: str = "this classifier"):
+    """Labels ``y`` as a 1-D array aligned with ``X``; at least two classes, no missing labels,
+    class labels rather than a continuous target."""
     if y is None:
-        raise ParameterError("`y` is required: one class label per row of `X`.")
+        raise ParameterError(f"`y` is required: {estimator} requires y to be passed, but the target y is None; "
+                             "pass one class label per row of `X`.")
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ParameterError(f"`y` must be 1-D (one label per row), got a DataFrame with "
@@ -137,7 +145,7 @@ def check_y(y, n_samples: int, X=None):
                                  "or pass arrays; rows are never realigned silently.")
     arr = y.to_numpy() if isinstance(y, pd.Series) else np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
+        arr = column_or_1d(arr, warn=True)     # scikit-learn's DataConversionWarning for a column vector
     if arr.ndim != 1:
         raise ParameterError(f"`y` must be 1-D (one label per row), got shape {arr.shape}.")
     if len(arr) != n_samples:
@@ -157,9 +165,20 @@ def check_y(y, n_samples: int, X=None):
         raise TypeError(f"`y` labels must be mutually comparable (e.g. all numbers or all "
                         f"strings): {exc}") from None
     if len(classes) < 2:
-        raise ParameterError(f"`y` must hold at least 2 classes, got only {classes.tolist()}; "
+        raise ParameterError(f"`y` must hold at least 2 classes, got 1 class {classes.tolist()}; "
                              "a classifier cannot learn from a single label.")
+    check_not_continuous(arr)
     return classes, codes.reshape(-1).astype(np.int64)
+
+
+def check_not_continuous(y) -> None:
+    """Refuse a continuous target (e.g. float returns): a classifier would learn one class per value."""
+    arr = np.asarray(y)
+    if arr.dtype.kind in "fc" and type_of_target(arr) == "continuous":
+        raise ParameterError(f"Unknown label type: continuous. `y` holds {len(np.unique(arr))} distinct non-integer "
+                             "values (e.g. returns), not class labels; a classifier would learn one class per "
+                             "value. Label the bars first (ml.labels: triple_barrier_labels, "
+                             "fixed_horizon_labels) or pass np.sign(returns).")
 
 
 def check_sample_weight(sample_weight, n_samples: int):
@@ -227,8 +246,14 @@ class TabularClassifierAdapter(BaseClassifierAdapter, metaclass=ABCMeta):
         """
         self._check_params()
         arr, names = check_X(X)
-        classes, codes = check_y(y, arr.shape[0], X)
+        classes, codes = check_y(y, arr.shape[0], X, estimator=type(self).__name__)
         w = check_sample_weight(sample_weight, arr.shape[0])
+        if w is not None:
+            weighted = np.bincount(codes, weights=w, minlength=len(classes)) > 0
+            if weighted.sum() < 2:
+                raise ParameterError(f"`sample_weight` leaves {int(weighted.sum())} class with a positive weight "
+                                     f"({classes[weighted].tolist()} of {classes.tolist()}); a classifier needs at "
+                                     "least 2 classes that weigh something.")
         for attr in ("feature_names_in_",):
             if hasattr(self, attr):
                 delattr(self, attr)
@@ -243,8 +268,9 @@ class TabularClassifierAdapter(BaseClassifierAdapter, metaclass=ABCMeta):
         check_is_fitted(self, "classes_")
         arr, names = check_X(X)
         if arr.shape[1] != self.n_features_in_:
-            raise ParameterError(f"`X` has {arr.shape[1]} features but the model was fitted "
-                                 f"with {self.n_features_in_}.")
+            raise ParameterError(f"`X` has {arr.shape[1]} features but the model was fitted with "
+                                 f"{self.n_features_in_} (X has {arr.shape[1]} features, but {type(self).__name__} "
+                                 f"is expecting {self.n_features_in_} features as input).")
         fitted = getattr(self, "feature_names_in_", None)
         if fitted is not None and names is not None and list(fitted) != names:
             missing = [c for c in fitted if c not in names]
@@ -376,10 +402,18 @@ class LogisticModel(TabularClassifierAdapter):
         if self.clip is not None:
             steps.append(("clip", FunctionTransformer(np.clip, kw_args={"a_min": -self.clip, "a_max": self.clip})))
         pipe = Pipeline([*steps, ("model", model)])
-        fit_params = {} if sample_weight is None else {"model__sample_weight": sample_weight}
+        # the weights reach the scaler too, so a row of weight 2 counts as that row twice
+        fit_params = {} if sample_weight is None else {"model__sample_weight": sample_weight,
+                                                       "scale__sample_weight": sample_weight}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.estimator_ = pipe.fit(X, codes, **fit_params)
+
+    @property
+    def n_iter_(self) -> int:
+        """Iterations the solver ran."""
+        check_is_fitted(self, "estimator_")
+        return int(np.max(self.estimator_[-1].n_iter_))
 
     def _predict_proba_array(self, X):
         return self.estimator_.predict_proba(X)

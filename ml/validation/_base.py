@@ -154,7 +154,10 @@ def check_label_times(t1, X, n_samples: int, *, owner: str, required_for: str = 
 
     ``t1`` is either a Series indexed by each sample's start time whose
     values are the label end times, or a 1-D array of integer end positions
-    (``t1[i]`` = last sample position the label of sample ``i`` uses).
+    (``t1[i]`` = last sample position the label of sample ``i`` uses).  A
+    Series may cover more samples than ``X`` when ``X`` is a DataFrame whose
+    DatetimeIndex is a subset of ``t1.index`` (nested cross-validation: the
+    inner splitter sees the outer training rows); its rows are then taken.
     """
     if t1 is None:
         raise ParameterError(
@@ -167,8 +170,14 @@ def check_label_times(t1, X, n_samples: int, *, owner: str, required_for: str = 
         raise TypeError("`t1` must be a Series (index: sample start times, values: label end times) or a "
                         "1-D array of end positions, got a DataFrame; pass labels['t1'].")
     if isinstance(t1, pd.Series):
-        times = _series_times(t1)
         x_index = getattr(X, "index", None)
+        if (len(t1) != n_samples and isinstance(x_index, pd.DatetimeIndex) and len(x_index) == n_samples
+                and isinstance(t1.index, pd.DatetimeIndex) and t1.index.is_unique
+                and (t1.index.tz is None) == (x_index.tz is None) and bool(x_index.isin(t1.index).all())):
+            # nested cross-validation: an inner splitter built with the whole `t1` is handed the outer
+            # training rows (a DataFrame keeps its index), so take their label times
+            t1 = t1.loc[x_index]
+        times = _series_times(t1)
         if len(t1) != n_samples:
             raise ParameterError(f"`t1` must have one entry per sample of `X` ({n_samples}), got {len(t1)}; "
                                  "align it first (e.g. `t1.loc[X.index]`).")

@@ -99,3 +99,42 @@ def test_init_only_stores_arguments():
     # bad values are accepted by __init__ (sklearn convention) and rejected by split
     cv = PurgedKFold(n_splits=-1, t1=None, embargo="x")
     assert cv.n_splits == -1 and cv.embargo == "x"
+
+
+class _Recording(PurgedKFold):
+    """A PurgedKFold that remembers the rows (start times) of every split it yields."""
+
+    seen: list = []
+
+    def split(self, X, y=None, groups=None):
+        for train, test in super().split(X, y, groups):
+            _Recording.seen.append((X.index[train], X.index[test]))
+            yield train, test
+
+
+def test_nested_cross_validation_with_purged_splitters():
+    """An inner splitter built from the whole `t1` accepts the outer training subset (issue 13, item 8),
+    and purges within it: no inner training label overlaps the inner test block's label span."""
+    _Recording.seen = []
+    inner = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=_Recording(3, t1=T1))
+    scores = cross_val_score(inner, X, Y, cv=PurgedKFold(4, t1=T1))
+    assert len(scores) == 4 and np.all((scores >= 0) & (scores <= 1))
+    # 4 outer folds x (2 candidates x 3 inner folds + the refit's none): the inner splitter ran on subsets
+    assert len(_Recording.seen) >= 4 * 3
+    for train, test in _Recording.seen:
+        assert len(train) + len(test) < len(X)
+        lo, hi = test[0], T1.loc[test].max()
+        ends = T1.loc[train]
+        overlap = (train <= hi) & (ends.to_numpy() >= lo)
+        assert not overlap.any()
+
+
+def test_inner_splitter_still_refuses_rows_it_has_no_label_times_for():
+    from ml.exceptions import ParameterError
+
+    other = X.copy()
+    other.index = other.index + pd.Timedelta("30s")       # none of these start times is in t1
+    with pytest.raises(ParameterError, match="one entry per sample"):
+        list(PurgedKFold(3, t1=T1).split(other.iloc[:60]))
+    with pytest.raises(ParameterError, match="one entry per sample"):
+        list(PurgedKFold(3, t1=T1).split(X.iloc[:60].to_numpy()))     # no index: nothing to align by
