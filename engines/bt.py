@@ -147,6 +147,7 @@ import pandas as pd
 
 from engines._sim_nb import EXIT_STOP, SIZE_FIXED, SIZE_FIXED_FRACTION, _leg_cost_nb, _market_fill_nb
 from engines.metrics import periods_per_year, summarize, void_if_blown
+from engines._trades import trades_from_fills
 from engines.simulate import (
     FILL_ORDER,
     Costs,
@@ -1022,55 +1023,6 @@ def run_backtrader_live(feed, predict, *, strategy: BaseStrategy | None = None, 
 # --------------------------------------------------------------------------- records
 
 
-def _trades_from_fills(fills, n):
-    """Pair fills into trades (entry legs open or add, exit legs reduce)."""
-    rows = []
-    cur = None
-    pos = 0.0
-    for f in fills:
-        size = f["size"]
-        if pos == 0.0 or np.sign(size) == np.sign(pos):
-            if cur is None:
-                cur = dict(entry_idx=f["bar"], side=int(np.sign(size)), qty=0.0, notional=0.0, costs=0.0)
-            cur["qty"] += abs(size)
-            cur["notional"] += abs(size) * f["price"]
-            cur["costs"] += f["commission"]
-            pos += size
-            continue
-        # a reducing fill (never through zero: closes and entries are separate orders)
-        q = min(abs(size), abs(pos))
-        cur.setdefault("exit_q", 0.0)
-        cur.setdefault("exit_notional", 0.0)
-        cur["exit_q"] += q
-        cur["exit_notional"] += q * f["price"]
-        cur["costs"] += f["commission"]
-        cur["exit_idx"] = f["bar"]
-        cur["exit_reason"] = f["reason"]
-        cur["ambiguous"] = bool(cur.get("ambiguous", False) or f.get("ambiguous", False))
-        pos += size
-        if abs(pos) < 1e-12:
-            pos = 0.0
-            rows.append(cur)
-            cur = None
-    if cur is not None:
-        cur["exit_idx"] = n - 1
-        cur["exit_reason"] = "end"
-        rows.append(cur)
-    out = []
-    for t in rows:
-        entry_px = t["notional"] / t["qty"]
-        closed = t["exit_reason"] != "end"
-        exit_px = t["exit_notional"] / t["exit_q"] if closed else math.nan
-        out.append(dict(entry_idx=t["entry_idx"], exit_idx=t["exit_idx"], side=t["side"], qty=t["qty"],
-                        entry_price=entry_px, exit_price=exit_px, costs=t["costs"],
-                        exit_reason=t["exit_reason"], closed=closed,
-                        ambiguous=bool(t.get("ambiguous", False))))
-    df = pd.DataFrame(out, columns=["entry_idx", "exit_idx", "side", "qty", "entry_price", "exit_price",
-                                    "costs", "exit_reason", "closed", "ambiguous"])
-    df["ambiguous"] = df["ambiguous"].astype(bool)
-    return df
-
-
 # --------------------------------------------------------------------------- public functions
 
 
@@ -1137,21 +1089,7 @@ def _result(strat, index, close, bars_for_ppy, *, calendar, bar_minutes, risk_fr
     pos = np.asarray(strat.position_arr[:n], dtype=float)
     mult = float(spec.multiplier)
     fills = strat.fills
-    tr = _trades_from_fills(fills, n)
-    if len(tr):
-        open_rows = ~tr["closed"].to_numpy()
-        exit_px = tr["exit_price"].to_numpy().copy()
-        exit_px[open_rows] = close[n - 1]
-        tr["exit_price"] = exit_px
-        tr["gross_pnl"] = tr["side"] * tr["qty"] * mult * (tr["exit_price"] - tr["entry_price"])
-    else:
-        tr["gross_pnl"] = pd.Series(dtype=float)
-    tr["net_pnl"] = tr["gross_pnl"] - tr["costs"]
-    tr["pnl"] = tr["net_pnl"]
-    tr["commission"] = tr["costs"]
-    tr.insert(2, "entry_time", index[tr["entry_idx"].to_numpy(dtype=np.int64)])
-    tr.insert(3, "exit_time", index[tr["exit_idx"].to_numpy(dtype=np.int64)])
-    tr.index.name = "trade"
+    tr = trades_from_fills(fills, index, close, mult)
     orders = pd.DataFrame(fills, columns=["bar", "size", "price", "commission", "kind", "reason", "ambiguous"])
     orders.insert(1, "timestamp", index[orders["bar"].to_numpy(dtype=np.int64)])
 

@@ -107,7 +107,7 @@ from runners._report import (
 
 MODELS = ("catboost", "logistic", "random_forest", "svm", "mlp", "lstm", "transformer", "ensemble")
 LABELS = ("triple_barrier", "fixed_horizon")
-ENGINES = ("vectorbt", "backtrader")
+ENGINES = ("numba", "vectorbt", "backtrader")
 #: Settings that do not change results (left out of the trial key).
 _NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions", "data", "storage",
                 "ledger", "permutations", "search")
@@ -171,9 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_strategy_flags(p)
     add_cost_flags(p)
     g = p.add_argument_group("engine")
-    g.add_argument("--engine", default="vectorbt", choices=ENGINES,
-                   help="vectorbt: the numba simulator, cross-checked against a vectorbt Portfolio; "
-                        "backtrader: event-driven, with --participation / --impact (default vectorbt)")
+    g.add_argument("--engine", default="numba", choices=ENGINES,
+                   help="numba: the simulator (every option), its fills cross-checked as a vectorbt Portfolio; "
+                        "vectorbt: vectorbt's own order execution, one Portfolio row per bar (market orders "
+                        "and the session backstop only: no stops, limits or sizing other than fixed); "
+                        "backtrader: event-driven, with --participation / --impact (default numba)")
     add_execution_flags(p, where="with --engine backtrader")
     g = p.add_argument_group("run")
     g.add_argument("--n-trials", type=positive_int("--n-trials"),
@@ -208,6 +210,14 @@ def _check_args(args) -> None:
             if getattr(args, flag):
                 raise ParameterError(f"--{flag} needs --engine backtrader (the vectorized simulator has no "
                                      "volume model)")
+    if args.engine == "vectorbt":
+        from engines.engine import Execution, Rules, VectorbtEngine
+
+        missing = VectorbtEngine.unsupported(Execution(), Rules(stops=stops_of(args), limits=limits_of(args)))
+        if missing:
+            raise ParameterError(f"--engine vectorbt cannot execute {', '.join(missing)} (vectorbt fills market "
+                                 "orders at the open and the session backstop only); use --engine numba or "
+                                 "--engine backtrader")
     check_targets(args.targets or {})
 
 
@@ -352,6 +362,17 @@ def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log):
         from engines.bt import run_backtrader
 
         res = run_backtrader(oos, sides, limits=limits, **common, **execution_of(args))
+    elif args.engine == "vectorbt":
+        from engines.engine import Execution, Rules, VectorbtEngine
+
+        res = VectorbtEngine().run(oos, sides, Execution(contract=contract, costs=costs,
+                                                         initial_equity=args.initial_equity, calendar=args.calendar),
+                                   Rules(sizing=sizing, stops=stops, limits=limits))
+        pf = res.meta.pop("portfolio")
+        check = {"vectorbt_cash_buffer": res.meta["cash_buffer"],
+                 "vectorbt_stats": {k: (float(v) if isinstance(v, (int, float, np.floating)) else str(v))
+                                    for k, v in pf.stats(settings=res.meta["stats_settings"]).items()}}
+        log.info("vectorbt executed the run (Portfolio.from_order_func, one row per bar)")
     else:
         res = simulate(oos, sides, limits=limits, **common)
         from engines.vbt import to_vectorbt_portfolio

@@ -84,6 +84,7 @@ def test_metrics_json_holds_backtest_model_and_overfitting_figures(fast_run):
     assert dd["measured"] == pytest.approx(abs(m["max_drawdown"])) and dd["met"] == (dd["measured"] <= 0.03)
     assert m["latency"]["decisions"] == 5 and m["kpi"]["decision_latency_ms"]["status"] in ("met", "not met")
     assert 0.0 <= m["model"]["brier"] <= 1.0 and 0.0 <= m["model"]["brier_traded"] <= 1.0
+    assert m["engine"]["name"] == "numba"                        # the default engine, named as what it is
     assert m["engine"]["vectorbt_max_equity_diff_rel"] < 1e-9   # vectorbt Portfolio agrees with the fills
 
 
@@ -183,6 +184,18 @@ def test_backtrader_engine_with_participation(fast_run, small_csv, tmp_path):
     assert json.loads((out / "run.json").read_text())["resumed_folds"] == [0, 1]   # training reused
 
 
+def test_vectorbt_engine_is_vectorbt(fast_run, small_csv, tmp_path):
+    """--engine vectorbt runs vectorbt's own order execution; its pf.stats() is the report's numbers."""
+    out, _, cwd = fast_run
+    proc = run(["--data", str(small_csv), "--out", str(out), *FAST, "--engine", "vectorbt"], cwd)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["engine"]["name"] == "vectorbt" and m["engine"]["vectorbt_cash_buffer"] == 0.0
+    stats = m["engine"]["vectorbt_stats"]
+    assert stats["Sharpe Ratio"] == pytest.approx(m["sharpe"], rel=1e-9)
+    assert stats["Total Return [%]"] == pytest.approx(100 * m["total_return"], rel=1e-9)
+
+
 def in_process(args, capsys):
     """The runner's main in this process (no interpreter start): exit code and stderr."""
     from runners._cli import run_cli
@@ -202,6 +215,7 @@ def in_process(args, capsys):
     (["--long-threshold", "0.4"], "--long-threshold must be a finite number >= 0.5 and <= 1"),
     (["--short-threshold", "0.5"], "--short-threshold must be a finite number >= 0 and < 0.5"),
     (["--participation", "0.1"], "--participation needs --engine backtrader"),
+    (["--engine", "vectorbt", "--sl-atr", "2"], "--engine vectorbt cannot execute stops"),
     (["--n-jobs", "0"], "--n-jobs"),
     (["--config", "missing.toml"], "--config missing.toml: no such file"),
     (["--seed", "-1"], "--seed must be >= 0"),

@@ -1,0 +1,190 @@
+"""The engine contract: every engine gives the same fills, trades and equity for the same run (issue 13, item 1).
+
+:class:`EngineContract` holds the cases; each engine runs them through one fixture
+(``engine``).  Adding an engine means adding one class with that fixture.  The cases are
+hand-computed fills from ``../shared/PITFALLS.md`` (next-open fills, slippage clipped to the
+bar, commission on both legs with the multiplier, reversals, the session backstop and its
+re-arm, a position open at the end) and a real-bar run compared with the numba simulator by
+:func:`engines.engine.compare`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engines.engine import (ENGINES, BacktraderEngine, Engine, Execution, NumbaEngine, Rules, VectorbtEngine,
+                            compare, get_engine)
+from engines.simulate import Costs, Sizing, Stops
+from ml.data import continuous_contract, load_bars, sample_path
+from ml.exceptions import ParameterError
+from risk.limits import DailyLimits
+from strategies import ProbabilityThresholdStrategy
+
+COSTS = Costs(commission_per_contract=1.5, slippage_ticks=1)       # WDO: tick 0.5 point, R$10 per point
+HAND = Execution(contract="WDO", costs=COSTS, calendar="B3", bar_minutes=1)
+
+
+def _bars(rows, start="2025-02-03 10:00", index=None):
+    idx = index if index is not None else pd.date_range(start, periods=len(rows), freq="1min",
+                                                        tz="America/Sao_Paulo")
+    return pd.DataFrame(rows, columns=["open", "high", "low", "close"], index=idx)
+
+
+FIVE = _bars([(99.0, 99.5, 98.5, 99.0),
+              (100.0, 101.0, 99.5, 100.5),
+              (101.0, 102.0, 100.5, 101.5),
+              (103.0, 103.5, 102.0, 103.0),
+              (104.0, 104.0, 103.0, 103.5)])
+
+
+@pytest.fixture(scope="module")
+def wdo():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return continuous_contract(load_bars(sample_path("wdo"))).iloc[:6000]
+
+
+@pytest.fixture(scope="module")
+def wdo_sides(wdo):
+    c = wdo["close"]
+    z = (c - c.rolling(30).mean()) / c.rolling(30).std()
+    return ProbabilityThresholdStrategy(0.6, 0.4, min_holding=5).sides(1 / (1 + np.exp(-z)), wdo)
+
+
+class EngineContract:
+    """The cases every engine must pass; subclasses provide the ``engine`` fixture."""
+
+    def test_is_an_engine_in_the_registry(self, engine):
+        assert isinstance(engine, Engine)
+        assert type(get_engine(engine.name)) is type(engine)
+
+    def test_next_open_fills_with_slippage_and_commission_on_both_legs(self, engine):
+        """Long decided at bar 0, bought at bar 1's open 100 + 1 tick = 100.5; flat decided at bar 2,
+        sold at bar 3's open 103 - 0.5 = 102.5: gross 2 points x R$10 = R$20, costs 2 x R$1.50, net R$17."""
+        res = engine.run(FIVE, [1, 1, 0, 0, 0], HAND)
+        assert len(res.trades) == 1
+        t = res.trades.iloc[0]
+        assert (t["entry_idx"], t["exit_idx"], t["side"], t["qty"]) == (1, 3, 1, 1.0)
+        assert (t["entry_price"], t["exit_price"]) == (100.5, 102.5)
+        assert t["costs"] == pytest.approx(3.0) and t["net_pnl"] == pytest.approx(17.0)
+        assert t["exit_reason"] == "signal" and t["closed"]
+        np.testing.assert_allclose(res.equity.to_numpy(), [100_000, 99_998.5, 100_008.5, 100_017, 100_017])
+        np.testing.assert_allclose(res.positions.to_numpy(), [0, 1, 1, 0, 0])
+
+    def test_fills_never_leave_the_bar(self, engine):
+        """PITFALLS 7: a buy at an open that is the bar's high fills at the high (100, not 100.5), a sell
+        at an open that is the bar's low at the low (98, not 97.5)."""
+        bars = _bars([(99.0, 99.5, 98.5, 99.0), (100.0, 100.0, 99.0, 99.5), (98.0, 99.5, 98.0, 98.5),
+                      (98.0, 98.0, 97.5, 97.5)])
+        t = engine.run(bars, [1, 0, 0, 0], HAND).trades.iloc[0]
+        assert (t["entry_price"], t["exit_price"]) == (100.0, 98.0)
+        assert t["net_pnl"] == pytest.approx(-20.0 - 3.0)
+
+    def test_percentage_commission_uses_the_multiplier(self, engine):
+        """PITFALLS 9: 0.01% of the notional price x R$10 x contracts, on each leg."""
+        ex = Execution(contract="WDO", costs=Costs(commission_pct=1e-4), calendar="B3", bar_minutes=1)
+        t = engine.run(FIVE, [1, 1, 0, 0, 0], ex, Rules(sizing=Sizing(contracts=2))).trades.iloc[0]
+        assert t["qty"] == 2.0 and (t["entry_price"], t["exit_price"]) == (100.0, 103.0)
+        assert t["costs"] == pytest.approx(1e-4 * 10 * 2 * (100.0 + 103.0))
+        assert t["gross_pnl"] == pytest.approx(3.0 * 10 * 2)
+
+    def test_a_reversal_is_an_exit_and_an_entry_and_the_last_trade_stays_open(self, engine):
+        res = engine.run(FIVE, [1, 1, -1, -1, 0], HAND)
+        long, short = res.trades.iloc[0], res.trades.iloc[1]
+        assert (long["side"], long["entry_price"], long["exit_price"], long["exit_idx"]) == (1, 100.5, 102.5, 3)
+        assert (short["side"], short["entry_idx"], short["entry_price"]) == (-1, 3, 102.5)
+        # bar 4's decision would fill after the data: the short is reported open, marked at the last close
+        assert not short["closed"] and short["exit_reason"] == "end" and short["exit_price"] == 103.5
+        assert short["costs"] == pytest.approx(1.5)
+        assert res.equity.iloc[-1] == pytest.approx(100_000 + 17.0 - 1.5 - 10.0)
+
+    def test_session_backstop_and_no_reentry_until_the_side_changes(self, engine):
+        """PITFALLS 13: a long still held on the session's last bar (18:29, the B3 close is 18:30 in
+        February) is closed at that bar's close, 101 - 0.5 = 100.5 (reason "session"); the next session
+        does not take the same side again until the desired side has changed (re-arm)."""
+        idx = pd.DatetimeIndex(list(pd.date_range("2025-02-03 18:26", periods=4, freq="1min"))
+                               + list(pd.date_range("2025-02-04 09:00", periods=4, freq="1min"))
+                               ).tz_localize("America/Sao_Paulo")
+        bars = _bars([(100.0, 100.5, 99.5, 100.0)] * 3 + [(100.5, 101.5, 100.0, 101.0)]
+                     + [(102.0, 102.5, 101.5, 102.0)] * 4, index=idx)
+        res = engine.run(bars, [1, 1, 1, 1, 1, 0, 1, 1], HAND)
+        first, second = res.trades.iloc[0], res.trades.iloc[1]
+        assert (first["entry_idx"], first["exit_idx"], first["exit_reason"]) == (1, 3, "session")
+        assert (first["entry_price"], first["exit_price"]) == (100.5, 100.5)
+        assert second["entry_idx"] == 7 and not second["closed"]       # decided at 09:02, filled at 09:03
+        assert res.positions.iloc[4:7].eq(0).all()
+
+    def test_real_bars_give_the_simulators_trades_and_equity(self, engine, wdo, wdo_sides):
+        ex = Execution(costs=COSTS)
+        diff = compare(NumbaEngine().run(wdo, wdo_sides, ex), engine.run(wdo, wdo_sides, ex))
+        assert diff["equal"], diff
+        assert diff["n_trades"][0] > 100
+
+
+class TestNumbaEngine(EngineContract):
+    @pytest.fixture
+    def engine(self):
+        return NumbaEngine()
+
+
+class TestVectorbtEngine(EngineContract):
+    @pytest.fixture
+    def engine(self):
+        return VectorbtEngine()
+
+    def test_portfolio_stats_are_the_projects_metrics(self, engine, wdo, wdo_sides):
+        """The Portfolio is one row per bar: with the session calendar's year, ``pf.stats()`` gives the
+        project's total return, Sharpe ratio, maximum drawdown and win rate (issue 13, item 5)."""
+        res = engine.run(wdo, wdo_sides, Execution(costs=COSTS))
+        assert res.meta["cash_buffer"] == 0.0
+        pf = res.meta["portfolio"]
+        assert len(pf.wrapper.index) == len(wdo)
+        st = pf.stats(settings=res.meta["stats_settings"])
+        m = res.metrics
+        assert st["Total Return [%]"] == pytest.approx(100 * m["total_return"], rel=1e-9)
+        assert st["Sharpe Ratio"] == pytest.approx(m["sharpe"], rel=1e-9)
+        assert st["Max Drawdown [%]"] == pytest.approx(-100 * m["max_drawdown"], rel=1e-9)
+        assert st["Win Rate [%]"] == pytest.approx(100 * m["win_rate"], rel=1e-9)
+        closed = int(res.trades["closed"].sum())
+        assert st["Total Trades"] == len(res.trades) and m["n_trades"] == closed   # vectorbt counts the open one
+
+    def test_a_long_worth_more_than_the_cash_gets_a_buffer_and_the_same_run(self, engine, wdo, wdo_sides):
+        ex = Execution(costs=COSTS, initial_equity=30_000)           # one WDO contract is about R$55,000
+        res = engine.run(wdo, wdo_sides, ex)
+        assert res.meta["cash_buffer"] > 0
+        assert compare(NumbaEngine().run(wdo, wdo_sides, ex), res)["equal"]
+
+    @pytest.mark.parametrize("rules, execution, needle", [
+        (Rules(stops=Stops(sl_atr=2.0)), HAND, "stops"),
+        (Rules(limits=DailyLimits(max_trades_per_day=3)), HAND, "daily limits"),
+        (Rules(sizing=Sizing(method="fixed_fraction", fraction=0.01)), HAND, "sizing method 'fixed_fraction'"),
+        (Rules(), Execution(contract="WDO", calendar="B3", bar_minutes=1, fill_on_close=True), "fill_on_close"),
+    ])
+    def test_what_it_cannot_execute_is_refused_by_name(self, engine, rules, execution, needle):
+        with pytest.raises(ParameterError, match=f"vectorbt engine cannot execute {needle}.*engine='numba'"):
+            engine.run(FIVE, [1, 1, 0, 0, 0], execution, rules)
+
+
+class TestBacktraderEngine(EngineContract):
+    @pytest.fixture
+    def engine(self):
+        return BacktraderEngine()
+
+
+def test_registry_and_did_you_mean():
+    assert set(ENGINES) == {"numba", "vectorbt", "backtrader"}
+    with pytest.raises(ParameterError, match="Did you mean 'vectorbt'"):
+        get_engine("vectorbtt")
+
+
+def test_compare_names_the_first_difference():
+    a = NumbaEngine().run(FIVE, [1, 1, 0, 0, 0], HAND)
+    b = NumbaEngine().run(FIVE, [1, 0, 0, 0, 0], HAND)
+    diff = compare(a, b)
+    assert not diff["equal"]
+    assert {"trade": 0, "column": "exit_idx", "a": 3, "b": 2} in diff["trade_differences"]
+    assert diff["first_equity_diff_at"] == FIVE.index[2]
