@@ -81,9 +81,7 @@ SLOT_OPEN = 0
 SLOT_INTRABAR = 1
 SLOT_CLOSE = 2
 
-SIZE_FIXED = 0
-SIZE_FIXED_FRACTION = 1
-SIZE_VOL_TARGET = 2
+from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_VOL_TARGET  # noqa: E402  (one home: risk)
 
 #: Counters returned by the kernel (index -> what was counted).
 C_NAN_PRICE = 0  # orders rejected because the fill price was NaN (PITFALLS 19)

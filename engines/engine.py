@@ -39,10 +39,11 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from engines.simulate import Costs, SimResult, Sizing, Stops, simulate
+from engines.simulate import Costs, SimResult, simulate
 from ml._checks import did_you_mean
 from ml.exceptions import ParameterError
 from risk.limits import DailyLimits
+from risk.rules import SIZING_METHODS, Sizing, Stops
 
 __all__ = ["ENGINES", "BacktraderEngine", "Engine", "Execution", "NumbaEngine", "Rules", "VectorbtEngine",
            "compare", "get_engine"]
@@ -181,8 +182,6 @@ class VectorbtEngine:
     @staticmethod
     def unsupported(execution: Execution, rules: Rules) -> list[str]:
         """Options of a run this engine cannot execute (empty: it can)."""
-        from engines.simulate import SIZE_FIXED
-
         out = []
         if rules.stops is not None and (rules.stops.needs_atr or rules.stops.max_bars):
             out.append("stops (sl_atr, tp_atr, trail_atr, max_bars)")
@@ -190,7 +189,7 @@ class VectorbtEngine:
                 rules.limits.max_daily_loss, rules.limits.max_daily_loss_fraction, rules.limits.max_trades_per_day,
                 rules.limits.max_position)):
             out.append("daily limits")
-        if rules.sizing is not None and rules.sizing.kernel_args()[0] != SIZE_FIXED:
+        if rules.sizing is not None and rules.sizing.kernel_args()[0] != SIZING_METHODS["fixed"]:
             out.append(f"sizing method {rules.sizing.method!r}")
         if execution.fill_on_close:
             out.append("fill_on_close")

@@ -7,7 +7,10 @@
   exit checks with gap fills (stop first when both levels lie in one bar),
   time stops.
 - :mod:`risk.limits` -- daily loss (currency or fraction), trades per day and
-  position caps.
+  position caps (:class:`DailyLimits`).
+- :mod:`risk.rules` -- :class:`Sizing` and :class:`Stops`, the configuration
+  of a run's sizing and stops; with :class:`DailyLimits` they are the rules
+  every engine executes (``engines.engine.Rules``).
 
 Each public function validates its inputs and calls a numba kernel
 (``risk._sizing_nb``, ``risk._stops_nb``, ``risk._limits_nb``); the sweep
@@ -16,6 +19,7 @@ apply identical rules.  Fractions are fractions: 0.02 means 2%.
 """
 
 from risk.limits import DailyLimits, DailyLimitTracker
+from risk.rules import Sizing, Stops
 from risk.sizing import (
     CONTRACTS,
     ContractSpec,
@@ -46,6 +50,8 @@ __all__ = sorted([
     "contract_for",
     "DailyLimitTracker",
     "DailyLimits",
+    "Sizing",
+    "Stops",
     "EXIT_NONE",
     "EXIT_STOP",
     "EXIT_TAKE",

@@ -39,6 +39,11 @@ __all__ = [
     "volatility_target_nb",
 ]
 
+#: Sizing method codes of the kernels (:data:`risk.rules.SIZING_METHODS`).
+SIZE_FIXED = 0
+SIZE_FIXED_FRACTION = 1
+SIZE_VOL_TARGET = 2
+
 #: Float-noise tolerance, in lots: a quantity within ``QTY_EPS * max(1, |lots|)``
 #: *below* a whole number of lots counts as that whole number (so that
 #: ``0.07 * 100_000 / (7 * 10)`` = 99.99999999999999 gives 100 contracts, not

@@ -223,8 +223,8 @@ def strategy_of(args):
 
 
 def stops_of(args):
-    """The :class:`~engines.simulate.Stops` of :func:`add_strategy_flags` (0: none)."""
-    from engines.simulate import Stops
+    """The :class:`~risk.rules.Stops` of :func:`add_strategy_flags` (0: none)."""
+    from risk.rules import Stops
 
     return Stops(sl_atr=args.sl_atr or None, tp_atr=args.tp_atr or None, trail_atr=args.trail_atr or None,
                  max_bars=args.max_bars or None, atr_window=args.atr_window)

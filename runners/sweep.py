@@ -576,7 +576,7 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     log.info("sweeping the out-of-sample span %s .. %s: %s bars, %d sessions (%d bars without a prediction "
              "stay flat)", start, end, f"{len(oos):,}", n_sessions, pinfo["bars_without_prediction"])
 
-    from engines.simulate import Sizing
+    from risk.rules import Sizing
 
     sizing = Sizing(contracts=contracts_of(args, instrument))
     used = assumptions(instrument, cal, costs, sizing.contracts, bars)

@@ -51,12 +51,13 @@ import pandas as pd
 
 from engines.metrics import daily_returns
 from engines.overfit import deflated_sharpe_ratio
-from engines.simulate import Sizing, simulate
+from engines.simulate import simulate
 from ml.data import bars_calendar
 from ml.exceptions import ParameterError
 from ml.features import FEATURE_GROUPS, build_features, feature_catalog
 from ml.registry import TrialLedger, data_fingerprint
 from ml.training import WalkForwardConfig, train_walkforward
+from risk.rules import Sizing
 from runners._cli import (
     OneLineParser,
     atomic_output,
