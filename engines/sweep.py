@@ -80,8 +80,8 @@ from risk.limits import DailyLimits
 from strategies import ProbabilityThresholdStrategy, session_facts
 from strategies._base import _probabilities
 
-__all__ = ["GRID_PARAMS", "SweepRun", "best_of_grid_null", "grid_from_spec", "overfitting", "rerun",
-           "session_returns", "sweep"]
+__all__ = ["GRID_PARAMS", "SWEEP_CODE", "SweepRun", "best_of_grid_null", "chunked_sweep", "grid_chunks",
+           "grid_from_spec", "overfitting", "rerun", "session_returns", "sweep"]
 
 #: Parameters a grid may sweep, in the order of the result's index levels.
 GRID_PARAMS = ("long_threshold", "short_threshold", "min_holding", "sl_atr", "tp_atr",
@@ -568,6 +568,207 @@ def overfitting(result: pd.DataFrame, *, n_partitions: int | None = None) -> dic
             "n_trials": n_trials, "trial_sharpe_variance": var, "n_sessions": n_sessions, "pbo": pbo_val, "prob_loss": prob_loss,
             "n_partitions": n_partitions, "n_pbo_configs": int(varying.sum()),
             "n_constant_dropped": n_dropped}
+
+
+# --------------------------------------------------------------------------- in chunks, resumable
+
+#: Code whose change can change a sweep's numbers (part of a chunk's key).
+SWEEP_CODE = ("engines/sweep.py", "engines/_sweep_nb.py", "engines/_sim_nb.py", "engines/_metrics_nb.py",
+              "engines/simulate.py", "engines/metrics.py", "strategies", "risk")
+
+
+def grid_chunks(grid: dict[str, list], size: int) -> list[dict[str, list]]:
+    """Split the Cartesian product of ``grid`` into sub-grids of at most ``size`` combinations.
+
+    The leading parameters are fixed one combination at a time until the
+    product of the remaining ones fits ``size`` (the last parameter's values
+    are sliced when even it alone does not), so the chunks, concatenated,
+    list the combinations in the order of the full product.
+    """
+    names = list(grid)
+    sizes = [len(grid[n]) for n in names]
+    k = 0
+    while k < len(names) and math.prod(sizes[k:]) > size:
+        k += 1
+    slice_last = k == len(names)
+    if slice_last:
+        k -= 1
+    chunks = []
+    for prefix in itertools.product(*(grid[n] for n in names[:k])):
+        fixed = {n: [v] for n, v in zip(names[:k], prefix)}
+        if slice_last:
+            last = names[-1]
+            vals = grid[last]
+            chunks.extend({**fixed, last: vals[i:i + size]} for i in range(0, len(vals), size))
+        else:
+            chunks.append({**fixed, **{n: list(grid[n]) for n in names[k:]}})
+    return chunks
+
+
+def _key(obj) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _default_key(bars, proba, kw) -> dict:
+    """What makes a chunk's numbers: the bars, the probabilities, the fixed arguments, the engine code."""
+    import hashlib
+
+    from ml._fingerprint import source_hash
+
+    prices = np.ascontiguousarray(bars[["open", "high", "low", "close"]].to_numpy(np.float64))
+    p = np.ascontiguousarray(_probabilities(proba, bars.index, "proba"))
+    return {"bars": hashlib.sha256(prices.tobytes() + bars.index.asi8.tobytes()).hexdigest()[:16],
+            "proba": hashlib.sha256(p.tobytes()).hexdigest()[:16],
+            "kwargs": {k: repr(v) for k, v in sorted(kw.items())},
+            "code": source_hash(*SWEEP_CODE)}
+
+
+def _sweep_chunk(bars, proba, grid, kw):
+    """One chunk; warnings (raised in a worker process too) come back as text for run.log."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = sweep(bars, proba, grid, **kw)
+    return df, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def _merge(parts: list[pd.DataFrame], grid: dict) -> pd.DataFrame:
+    """Concatenate chunk results into one :func:`engines.sweep.sweep` result (attrs included)."""
+    first = parts[0].attrs["session_returns"]
+    n_sess = len(first["sessions"])
+    values, combos = [], []
+    for part in parts:
+        sr = part.attrs["session_returns"]
+        if sr["sessions"] != first["sessions"] or sr["names"] != first["names"]:
+            raise RuntimeError("sweep chunks disagree on the sessions; delete the chunks folder and rerun")
+        combos.extend(sr["combos"])
+        values.append(np.asarray(sr["values"], dtype=np.float64).reshape(n_sess, len(sr["combos"])))
+    merged = pd.concat(parts)
+    merged.attrs = dict(parts[0].attrs)
+    merged.attrs.update(n_trials=int(len(merged)), grid={k: list(v) for k, v in grid.items()},
+                        session_returns={"sessions": first["sessions"], "names": first["names"],
+                                         "combos": combos, "values": np.concatenate(values, axis=1).tolist()})
+    return merged
+
+
+def chunked_sweep(bars: pd.DataFrame, proba, grid, *, folder, key: dict | None = None, chunk_size: int = 64,
+                  n_jobs: int = 1, progress: bool = False, log=None, **sweep_kwargs) -> tuple[pd.DataFrame, dict]:
+    """:func:`sweep` in chunks saved under ``folder``: an interrupted sweep resumes where it stopped.
+
+    Parameters
+    ----------
+    bars, proba, grid, **sweep_kwargs :
+        As for :func:`sweep`.
+    folder : str or Path
+        Where each finished chunk is written (atomically, as Parquet) with a
+        ``manifest.json``; a later call with the same inputs reuses every
+        finished chunk, recomputes the rest and deletes chunks of other inputs.
+    key : dict, optional
+        What identifies the results besides the chunk's grid (data, settings,
+        code).  Default: hashes of the bars, the probabilities, ``sweep_kwargs``
+        and the engine code, so nothing computed from other inputs or other
+        code is ever reused.
+    chunk_size : int, default 64
+        Combinations per chunk (:func:`grid_chunks`).
+    n_jobs : int, default 1
+        Chunks run through :class:`joblib.Parallel` (a Dask or Ray backend reaches a cluster).
+    progress : bool, default False
+        A tqdm progress bar.
+    log : logging.Logger, optional
+        Where reuse, stale chunks and warnings are reported.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        What :func:`sweep` returns for the whole grid (rows in the order of the
+        full product, ``attrs`` merged), and counters ``total``, ``reused``,
+        ``computed``, ``stale_removed``, ``chunk_size``.
+    """
+    import json
+    import logging
+    import time
+    from pathlib import Path
+
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    from ml._io import atomic_output, atomic_write_text
+
+    log = log or logging.getLogger(__name__)
+    grid = _check_grid(grid)
+    kw = sweep_kwargs
+    settings = key if key is not None else _default_key(bars, proba, kw)
+    out = Path(folder)
+    folder = out
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = grid_chunks(grid, chunk_size)
+    keys = [_key({"settings": settings, "grid": c}) for c in chunks]
+    paths = [folder / f"chunk-{i:05d}-{k}.parquet" for i, k in enumerate(keys)]
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        try:
+            old = json.loads(manifest.read_text(encoding="utf-8")).get("settings", {})
+        except (OSError, ValueError):
+            old = {}
+        changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if changed:
+            log.info("settings changed since the last run in %s: %s", out,
+                     "; ".join(f"{k} ({old.get(k)!r} -> {settings.get(k)!r})" for k in changed))
+    wanted = {p.name for p in paths}
+    stale = [p for p in folder.glob("chunk-*.parquet") if p.name not in wanted]
+    for p in stale:
+        p.unlink()
+    if stale:
+        log.info("removed %d stale sweep chunk(s) computed with other settings or another grid", len(stale))
+    atomic_write_text(manifest, json.dumps({"settings": settings, "grid": grid, "chunk_size": chunk_size,
+                                            "n_chunks": len(chunks)}, indent=2, default=str))
+
+    parts: list = [None] * len(chunks)
+    for i, p in enumerate(paths):
+        if p.is_file():
+            try:
+                df = pd.read_parquet(p)
+                if len(df) == math.prod(len(v) for v in chunks[i].values()) and "session_returns" in df.attrs:
+                    parts[i] = df
+                    continue
+            except Exception as exc:  # noqa: BLE001 - an unreadable chunk is recomputed
+                log.warning("chunk %s unreadable (%s); recomputing it", p.name, exc)
+            p.unlink(missing_ok=True)
+    todo = [i for i, part in enumerate(parts) if part is None]
+    reused = len(chunks) - len(todo)
+    n_combos = math.prod(len(v) for v in grid.values())
+    if reused:
+        log.info("resuming: reused %d of %d finished sweep chunk(s); computing %d", reused, len(chunks), len(todo))
+    log.info("sweeping %s combination(s) of %s in %d chunk(s) of <= %d", f"{n_combos:,}", ", ".join(grid),
+             len(chunks), chunk_size)
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(chunks), initial=reused, desc="sweep chunks", unit="chunk", disable=not progress)
+    try:
+        if n_jobs == 1:
+            results = ((i, _sweep_chunk(bars, proba, chunks[i], kw)) for i in todo)
+        else:
+            results = zip(todo, Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_sweep_chunk)(bars, proba, chunks[i], kw) for i in todo))
+        seen = set()
+        for i, (df, caught) in results:
+            for text in caught:
+                if text not in seen:
+                    seen.add(text)
+                    log.warning("sweep: %s", text)
+            with atomic_output(paths[i]) as tmp:
+                df.to_parquet(tmp)
+            parts[i] = df
+            bar.update(1)
+    finally:
+        bar.close()
+    log.info("swept in %.2f s (%d chunk(s) computed, %d reused)", time.perf_counter() - t0, len(todo), reused)
+    counters = {"total": len(chunks), "reused": reused, "computed": len(todo), "stale_removed": len(stale),
+                "chunk_size": chunk_size}
+    return _merge(parts, grid), counters
 
 
 # --------------------------------------------------------------------------- selection-adjusted p-value

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as _dt
 import json
 import logging
 import os
 import socket
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ml._io import _UMASK, atomic_output, atomic_write_text
 from ml.exceptions import BarDataError, OutputBusyError, ParameterError
 
 __all__ = ["USER_ERRORS", "OneLineParser", "OutputLock", "atomic_output", "atomic_write_json", "atomic_write_text",
            "default_out", "prepare_out", "run_cli", "setup_logging"]
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 #: Exceptions that are the user's to fix: shown as one line, exit code 2.
 USER_ERRORS = (BarDataError, ParameterError, FileNotFoundError, FileExistsError, IsADirectoryError,
@@ -231,31 +227,6 @@ def _clean(o):
     if isinstance(o, float) and not np.isfinite(o):
         return None
     return o
-
-
-@contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path in ``path``'s folder; on success it is renamed over
-    ``path``, on failure removed: a crash never leaves a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (see :func:`atomic_output`)."""
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
 
 
 def atomic_write_json(path: Path, obj) -> None:

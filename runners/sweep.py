@@ -50,9 +50,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import itertools
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -60,6 +58,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engines.sweep import SWEEP_CODE
 from ml._checks import did_you_mean
 from ml._fingerprint import source_hash
 from ml.exceptions import BarDataError, ParameterError
@@ -82,9 +81,6 @@ _STOP_KEYS = ("sl_atr", "tp_atr", "trail_atr", "max_bars")
 _INT_KEYS = ("min_holding", "max_bars")
 #: Bumped when the chunk file layout or the meaning of a key changes.
 _CHUNK_FORMAT = 1
-#: Code whose change can change a chunk's numbers (part of its key).
-_SWEEP_CODE = ("engines/sweep.py", "engines/_sweep_nb.py", "engines/_sim_nb.py", "engines/_metrics_nb.py",
-               "engines/simulate.py", "engines/metrics.py", "strategies", "risk")
 
 
 # --------------------------------------------------------------------------- flags
@@ -199,34 +195,6 @@ def _check_grid_values(grid, strategy, stops):
                 st.kernel_args()
             except (ParameterError, TypeError) as exc:
                 raise ParameterError(f"--grid: {exc}") from None
-
-
-def grid_chunks(grid: dict[str, list], size: int) -> list[dict[str, list]]:
-    """Split the Cartesian product of ``grid`` into sub-grids of at most ``size`` combinations.
-
-    The leading parameters are fixed one combination at a time until the
-    product of the remaining ones fits ``size`` (the last parameter's values
-    are sliced when even it alone does not), so the chunks, concatenated,
-    list the combinations in the order of the full product.
-    """
-    names = list(grid)
-    sizes = [len(grid[n]) for n in names]
-    k = 0
-    while k < len(names) and math.prod(sizes[k:]) > size:
-        k += 1
-    slice_last = k == len(names)
-    if slice_last:
-        k -= 1
-    chunks = []
-    for prefix in itertools.product(*(grid[n] for n in names[:k])):
-        fixed = {n: [v] for n, v in zip(names[:k], prefix)}
-        if slice_last:
-            last = names[-1]
-            vals = grid[last]
-            chunks.extend({**fixed, last: vals[i:i + size]} for i in range(0, len(vals), size))
-        else:
-            chunks.append({**fixed, **{n: list(grid[n]) for n in names[k:]}})
-    return chunks
 
 
 def _key(obj) -> str:
@@ -345,109 +313,13 @@ def _train_predictions(args, bars, out: Path, data_hash: str, log) -> tuple[pd.S
 # --------------------------------------------------------------------------- sweep in chunks
 
 
-def _sweep_chunk(bars, proba, grid, kw):
-    """One chunk; warnings (raised in a worker process too) come back as text for run.log."""
-    import warnings
-
-    from engines.sweep import sweep
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        df = sweep(bars, proba, grid, **kw)
-    return df, [f"{w.category.__name__}: {w.message}" for w in caught]
-
-
-def _merge(parts: list[pd.DataFrame], grid: dict) -> pd.DataFrame:
-    """Concatenate chunk results into one :func:`engines.sweep.sweep` result (attrs included)."""
-    first = parts[0].attrs["session_returns"]
-    n_sess = len(first["sessions"])
-    values, combos = [], []
-    for part in parts:
-        sr = part.attrs["session_returns"]
-        if sr["sessions"] != first["sessions"] or sr["names"] != first["names"]:
-            raise RuntimeError("sweep chunks disagree on the sessions; delete the chunks folder and rerun")
-        combos.extend(sr["combos"])
-        values.append(np.asarray(sr["values"], dtype=np.float64).reshape(n_sess, len(sr["combos"])))
-    merged = pd.concat(parts)
-    merged.attrs = dict(parts[0].attrs)
-    merged.attrs.update(n_trials=int(len(merged)), grid={k: list(v) for k, v in grid.items()},
-                        session_returns={"sessions": first["sessions"], "names": first["names"],
-                                         "combos": combos, "values": np.concatenate(values, axis=1).tolist()})
-    return merged
-
-
 def run_sweep(bars, proba, grid, kw, settings: dict, out: Path, *, chunk_size: int, n_jobs: int, quiet: bool,
               log) -> tuple[pd.DataFrame, dict]:
-    """Sweep ``grid`` in chunks saved under ``out/chunks``; finished chunks with the same key are reused."""
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    """Sweep ``grid`` in chunks saved under ``out/chunks`` (:func:`engines.sweep.chunked_sweep`)."""
+    from engines.sweep import chunked_sweep
 
-    folder = out / "chunks"
-    folder.mkdir(parents=True, exist_ok=True)
-    chunks = grid_chunks(grid, chunk_size)
-    keys = [_key({"format": _CHUNK_FORMAT, "settings": settings, "grid": c}) for c in chunks]
-    paths = [folder / f"chunk-{i:05d}-{k}.parquet" for i, k in enumerate(keys)]
-    manifest = folder / "manifest.json"
-    if manifest.is_file():
-        try:
-            old = json.loads(manifest.read_text(encoding="utf-8")).get("settings", {})
-        except (OSError, ValueError):
-            old = {}
-        changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
-        if changed:
-            log.info("settings changed since the last run in %s: %s", out,
-                     "; ".join(f"{k} ({old.get(k)!r} -> {settings.get(k)!r})" for k in changed))
-    wanted = {p.name for p in paths}
-    stale = [p for p in folder.glob("chunk-*.parquet") if p.name not in wanted]
-    for p in stale:
-        p.unlink()
-    if stale:
-        log.info("removed %d stale sweep chunk(s) computed with other settings or another grid", len(stale))
-    atomic_write_json(manifest, {"settings": settings, "grid": grid, "chunk_size": chunk_size,
-                                 "n_chunks": len(chunks)})
-
-    parts: list = [None] * len(chunks)
-    for i, p in enumerate(paths):
-        if p.is_file():
-            try:
-                df = pd.read_parquet(p)
-                if len(df) == math.prod(len(v) for v in chunks[i].values()) and "session_returns" in df.attrs:
-                    parts[i] = df
-                    continue
-            except Exception as exc:  # noqa: BLE001 - an unreadable chunk is recomputed
-                log.warning("chunk %s unreadable (%s); recomputing it", p.name, exc)
-            p.unlink(missing_ok=True)
-    todo = [i for i, part in enumerate(parts) if part is None]
-    reused = len(chunks) - len(todo)
-    n_combos = math.prod(len(v) for v in grid.values())
-    if reused:
-        log.info("resuming: reused %d of %d finished sweep chunk(s); computing %d", reused, len(chunks), len(todo))
-    log.info("sweeping %s combination(s) of %s in %d chunk(s) of <= %d", f"{n_combos:,}", ", ".join(grid),
-             len(chunks), chunk_size)
-    t0 = time.perf_counter()
-    bar = tqdm(total=len(chunks), initial=reused, desc="sweep chunks", unit="chunk", disable=quiet)
-    try:
-        if n_jobs == 1:
-            results = ((i, _sweep_chunk(bars, proba, chunks[i], kw)) for i in todo)
-        else:
-            results = zip(todo, Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_sweep_chunk)(bars, proba, chunks[i], kw) for i in todo))
-        seen = set()
-        for i, (df, caught) in results:
-            for text in caught:
-                if text not in seen:
-                    seen.add(text)
-                    log.warning("sweep: %s", text)
-            with atomic_output(paths[i]) as tmp:
-                df.to_parquet(tmp)
-            parts[i] = df
-            bar.update(1)
-    finally:
-        bar.close()
-    log.info("swept in %.2f s (%d chunk(s) computed, %d reused)", time.perf_counter() - t0, len(todo), reused)
-    counters = {"total": len(chunks), "reused": reused, "computed": len(todo), "stale_removed": len(stale),
-                "chunk_size": chunk_size}
-    return _merge(parts, grid), counters
+    return chunked_sweep(bars, proba, grid, folder=out / "chunks", key={"format": _CHUNK_FORMAT, **settings},
+                         chunk_size=chunk_size, n_jobs=n_jobs, progress=not quiet, log=log, **kw)
 
 
 # --------------------------------------------------------------------------- re-runs
@@ -589,7 +461,7 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
         "proba_hash": pinfo["proba_hash"], "contract": instrument.summary(), "costs": dataclasses.asdict(costs),
         "sizing": dataclasses.asdict(sizing), "initial_equity": args.initial_equity,
         "strategy": strategy.get_params(), "stops": dataclasses.asdict(stops), "limits": dataclasses.asdict(limits),
-        "engine_code": source_hash(*_SWEEP_CODE),
+        "engine_code": source_hash(*SWEEP_CODE),
     }
     t0 = time.perf_counter()
     result, counters = run_sweep(oos, proba, grid, kw, settings, out, chunk_size=args.chunk_size,

@@ -364,3 +364,30 @@ def test_best_of_grid_null_errors(wdo5k, proba):
     two = wdo5k.iloc[:900]          # under two sessions: no rotation leaves every bar's own session
     with pytest.raises(ParameterError, match="fewer than 3 sessions"):
         best_of_grid_null(two, proba.iloc[:900], NULL_GRID, n=2)
+
+
+# --------------------------------------------------------------------------- chunked, resumable
+
+
+def test_chunked_sweep_equals_one_sweep_and_resumes(wdo5k, proba, tmp_path):
+    """The library's resumable sweep (issue 13, item 4): chunks concatenate to exactly what one sweep()
+    returns; a second call reuses every chunk; other costs recompute them all and drop the old ones."""
+    from engines.sweep import chunked_sweep, grid_chunks, overfitting
+
+    grid = {"long_threshold": [0.6, 0.75], "min_holding": [1, 5, 20], "sl_atr": [0.0, 1.5]}
+    whole = sweep(wdo5k, proba, grid, costs=COSTS)
+    chunks = grid_chunks(grid, 4)
+    assert [math.prod(len(v) for v in c.values()) for c in chunks] == [2] * 6
+    merged, counters = chunked_sweep(wdo5k, proba, grid, folder=tmp_path / "chunks", chunk_size=4, costs=COSTS)
+    assert counters == {"total": 6, "reused": 0, "computed": 6, "stale_removed": 0, "chunk_size": 4}
+    pd.testing.assert_frame_equal(merged, whole)
+    assert merged.attrs["session_returns"] == whole.attrs["session_returns"]
+    assert overfitting(merged)["dsr"] == pytest.approx(overfitting(whole)["dsr"])
+    again, counters = chunked_sweep(wdo5k, proba, grid, folder=tmp_path / "chunks", chunk_size=4, costs=COSTS,
+                                    n_jobs=2)
+    assert counters["reused"] == 6 and counters["computed"] == 0
+    pd.testing.assert_frame_equal(again, whole)
+    other, counters = chunked_sweep(wdo5k, proba, grid, folder=tmp_path / "chunks", chunk_size=4,
+                                    costs=Costs(commission_per_contract=3.0, slippage_ticks=1))
+    assert counters["reused"] == 0 and counters["stale_removed"] == 6
+    assert (other["final_equity"] < whole["final_equity"]).any()
