@@ -81,7 +81,7 @@ from strategies import ProbabilityThresholdStrategy, session_facts
 from strategies._base import _probabilities
 
 __all__ = ["GRID_PARAMS", "SWEEP_CODE", "SweepRun", "best_of_grid_null", "chunked_sweep", "grid_chunks",
-           "grid_from_spec", "overfitting", "rerun", "session_returns", "sweep"]
+           "grid_from_spec", "overfitting", "portfolio_of", "rerun", "session_returns", "sweep"]
 
 #: Parameters a grid may sweep, in the order of the result's index levels.
 GRID_PARAMS = ("long_threshold", "short_threshold", "min_holding", "sl_atr", "tp_atr",
@@ -963,3 +963,43 @@ def rerun(bars: pd.DataFrame, proba, params, *, names=None,
 
         pf = to_vectorbt_portfolio(bars, res)
     return SweepRun(params=p, result=res, portfolio=pf)
+
+
+def portfolio_of(bars: pd.DataFrame, proba, params, *, names=None, strategy=None, stops=None, sizing=None,
+                 limits=None, contract=None, costs=None, initial_equity: float = 100_000.0, calendar=None,
+                 bar_minutes=None) -> tuple:
+    """A ``vectorbt.Portfolio`` of one combination, and what kind it is.
+
+    Where the vectorbt engine can execute the combination (market orders and the
+    session backstop: no stops, limits or sizing other than fixed contracts) the
+    Portfolio is vectorbt's own run of it, one row per bar, and ``pf.stats()``
+    with the returned ``stats_settings`` gives the sweep row's Sharpe ratio and
+    total return (``kind == "vectorbt engine"``).  Otherwise it is the simulator's
+    run rebuilt as a Portfolio (:func:`engines.vbt.to_vectorbt_portfolio`: up to
+    three rows per bar, so its ``stats()`` are not the sweep's; ``kind ==
+    "rebuilt from the simulator's fills"``).
+
+    Returns
+    -------
+    (portfolio, kind, stats_settings)
+        ``stats_settings`` is None for a rebuilt Portfolio.
+    """
+    from engines.engine import Execution, Rules, VectorbtEngine
+
+    if names is not None and not isinstance(params, tuple):
+        params = (params,)
+    p = {k: v[0] for k, v in _params_dict(params, names).items()}
+    strategy, stops = _check_configs(strategy, stops)
+    strat, st = _combo_configs(p, strategy, stops)
+    execution = Execution(contract=contract, costs=costs, initial_equity=initial_equity, calendar=calendar,
+                          bar_minutes=bar_minutes)
+    rules = Rules(sizing=sizing, stops=st, limits=limits)
+    engine = VectorbtEngine()
+    if not engine.unsupported(execution, rules):
+        sides = strat.sides(proba, bars, calendar=calendar, bar_minutes=bar_minutes)
+        res = engine.run(bars, sides, execution, rules)
+        return res.meta["portfolio"], "vectorbt engine", res.meta["stats_settings"]
+    run = rerun(bars, proba, p, strategy=strategy, stops=stops, sizing=sizing, limits=limits, contract=contract,
+                costs=costs, initial_equity=initial_equity, calendar=calendar, bar_minutes=bar_minutes,
+                portfolio=True)
+    return run.portfolio.portfolio, "rebuilt from the simulator's fills", None

@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "stop_atr), tp_atr (tp, take_atr), trail_atr (trail), max_bars (time_stop); 0 disables "
                         f"a stop (default {DEFAULT_GRID!r})")
     g.add_argument("--top", metavar="K", type=positive_int("--top"), default=10, help="rows of the top-K table (default 10)")
+    g.add_argument("--portfolio", metavar="K", type=whole("--portfolio", 0), default=0,
+                   help="write the vectorbt Portfolio of the K best combinations to portfolios/ (default 0: none)")
     g.add_argument("--monte-carlo", metavar="N", type=whole("--monte-carlo", 0), default=500,
                    help="Monte Carlo draws per method for the best combination (default 500; 0: none)")
     g.add_argument("--best-null", metavar="N", type=whole("--best-null", 0), default=200,
@@ -325,6 +327,38 @@ def run_sweep(bars, proba, grid, kw, settings: dict, out: Path, *, chunk_size: i
 # --------------------------------------------------------------------------- re-runs
 
 
+def _write_portfolios(oos, proba, top, names, kw, out, log) -> None:
+    """``--portfolio K``: each of the K best combinations as a vectorbt Portfolio (``vbt.Portfolio.load``),
+    with ``portfolios/index.json`` saying what each is (:func:`engines.sweep.portfolio_of`)."""
+    import warnings
+
+    from engines.sweep import portfolio_of
+
+    folder = out / "portfolios"
+    folder.mkdir(parents=True, exist_ok=True)
+    index = []
+    for _, row in top.iterrows():
+        params = _params_of(row, names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pf, kind, settings = portfolio_of(oos, proba, params, **kw)
+        name = f"rank-{int(row['rank']):03d}.pkl"
+        with atomic_output(folder / name) as tmp:
+            pf.save(str(tmp))
+        entry = {"rank": int(row["rank"]), "file": name, "params": params, "kind": kind,
+                 "sweep_sharpe": float(row["sharpe"]) if np.isfinite(row["sharpe"]) else None}
+        if settings is not None:
+            entry["stats_settings"] = {"year_freq": str(settings["year_freq"])}
+            entry["vectorbt_sharpe"] = float(pf.stats(settings=settings)["Sharpe Ratio"])
+        index.append(entry)
+    atomic_write_json(folder / "index.json", {
+        "how_to_read": "vbt.Portfolio.load(file); for kind 'vectorbt engine', pf.stats(settings={'year_freq': "
+                       "pd.Timedelta(stats_settings['year_freq'])}) gives the sweep's Sharpe ratio; a portfolio "
+                       "'rebuilt from the simulator's fills' has up to three rows per bar (plots and records only)",
+        "portfolios": index})
+    log.info("wrote the vectorbt Portfolio of the %d best combination(s) to %s", len(index), folder)
+
+
 def _trade_check(sim, btr) -> dict:
     cols = ["entry_idx", "exit_idx", "side", "qty", "entry_price", "exit_price", "net_pnl"]
     a, b = sim.trades, btr.trades
@@ -479,6 +513,8 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     table = top_k_text(top, names)
     _log_to_file(log, f"top {len(top)} of {len(result):,} combinations by Sharpe (annualised, net of "
                       f"costs):\n{table}")
+    if args.portfolio:
+        _write_portfolios(oos, proba, top_k(result, args.portfolio), names, kw, out, log)
 
     from engines.sweep import overfitting
 

@@ -82,7 +82,8 @@ def first(predictions, tmp_path_factory):
                         "--train-sessions", "10", "--test-sessions", "5", "--grid", "long=0.52,0.56",
                         "--monte-carlo", "20", "--out", cwd / "model"], cwd)
     proc = run(["--predictions", predictions, "--grid", GRID, "--chunk-size", "4", "--top", "5",
-                "--monte-carlo", "50", "--best-null", "19", "--seed", "3", "--out", cwd / "a"], cwd)
+                "--monte-carlo", "50", "--best-null", "19", "--portfolio", "2", "--seed", "3", "--out", cwd / "a"],
+               cwd)
     if proc.returncode != 0:
         model_proc.kill()
         model_proc.communicate()
@@ -194,6 +195,20 @@ def test_monte_carlo_json_has_three_methods(first):
     v = first["metrics"]["verdict"]
     assert v["permutation_p_value"] == pytest.approx(grid["p_value"]) and v["p_value_basis"] == "best-of-grid null"
     assert f"best-of-grid null p-value {grid['p_value']:.3f}" in first["proc"].stdout
+
+
+def test_portfolio_flag_writes_the_top_k_as_vectorbt_portfolios(first):
+    import vectorbt as vbt
+
+    index = json.loads((first["out"] / "portfolios" / "index.json").read_text())["portfolios"]
+    assert [p["rank"] for p in index] == [1, 2]
+    for entry in index:
+        pf = vbt.Portfolio.load(str(first["out"] / "portfolios" / entry["file"]))
+        assert len(pf.orders.values) > 0
+        if entry["kind"] == "vectorbt engine":
+            assert entry["vectorbt_sharpe"] == pytest.approx(entry["sweep_sharpe"], rel=1e-9)
+        else:
+            assert entry["kind"] == "rebuilt from the simulator's fills"
 
 
 def test_heatmaps_are_one_offline_page_per_parameter_pair(first):
