@@ -34,12 +34,14 @@ def _write(bars, path):
     return path
 
 
-def _run(tmp_path, bars, *extra):
-    data = _write(bars, tmp_path / "bars.parquet")
-    out = tmp_path / "run"
+def _run(tmp_path, bars, *extra, out=None):
+    data = tmp_path / "bars.parquet"
+    if not data.is_file():
+        _write(bars, data)
+    out = out or tmp_path / "run"
     # a ledger of its own: each test is a user's first trial on these data, whatever ran before
     if "--ledger" not in extra:
-        extra = (*extra, "--ledger", tmp_path / "ledger.jsonl")
+        extra = (*extra, "--ledger", tmp_path / f"ledger-{len(list(tmp_path.glob('ledger-*')))}.jsonl")
     proc = run_runner("runners.walkforward", ["--data", data, "--out", out, "--latency-decisions", "0",
                                               "--quiet", *extra], tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -58,8 +60,15 @@ def test_no_edge_market_gets_no_evidence(tmp_path, wdo):
     assert m["traded_auc"]["ci_low"] < 0.5 < m["traded_auc"]["ci_high"]
 
 
-def test_planted_edge_is_found_and_costs_named_as_what_removes_it(tmp_path, planted):
-    m, _ = _run(tmp_path, planted)
+@pytest.fixture(scope="module")
+def planted_dir(tmp_path_factory):
+    """One folder for both planted runs: the no-cost run reuses the folds the first one trained
+    (only costs differ), as a user's rerun would; each run has a ledger of its own."""
+    return tmp_path_factory.mktemp("planted")
+
+
+def test_planted_edge_is_found_and_costs_named_as_what_removes_it(planted_dir, planted):
+    m, _ = _run(planted_dir, planted)
     assert m["verdict"]["verdict"] == VERDICTS[1]
     assert m["traded_auc"]["ci_low"] > 0.5
     assert m["frictionless"]["pnl"] > 0 > m["net_pnl"]
@@ -69,8 +78,8 @@ def test_planted_edge_is_found_and_costs_named_as_what_removes_it(tmp_path, plan
     assert quiet(oracle, planted, "momentum")["sharpe"] < 0
 
 
-def test_planted_edge_without_costs_is_evidence_after_costs(tmp_path, planted):
-    m, _ = _run(tmp_path, planted, "--commission", "0", "--slippage-ticks", "0")
+def test_planted_edge_without_costs_is_evidence_after_costs(planted_dir, planted):
+    m, _ = _run(planted_dir, planted, "--commission", "0", "--slippage-ticks", "0")
     assert m["verdict"]["verdict"] == VERDICTS[2]
     assert m["deflated_sharpe"] >= 0.95 and m["net_pnl"] > 0
     base = m["baselines"]
