@@ -49,10 +49,15 @@ def wdo():
 
 
 @pytest.fixture(scope="module")
-def wdo_sides(wdo):
+def wdo_proba(wdo):
     c = wdo["close"]
     z = (c - c.rolling(30).mean()) / c.rolling(30).std()
-    return ProbabilityThresholdStrategy(0.6, 0.4, min_holding=5).sides(1 / (1 + np.exp(-z)), wdo)
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.fixture(scope="module")
+def wdo_sides(wdo, wdo_proba):
+    return ProbabilityThresholdStrategy(0.6, 0.4, min_holding=5).sides(wdo_proba, wdo)
 
 
 class EngineContract:
@@ -188,3 +193,17 @@ def test_compare_names_the_first_difference():
     assert not diff["equal"]
     assert {"trade": 0, "column": "exit_idx", "a": 3, "b": 2} in diff["trade_differences"]
     assert diff["first_equity_diff_at"] == FIVE.index[2]
+
+
+def test_portfolio_of_a_combination_is_vectorbts_run_when_it_can_be(wdo, wdo_proba):
+    """A combination without stops is vectorbt's own run: its pf.stats() Sharpe is the sweep row's
+    (issue 13, item 5); one with a stop is the simulator's run rebuilt, and says so."""
+    from engines.sweep import portfolio_of, sweep
+
+    grid = {"long_threshold": [0.6, 0.75], "sl_atr": [0.0, 1.5]}
+    swept = sweep(wdo, wdo_proba, grid, costs=COSTS)
+    pf, kind, settings = portfolio_of(wdo, wdo_proba, (0.6, 0.0), names=swept.index.names, costs=COSTS)
+    assert kind == "vectorbt engine" and len(pf.wrapper.index) == len(wdo)
+    assert pf.stats(settings=settings)["Sharpe Ratio"] == pytest.approx(swept.loc[(0.6, 0.0), "sharpe"], rel=1e-9)
+    pf, kind, settings = portfolio_of(wdo, wdo_proba, {"long_threshold": 0.6, "sl_atr": 1.5}, costs=COSTS)
+    assert kind == "rebuilt from the simulator's fills" and settings is None

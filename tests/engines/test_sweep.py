@@ -391,17 +391,3 @@ def test_chunked_sweep_equals_one_sweep_and_resumes(wdo5k, proba, tmp_path):
                                     costs=Costs(commission_per_contract=3.0, slippage_ticks=1))
     assert counters["reused"] == 0 and counters["stale_removed"] == 6
     assert (other["final_equity"] < whole["final_equity"]).any()
-
-
-def test_portfolio_of_a_combination_is_vectorbts_run_when_it_can_be(wdo5k, proba):
-    """A combination without stops is vectorbt's own run: its pf.stats() Sharpe is the sweep row's
-    (issue 13, item 5); one with a stop is the simulator's run rebuilt, and says so."""
-    from engines.sweep import portfolio_of
-
-    grid = {"long_threshold": [0.6, 0.75], "sl_atr": [0.0, 1.5]}
-    swept = sweep(wdo5k, proba, grid, costs=COSTS)
-    pf, kind, settings = portfolio_of(wdo5k, proba, (0.6, 0.0), names=swept.index.names, costs=COSTS)
-    assert kind == "vectorbt engine" and len(pf.wrapper.index) == len(wdo5k)
-    assert pf.stats(settings=settings)["Sharpe Ratio"] == pytest.approx(swept.loc[(0.6, 0.0), "sharpe"], rel=1e-9)
-    pf, kind, settings = portfolio_of(wdo5k, proba, {"long_threshold": 0.6, "sl_atr": 1.5}, costs=COSTS)
-    assert kind == "rebuilt from the simulator's fills" and settings is None

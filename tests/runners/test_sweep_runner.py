@@ -251,7 +251,8 @@ def test_resume_config_file_and_flag_override(first, tmp_path):
     a flag overrides the file; a changed cost setting makes the chunks stale."""
     out = tmp_path / "resume"
     shutil.copytree(first["out"], out)
-    again = run(["--config", out / "config.toml", "--monte-carlo", "20", "--quiet", "--out", out], tmp_path)
+    again = run(["--config", out / "config.toml", "--monte-carlo", "20", "--portfolio", "0", "--best-null", "0",
+                 "--quiet", "--out", out], tmp_path)
     assert again.returncode == 0, again.stderr
     lines = again.stdout.strip().splitlines()           # --quiet: only the verdict and the results line
     assert len(lines) == 2 and lines[0].startswith("verdict: ") and lines[1] == f"results: {out.resolve()}"
@@ -265,8 +266,8 @@ def test_resume_config_file_and_flag_override(first, tmp_path):
     assert mc["methods"]["trades"]["n"] == 20  # the flag beat the file's monte_carlo = 50
     assert r["config"]["monte_carlo"] == 20 and r["config"]["grid"] == GRID  # the rest came from the file
 
-    changed = run(["--config", out / "config.toml", "--commission", "2.5", "--monte-carlo", "0", "--quiet",
-                   "--out", out], tmp_path)
+    changed = run(["--config", out / "config.toml", "--commission", "2.5", "--monte-carlo", "0", "--portfolio", "0",
+                   "--best-null", "0", "--quiet", "--out", out], tmp_path)
     assert changed.returncode == 0, changed.stderr
     r = json.loads((out / "run.json").read_text())
     assert r["chunks"]["reused"] == 0 and r["chunks"]["computed"] == 4 and r["chunks"]["stale_removed"] == 4
