@@ -4,8 +4,8 @@ The bundled WDO sample made into (a) a market with no edge and (b) one with a pl
 next-bar momentum edge (hit rate 0.55), fixed seeds.  At the runner's defaults the
 verdicts must be: no edge -> "no evidence of an edge"; planted, default costs -> "an edge
 before costs that costs remove" (the planted rule itself loses after those costs: it is
-re-checked here); planted, no costs -> "evidence of an edge after costs".  Plus the
-counted search and the baselines beside the model.
+re-checked here); planted, no costs -> "evidence of an edge after costs".  The counted
+search and the rule by which the model beats a baseline are in test_search.py.
 """
 
 import json
