@@ -8,14 +8,13 @@ re-checked here); planted, no costs -> "evidence of an edge after costs".  The c
 search and the rule by which the model beats a baseline are in test_search.py.
 """
 
-import json
 
 import pytest
 
 from engines.verdict import VERDICTS
 from ml.data import continuous_contract, load_bars, no_edge_bars, planted_edge_bars, sample_path
 from tests.conftest import quiet
-from tests.runners._subprocess import run_runner
+from tests.runners._subprocess import walkforward_metrics
 
 SEED = 7
 
@@ -25,25 +24,7 @@ def wdo():
     return quiet(lambda: continuous_contract(load_bars(sample_path("wdo"))))
 
 
-def _write(bars, path):
-    frame = bars.reset_index()
-    frame.attrs = {}
-    frame.rename(columns={frame.columns[0]: "timestamp"}).to_parquet(path, index=False)
-    return path
-
-
-def _run(tmp_path, bars, *extra, out=None):
-    data = tmp_path / "bars.parquet"
-    if not data.is_file():
-        _write(bars, data)
-    out = out or tmp_path / "run"
-    # a ledger of its own: each test is a user's first trial on these data, whatever ran before
-    if "--ledger" not in extra:
-        extra = (*extra, "--ledger", tmp_path / f"ledger-{len(list(tmp_path.glob('ledger-*')))}.jsonl")
-    proc = run_runner("runners.walkforward", ["--data", data, "--out", out, "--latency-decisions", "0",
-                                              "--quiet", *extra], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads((out / "metrics.json").read_text()), proc
+_run = walkforward_metrics
 
 
 @pytest.fixture(scope="module")

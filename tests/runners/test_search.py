@@ -8,7 +8,7 @@ import pytest
 
 from ml.data import continuous_contract, load_bars, no_edge_bars, sample_path
 from tests.conftest import quiet
-from tests.runners._subprocess import run_runner
+from tests.runners._subprocess import walkforward_metrics
 
 SEED = 7
 
@@ -18,25 +18,7 @@ def wdo():
     return quiet(lambda: continuous_contract(load_bars(sample_path("wdo"))))
 
 
-def _write(bars, path):
-    frame = bars.reset_index()
-    frame.attrs = {}
-    frame.rename(columns={frame.columns[0]: "timestamp"}).to_parquet(path, index=False)
-    return path
-
-
-def _run(tmp_path, bars, *extra, out=None):
-    data = tmp_path / "bars.parquet"
-    if not data.is_file():
-        _write(bars, data)
-    out = out or tmp_path / "run"
-    # a ledger of its own: each test is a user's first trial on these data, whatever ran before
-    if "--ledger" not in extra:
-        extra = (*extra, "--ledger", tmp_path / f"ledger-{len(list(tmp_path.glob('ledger-*')))}.jsonl")
-    proc = run_runner("runners.walkforward", ["--data", data, "--out", out, "--latency-decisions", "0",
-                                              "--quiet", *extra], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads((out / "metrics.json").read_text()), proc
+_run = walkforward_metrics
 
 
 def test_search_counts_every_variant_and_reports_the_best(tmp_path, wdo):
