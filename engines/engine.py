@@ -286,6 +286,10 @@ class VectorbtEngine:
         orders = pd.DataFrame(fills, columns=["bar", "size", "price", "commission", "reason", "slot"])
         orders.insert(1, "timestamp", index[orders["bar"].to_numpy(dtype=np.int64)])
         equity = pd.Series(pf.value().to_numpy() - buffer, index=index, name="equity")
+        down = np.flatnonzero(equity.to_numpy() <= 0.0)
+        if len(down):
+            raise ParameterError(f"the account is blown at {index[int(down[0])]} and the vectorbt engine has no "
+                                 "rule to stop trading then; use engine='numba' or 'backtrader', which do.")
         positions = pd.Series(pf.assets().to_numpy() / mult, index=index, name="position")
         prev = np.concatenate([[float(execution.initial_equity)], equity.to_numpy()[:-1]])
         returns = pd.Series(equity.to_numpy() / prev - 1.0, index=index, name="returns")
@@ -294,13 +298,9 @@ class VectorbtEngine:
         metrics = summarize(returns=returns, equity=equity, trades=closed, positions=positions,
                             periods_per_year=ppy, risk_free=execution.risk_free,
                             initial_equity=float(execution.initial_equity))
-        down = np.flatnonzero(equity.to_numpy() <= 0.0)
-        account = account_facts(int(down[0]) if len(down) else -1, index, trades, spec)
+        account = account_facts(-1, index, trades, spec)
         metrics.update(account_metrics(account))
         void_if_blown(metrics)
-        if len(down):
-            raise ParameterError(f"the account is blown at {index[int(down[0])]} and the vectorbt engine has no "
-                                 "rule to stop trading then; use engine='numba' or 'backtrader', which do.")
         meta = {"engine": "vectorbt", "vectorbt_version": vbt.__version__, "portfolio": pf,
                 "cash_buffer": buffer, "periods_per_year": ppy, "calendar": facts.calendar,
                 "bar_minutes": facts.bar_minutes, "initial_equity": float(execution.initial_equity),

@@ -702,8 +702,7 @@ def chunked_sweep(bars: pd.DataFrame, proba, grid, *, folder, key: dict | None =
     grid = _check_grid(grid)
     kw = sweep_kwargs
     settings = key if key is not None else _default_key(bars, proba, kw)
-    out = Path(folder)
-    folder = out
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     chunks = grid_chunks(grid, chunk_size)
     keys = [_key({"settings": settings, "grid": c}) for c in chunks]
@@ -716,7 +715,7 @@ def chunked_sweep(bars: pd.DataFrame, proba, grid, *, folder, key: dict | None =
             old = {}
         changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if changed:
-            log.info("settings changed since the last run in %s: %s", out,
+            log.info("settings changed since the last run in %s: %s", folder,
                      "; ".join(f"{k} ({old.get(k)!r} -> {settings.get(k)!r})" for k in changed))
     wanted = {p.name for p in paths}
     stale = [p for p in folder.glob("chunk-*.parquet") if p.name not in wanted]

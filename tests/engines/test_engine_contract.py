@@ -174,6 +174,15 @@ class TestVectorbtEngine(EngineContract):
             engine.run(FIVE, [1, 1, 0, 0, 0], execution, rules)
 
 
+def test_the_vectorbt_engine_refuses_a_blown_account():
+    """A short of one WDO contract on R$10 of equity is under water at the first close: the simulator
+    stops trading there, vectorbt has no such rule, so the engine says so instead of trading on."""
+    ex = Execution(contract="WDO", costs=COSTS, calendar="B3", bar_minutes=1, initial_equity=10.0)
+    assert NumbaEngine().run(FIVE, [-1, -1, 0, 0, 0], ex).metrics["account_blown"]
+    with pytest.raises(ParameterError, match="account is blown at .*engine='numba'"):
+        VectorbtEngine().run(FIVE, [-1, -1, 0, 0, 0], ex)
+
+
 class TestBacktraderEngine(EngineContract):
     @pytest.fixture
     def engine(self):
