@@ -200,9 +200,8 @@ class VectorbtEngine:
 
         from engines._trades import trades_from_fills
         from engines._vbt_engine_nb import flex_orders_nb
-        from engines.metrics import periods_per_year, summarize, void_if_blown
-        from engines.simulate import (FILL_ORDER, _prices, _run_configs, _sides_array, account_facts,
-                                      account_metrics)
+        from engines.metrics import periods_per_year
+        from engines.simulate import FILL_ORDER, _prices, _run_configs, _sides_array, engine_result_parts
         from risk._py import fixed_contracts_py
         from strategies import session_facts
 
@@ -285,22 +284,15 @@ class VectorbtEngine:
         trades = trades_from_fills(fills, index, c, mult)
         orders = pd.DataFrame(fills, columns=["bar", "size", "price", "commission", "reason", "slot"])
         orders.insert(1, "timestamp", index[orders["bar"].to_numpy(dtype=np.int64)])
-        equity = pd.Series(pf.value().to_numpy() - buffer, index=index, name="equity")
-        down = np.flatnonzero(equity.to_numpy() <= 0.0)
+        eq = pf.value().to_numpy() - buffer
+        down = np.flatnonzero(eq <= 0.0)
         if len(down):
             raise ParameterError(f"the account is blown at {index[int(down[0])]} and the vectorbt engine has no "
                                  "rule to stop trading then; use engine='numba' or 'backtrader', which do.")
-        positions = pd.Series(pf.assets().to_numpy() / mult, index=index, name="position")
-        prev = np.concatenate([[float(execution.initial_equity)], equity.to_numpy()[:-1]])
-        returns = pd.Series(equity.to_numpy() / prev - 1.0, index=index, name="returns")
         ppy = periods_per_year(bars, calendar=execution.calendar, bar_minutes=facts.bar_minutes)
-        closed = trades.loc[trades["closed"], "pnl"] if len(trades) else pd.Series([], dtype=float)
-        metrics = summarize(returns=returns, equity=equity, trades=closed, positions=positions,
-                            periods_per_year=ppy, risk_free=execution.risk_free,
-                            initial_equity=float(execution.initial_equity))
-        account = account_facts(-1, index, trades, spec)
-        metrics.update(account_metrics(account))
-        void_if_blown(metrics)
+        positions, equity, returns, metrics, account = engine_result_parts(
+            index, pf.assets().to_numpy() / mult, eq, trades, initial_equity=execution.initial_equity,
+            periods_per_year=ppy, risk_free=execution.risk_free, blown_bar=-1, spec=spec)
         meta = {"engine": "vectorbt", "vectorbt_version": vbt.__version__, "portfolio": pf,
                 "cash_buffer": buffer, "periods_per_year": ppy, "calendar": facts.calendar,
                 "bar_minutes": facts.bar_minutes, "initial_equity": float(execution.initial_equity),

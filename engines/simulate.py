@@ -225,6 +225,26 @@ def account_metrics(account: dict) -> dict:
             "ambiguous_exits": account["ambiguous_exits"]}
 
 
+def engine_result_parts(index, positions, equity, trades: pd.DataFrame, *, initial_equity: float, periods_per_year: float,
+                        risk_free: float, blown_bar: int, spec: ContractSpec) -> tuple:
+    """What every engine reports from its per-bar positions and equity and its trades table:
+    ``(positions, equity, returns, metrics, account)`` -- the Series, the
+    :func:`engines.metrics.summarize` metrics of the closed trades (voided where the account
+    blew, :func:`engines.metrics.void_if_blown`) and :func:`account_facts`."""
+    eq = np.asarray(equity, dtype=np.float64)
+    pos = pd.Series(np.asarray(positions, dtype=np.float64), index=index, name="position")
+    eq_s = pd.Series(eq, index=index, name="equity")
+    prev = np.concatenate([[float(initial_equity)], eq[:-1]])
+    returns = pd.Series(eq / prev - 1.0, index=index, name="returns")
+    closed = trades.loc[trades["closed"], "pnl"] if len(trades) else pd.Series([], dtype=float)
+    metrics = summarize(returns=returns, equity=eq_s, trades=closed, positions=pos,
+                        periods_per_year=periods_per_year, risk_free=risk_free, initial_equity=float(initial_equity))
+    account = account_facts(blown_bar, index, trades, spec)
+    metrics.update(account_metrics(account))
+    void_if_blown(metrics)
+    return pos, eq_s, returns, metrics, account
+
+
 def average_true_range(bars: pd.DataFrame, window: int = 14) -> pd.Series:
     """Simple moving average of the true range over ``window`` bars (causal).
 
@@ -688,19 +708,12 @@ def simulate(bars: pd.DataFrame, sides, *, contract=None, sizing: Sizing | None 
         float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
         bool(fill_on_close), spec.margin_arg)
 
-    positions = pd.Series(pos, index=index, name="position")
-    equity = pd.Series(eq, index=index, name="equity")
-    prev = np.concatenate([[float(initial_equity)], eq[:-1]])
-    returns = pd.Series(eq / prev - 1.0, index=index, name="returns")
     trades = _trades_frame(rec, index)
     orders = _orders_frame(rec, index, float(spec.multiplier), cpc, cpct)
     ppy = periods_per_year(bars, calendar=calendar, bar_minutes=facts.bar_minutes)
-    closed = trades.loc[trades["closed"], "pnl"] if len(trades) else pd.Series([], dtype=float)
-    metrics = summarize(returns=returns, equity=equity, trades=closed, positions=positions,
-                        periods_per_year=ppy, risk_free=risk_free, initial_equity=float(initial_equity))
-    account = account_facts(int(counters[C_BLOWN]) - 1, index, trades, spec)
-    metrics.update(account_metrics(account))
-    void_if_blown(metrics)
+    positions, equity, returns, metrics, account = engine_result_parts(
+        index, pos, eq, trades, initial_equity=initial_equity, periods_per_year=ppy, risk_free=risk_free,
+        blown_bar=int(counters[C_BLOWN]) - 1, spec=spec)
     meta = {
         "engine": "numba",
         "periods_per_year": ppy,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from engines.bt._broker import MARGIN_PER_CONTRACT, Participation, SquareRootImpact, _cerebro
 from engines.bt._strategy import SideFeed, SideFollower
-from engines.metrics import periods_per_year, summarize, void_if_blown
+from engines.metrics import periods_per_year
 from engines._trades import trades_from_fills
 from engines.simulate import (
     FILL_ORDER,
@@ -23,8 +23,7 @@ from engines.simulate import (
     _run_configs,
     _sides_array,
     _vol_inputs,
-    account_facts,
-    account_metrics,
+    engine_result_parts,
 )
 from ml.exceptions import ParameterError
 from risk.limits import DailyLimits
@@ -89,17 +88,10 @@ def _result(strat, index, close, bars_for_ppy, *, calendar, bar_minutes, risk_fr
     orders = pd.DataFrame(fills, columns=["bar", "size", "price", "commission", "kind", "reason", "ambiguous"])
     orders.insert(1, "timestamp", index[orders["bar"].to_numpy(dtype=np.int64)])
 
-    positions = pd.Series(pos, index=index, name="position")
-    equity = pd.Series(eq, index=index, name="equity")
-    prev = np.concatenate([[float(initial_equity)], eq[:-1]])
-    returns = pd.Series(eq / prev - 1.0, index=index, name="returns")
     ppy = periods_per_year(bars_for_ppy, calendar=calendar, bar_minutes=bar_minutes)
-    closed = tr.loc[tr["closed"], "pnl"] if len(tr) else pd.Series([], dtype=float)
-    metrics = summarize(returns=returns, equity=equity, trades=closed, positions=positions,
-                        periods_per_year=ppy, risk_free=risk_free, initial_equity=float(initial_equity))
-    account = account_facts(strat.blown_bar if strat.blown_bar < n else -1, index, tr, spec)
-    metrics.update(account_metrics(account))
-    void_if_blown(metrics)
+    positions, equity, returns, metrics, account = engine_result_parts(
+        index, pos, eq, tr, initial_equity=initial_equity, periods_per_year=ppy, risk_free=risk_free,
+        blown_bar=strat.blown_bar if strat.blown_bar < n else -1, spec=spec)
     meta = {
         "engine": "backtrader",
         "backtrader_version": bt.__version__,
