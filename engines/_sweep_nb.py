@@ -24,9 +24,35 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engines._metrics_nb import N_RETURN_METRICS, N_TRADE_ACC, TA_N, equity_metrics_nb, trade_metrics_nb
-from engines._sim_nb import C_AMBIGUOUS, C_BLOWN, N_COUNTERS, TRADE_DTYPE, simulate_into_nb
-from strategies._signals_nb import threshold_sides_nb
+from engines._metrics_nb import (
+    N_RETURN_METRICS,
+    N_TRADE_ACC,
+    RM_ANN_RETURN,
+    RM_ANN_VOL,
+    RM_CALMAR,
+    RM_MAX_DD,
+    RM_SHARPE,
+    RM_SORTINO,
+    RM_TOTAL,
+    TA_N,
+    _annualized_from_nb,
+    _calmar_from_nb,
+    _sharpe_from_nb,
+    _sortino_from_nb,
+    equity_metrics_nb,
+    trade_acc_add_nb,
+    trade_metrics_nb,
+)
+from engines._sim_nb import (
+    C_AMBIGUOUS,
+    C_BLOWN,
+    N_COUNTERS,
+    TRADE_DTYPE,
+    _leg_cost_nb,
+    _market_fill_nb,
+    simulate_into_nb,
+)
+from strategies._signals_nb import threshold_sides_nb, threshold_step_nb
 
 __all__ = [
     "N_PARAMS",
@@ -48,6 +74,7 @@ __all__ = [
     "ST_RECOVERY",
     "ST_WIN_RATE",
     "run_stats_nb",
+    "sweep_fast_nb",
     "sweep_nb",
 ]
 
@@ -190,3 +217,240 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
                 session_returns[k, c] = e / prev - 1.0
                 prev = e
     return stats, session_returns
+
+
+@njit(cache=True, parallel=True)
+def sweep_fast_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, meta_th,
+                  open_, high, low, close, session, qty, rearm,
+                  multiplier, commission_per_contract, commission_pct, slip, initial_equity,
+                  params, ppy, rf, session_last):
+    """:func:`sweep_nb` for a grid without stops, equity-based sizing, daily limits or margin.
+
+    One fused pass per combination: the side of
+    :func:`strategies._signals_nb.threshold_step_nb`, the fills of
+    :func:`engines._sim_nb.simulate_into_nb` and the statistics of
+    :func:`run_stats_nb`, bar by bar, with no array of the bars' length at
+    all (no sides, no equity, no returns).  :func:`engines.sweep.sweep` takes
+    it only when every combination qualifies: no stop, take, trailing or time
+    stop; a fixed size ``qty`` (> 0, already rounded to the contract); no
+    daily loss or trade-count limit; no margin; fills at the next open; every
+    price finite.  Within that domain it runs the simulator's rules, in the
+    same order, with the same floating-point operations on the equity, so the
+    equity (and with it the final equity, trades, total and annualised
+    return, drawdowns, exposure and the session returns) is bit for bit the
+    simulator's; the tests hold it to that.
+
+    The one difference is the sample standard deviation (annualised
+    volatility, Sharpe): one pass, ``(sum r^2 - n mean^2) / (n - 1)``, instead
+    of the second pass over a returns buffer (the two agree to ~1e-12
+    relative here; exactly 0.0 when every return is equal, as there).  A bar
+    whose equity did not change (flat, or an unchanged close) has a return of
+    exactly 0: it is counted, not divided.
+
+    Arguments as for :func:`sweep_nb` (``qty``: contracts per entry; ``slip``:
+    slippage in points, ``slippage_ticks * tick_size``); ``params`` columns
+    ``P_SL`` .. ``P_MAX_BARS`` are ignored (all off).  One combination per
+    parallel iteration; run it under ``numba.parallel_chunksize(1)`` so that
+    threads take combinations as they free up (their costs differ with the
+    time in position).  Nothing of the bars' length is allocated: memory is
+    O(bars + combinations), the inputs plus the (sessions x combinations)
+    returns.
+    """
+    n = open_.shape[0]
+    n_combos = params.shape[0]
+    n_sessions = session_last.shape[0]
+    stats = np.empty((n_combos, N_STATS))
+    session_returns = np.empty((n_sessions, n_combos))
+    use_meta = meta_p.shape[0] > 0
+    for c in prange(n_combos):  # the caller sets a chunk size of 1: combinations differ in cost
+        _fast_one_nb(proba, bars_to_close, flat_bars_before_close, allow_short, use_meta, meta_p, meta_th,
+                     params[c, P_LONG], params[c, P_SHORT], int(params[c, P_MIN_HOLDING]),
+                     open_, high, low, close, session, qty, rearm, multiplier,
+                     commission_per_contract, commission_pct, slip, initial_equity, ppy, rf,
+                     session_last, np.empty(N_TRADE_ACC), stats[c], session_returns[:, c])
+    return stats, session_returns
+
+
+@njit(cache=True)
+def _fast_one_nb(proba, bars_to_close, fbc, allow_short, use_meta, meta_p, meta_th, long_th, short_th,
+                 min_holding, open_, high, low, close, session, qty, rearm, multiplier, cpc, cpct, slip,
+                 initial_equity, ppy, rf, session_last, tacc, out, sess_ret):
+    """One combination of :func:`sweep_fast_nb` (see there); writes ``out`` and ``sess_ret``."""
+    n = open_.shape[0]
+    tacc[:] = 0.0
+    # the strategy's own state (threshold_step_nb) and the account's
+    dec_side = 0
+    dec_held = 0
+    pend = 0            # side decided at the previous bar, filled at this bar's open
+    pos = 0
+    mark = 0.0
+    entry_px = 0.0
+    entry_cost = 0.0
+    eq = initial_equity
+    blocked = 0
+    blown_bar = -1
+    held = 0
+    # statistics, online: returns E_t / E_{t-1} - 1 (E_{-1} = initial equity)
+    prev = initial_equity
+    n_zero = 0          # bars whose return is exactly 0
+    s1 = 0.0
+    s2 = 0.0
+    s_rf = 0.0
+    down = 0.0
+    have_nz = False     # a non-zero return was seen; all of them equal first_nz (const_nz)?
+    first_nz = 0.0
+    const_nz = True
+    wealth = 1.0
+    peak = 1.0
+    trough = 1.0
+    mdd = 0.0
+    peak_c = initial_equity
+    mdd_c = 0.0
+    k = 0
+    sess_prev = initial_equity
+    i = 0
+    while i < n:
+        # flat, nothing pending and the rule flat: skip ahead to the next bar whose rule is not flat.
+        # On the bars skipped nothing can happen (no fill, no mark, the equity and every running sum
+        # unchanged: a return of exactly 0 each), except that a session may end.
+        if pos == 0 and pend == 0 and dec_side == 0 and eq != 0.0:
+            j = i
+            while j < n:
+                pj = proba[j]
+                if (pj >= long_th or (allow_short and pj <= short_th)) and bars_to_close[j] > fbc \
+                        and (not use_meta or meta_p[j] >= meta_th):
+                    break
+                if j == session_last[k]:
+                    sess_ret[k] = eq / sess_prev - 1.0
+                    sess_prev = eq
+                    k += 1
+                j += 1
+            if j > i:
+                n_zero += j - i
+                blocked = 0   # the rule was flat on a bar: a blocked side is released
+                i = j
+                if i == n:
+                    break
+        last_of_session = i + 1 < n and session[i + 1] != session[i]
+        # 1. the previous bar's decision, at this bar's open
+        if pend != pos:
+            if pos != 0:
+                px = _market_fill_nb(open_[i], -pos, slip, low[i], high[i])
+                eq += pos * qty * multiplier * (px - mark)
+                cost = _leg_cost_nb(qty, px, multiplier, cpc, cpct)
+                eq -= cost
+                trade_acc_add_nb(tacc, pos * qty * multiplier * (px - entry_px) - (entry_cost + cost))
+                pos = 0
+            if pend != 0:
+                px = _market_fill_nb(open_[i], pend, slip, low[i], high[i])
+                entry_cost = _leg_cost_nb(qty, px, multiplier, cpc, cpct)
+                eq -= entry_cost
+                pos = pend
+                mark = px
+                entry_px = px
+        # 3. mark at the close; a position still open on the session's last bar leaves at its close
+        cs = pos
+        if pos != 0:
+            eq += pos * qty * multiplier * (close[i] - mark)
+            mark = close[i]
+            if last_of_session:
+                px = _market_fill_nb(close[i], -pos, slip, low[i], high[i])
+                eq += pos * qty * multiplier * (px - mark)
+                cost = _leg_cost_nb(qty, px, multiplier, cpc, cpct)
+                eq -= cost
+                trade_acc_add_nb(tacc, pos * qty * multiplier * (px - entry_px) - (entry_cost + cost))
+                pos = 0
+                if rearm:
+                    blocked = cs
+        # 4. the decision of this bar
+        meta_ok = not use_meta or meta_p[i] >= meta_th
+        dec_side, dec_held = threshold_step_nb(proba[i], long_th, short_th, min_holding, bars_to_close[i],
+                                               fbc, allow_short, meta_ok, dec_side, dec_held)
+        desired = dec_side
+        if blocked != 0:
+            if desired != blocked:
+                blocked = 0
+            else:
+                desired = 0
+        if blown_bar < 0 and eq <= 0.0:
+            blown_bar = i
+        if blown_bar >= 0:
+            desired = 0
+        pend = desired
+        if pos != 0:
+            held += 1
+        # statistics of this bar
+        if eq != prev or eq == 0.0:  # (0 / 0 is NaN, as in the simulator's returns)
+            r = eq / prev - 1.0
+            prev = eq
+            s1 += r
+            s2 += r * r
+            s_rf += r - rf
+            d = min(r - rf, 0.0)
+            down += d * d
+            if not have_nz:
+                first_nz = r
+                have_nz = True
+            elif r != first_nz:
+                const_nz = False
+            wealth *= 1.0 + r
+            if wealth > peak:
+                dd = trough / peak - 1.0
+                if dd < mdd:
+                    mdd = dd
+                peak = wealth
+                trough = wealth
+            elif wealth < trough:
+                trough = wealth
+            if eq > peak_c:
+                peak_c = eq
+            dd_c = eq - peak_c
+            if dd_c < mdd_c:
+                mdd_c = dd_c
+        else:
+            n_zero += 1
+        if i == session_last[k]:
+            sess_ret[k] = eq / sess_prev - 1.0
+            sess_prev = eq
+            k += 1
+        i += 1
+    # the statistics, as run_stats_nb writes them
+    dd = trough / peak - 1.0
+    if dd < mdd:
+        mdd = dd
+    s_rf -= n_zero * rf
+    dz = min(-rf, 0.0)
+    down += n_zero * (dz * dz)
+    total = wealth - 1.0
+    ann = _annualized_from_nb(total + 1.0, n, ppy)  # as _acc_metrics_nb, to the last bit
+    out[RM_TOTAL] = total
+    out[RM_ANN_RETURN] = ann
+    if n < 2:
+        out[RM_ANN_VOL] = np.nan
+        out[RM_SHARPE] = np.nan
+    else:
+        if n_zero == n or (n_zero == 0 and const_nz):
+            sd = 0.0
+        else:
+            mean = s1 / n
+            sd = np.sqrt(max((s2 - n * mean * mean) / (n - 1), 0.0))
+        out[RM_ANN_VOL] = sd * np.sqrt(ppy)
+        out[RM_SHARPE] = _sharpe_from_nb(n, s_rf / n, sd, ppy)
+    out[RM_SORTINO] = _sortino_from_nb(n, s_rf / n if n > 0 else 0.0, down, ppy)
+    out[RM_MAX_DD] = mdd
+    out[RM_CALMAR] = _calmar_from_nb(n, ann, mdd)
+    if n > 0:
+        net = eq - initial_equity
+        if mdd_c == 0.0:
+            out[ST_RECOVERY] = np.inf if net > 0 else np.nan
+        else:
+            out[ST_RECOVERY] = net / -mdd_c
+        out[ST_FINAL_EQUITY] = eq
+    else:
+        out[ST_RECOVERY] = np.nan
+        out[ST_FINAL_EQUITY] = initial_equity
+    out[ST_N_TRADES] = tacc[TA_N]
+    out[ST_WIN_RATE], out[ST_PROFIT_FACTOR], out[ST_EXPECTANCY] = trade_metrics_nb(tacc)
+    out[ST_EXPOSURE] = held / n if n > 0 else np.nan
+    out[ST_BLOWN_BAR] = blown_bar
+    out[ST_AMBIGUOUS] = 0.0

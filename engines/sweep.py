@@ -76,12 +76,13 @@ from engines.overfit import deflated_sharpe_ratio, probability_of_backtest_overf
 from engines.verdict import permutation_p_value
 from ml.data import bars_calendar
 from ml.exceptions import ParameterError
+from risk._sizing_nb import SIZE_FIXED, fixed_contracts_nb
 from risk.limits import DailyLimits
 from strategies import ProbabilityThresholdStrategy, session_facts
 from strategies._base import _probabilities
 
-__all__ = ["GRID_PARAMS", "SWEEP_CODE", "SweepRun", "best_of_grid_null", "chunked_sweep", "grid_chunks",
-           "grid_from_spec", "overfitting", "portfolio_of", "rerun", "session_returns", "sweep"]
+__all__ = ["GRID_PARAMS", "SWEEP_CODE", "Mirror", "SweepRun", "best_of_grid_null", "chunked_sweep", "grid_chunks",
+           "grid_combinations", "grid_from_spec", "overfitting", "portfolio_of", "rerun", "session_returns", "sweep"]
 
 #: Parameters a grid may sweep, in the order of the result's index levels.
 GRID_PARAMS = ("long_threshold", "short_threshold", "min_holding", "sl_atr", "tp_atr",
@@ -165,6 +166,28 @@ def _expand_range(text: str, name: str, spec: str) -> list:
     return [round(start + k * step, dec) for k in range(count)]
 
 
+@dataclass(frozen=True)
+class Mirror:
+    """A grid parameter tied to another one: ``value = around - other`` in every combination.
+
+    ``{"long_threshold": [0.55, 0.6], "short_threshold": Mirror("long_threshold")}``
+    sweeps two combinations, ``(0.55, 0.45)`` and ``(0.6, 0.4)``, not four.  In a
+    grid spec it is written ``short=1-long``.  Any callable taking the
+    combination (a dict of the other parameters' values) and returning a value
+    ties a parameter the same way; this one has a readable text form, so it
+    travels through the run's ``config.toml`` and chunk keys.
+    """
+
+    of: str
+    around: float = 1.0
+
+    def __call__(self, combo: dict) -> float:
+        return round(float(self.around) - float(combo[self.of]), 12)
+
+    def __str__(self) -> str:
+        return f"{self.around:g}-{self.of}"
+
+
 def grid_from_spec(spec: str) -> dict[str, list]:
     """Parse a grid written as text into ``{parameter: [values]}``.
 
@@ -176,7 +199,9 @@ def grid_from_spec(spec: str) -> dict[str, list]:
         ``start:stop:step`` (``long_threshold=0.55:0.7:0.05``), which may be
         mixed.  Names are :data:`GRID_PARAMS` or their aliases (``long``,
         ``short``, ``holding``, ``sl``, ``tp``, ``trail``).  Items may also be
-        separated by ``;`` or whitespace.
+        separated by ``;`` or whitespace.  ``name=A-other`` ties a parameter to
+        another one (:class:`Mirror`: ``short=1-long`` sweeps ``short = 1 -
+        long`` with every ``long``).
 
     Returns
     -------
@@ -218,19 +243,39 @@ def grid_from_spec(spec: str) -> dict[str, list]:
         elif current is None:
             raise ParameterError(f"value {tok!r} comes before any 'name=' in {spec!r}; start with a "
                                  f"parameter name, e.g. 'long_threshold={tok}'.")
-        if ":" in tok:
+        tie = re.fullmatch(r"([+-]?\d+(?:\.\d*)?)-([A-Za-z_]+)", tok.strip())
+        if tie:
+            if grid[current]:
+                raise ParameterError(f"`{current}` is tied ({tok!r}) and also lists values in {spec!r}; "
+                                     f"a tied parameter takes its value from the other one only.")
+            grid[current] = Mirror(_canonical(tie.group(2)), float(tie.group(1)))
+        elif isinstance(grid[current], Mirror):
+            raise ParameterError(f"`{current}` is tied ({grid[current]}) and also lists {tok!r} in {spec!r}.")
+        elif ":" in tok:
             grid[current].extend(_expand_range(tok, current, spec))
         else:
             grid[current].append(_number(tok, current, spec))
-    return {k: list(dict.fromkeys(v)) for k, v in grid.items()}
+    return {k: (v if isinstance(v, Mirror) else list(dict.fromkeys(v))) for k, v in grid.items()}
+
+
+def _check_value(key: str, v):
+    if key in _INT_PARAMS:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            if not (_real(v) and float(v).is_integer()):
+                raise TypeError(f"`{key}` values must be ints (bars), got {type(v).__name__} {v!r}.")
+        return int(v)
+    if not _real(v):
+        raise TypeError(f"`{key}` values must be numbers, got {type(v).__name__} {v!r}.")
+    return float(v)
 
 
 def _check_grid(grid) -> dict[str, list]:
+    """A dict grid with canonical names in :data:`GRID_PARAMS` order; tied parameters stay callables."""
     if isinstance(grid, str):
         grid = grid_from_spec(grid)
     if not isinstance(grid, dict):
-        raise TypeError(f"`grid` must be a dict of parameter -> list of values (or a spec str), "
-                        f"got {type(grid).__name__}.")
+        raise TypeError(f"`grid` must be a dict of parameter -> list of values (or a spec str, or a list "
+                        f"of combinations), got {type(grid).__name__}.")
     if not grid:
         raise ParameterError("`grid` is empty; give at least one parameter with its values, "
                              "e.g. {'long_threshold': [0.55, 0.6]}.")
@@ -239,28 +284,99 @@ def _check_grid(grid) -> dict[str, list]:
         key = _canonical(name)
         if key in out:
             raise ParameterError(f"`{key}` appears twice in `grid` (as {name!r} and an alias).")
+        if callable(values):
+            out[key] = Mirror(_canonical(values.of), values.around) if isinstance(values, Mirror) else values
+            continue
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             values = [values]
-        values = list(values)
+        values = [_check_value(key, v) for v in values]
         if not values:
             raise ParameterError(f"`grid['{name}']` holds no values.")
-        for v in values:
-            if key in _INT_PARAMS:
-                if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-                    if not (_real(v) and float(v).is_integer()):
-                        raise TypeError(f"`{key}` values must be ints (bars), got {type(v).__name__} {v!r}.")
-            elif not _real(v):
-                raise TypeError(f"`{key}` values must be numbers, got {type(v).__name__} {v!r}.")
-        if key in _INT_PARAMS:
-            values = [int(v) for v in values]
-        else:
-            values = [float(v) for v in values]
         if len(set(values)) != len(values):
             dup = next(v for v in values if values.count(v) > 1)
             raise ParameterError(f"`{key}` lists the value {dup!r} more than once; each combination "
                                  f"would be run (and counted as a trial) twice.")
         out[key] = values
+    for key, v in out.items():
+        if isinstance(v, Mirror) and (v.of not in out or callable(out[v.of])):
+            raise ParameterError(f"`{key}` is tied to `{v.of}`, which the grid does not give values; tie it "
+                                 f"to a swept parameter, e.g. 'short=1-long' with 'long=0.55,0.6'.")
     return {k: out[k] for k in GRID_PARAMS if k in out}
+
+
+def _is_product(grid) -> bool:
+    """A dict of value lists only: its combinations are the Cartesian product."""
+    return isinstance(grid, dict) and not any(callable(v) for v in grid.values())
+
+
+def grid_combinations(grid) -> tuple[list[str], list[tuple]]:
+    """The combinations a grid runs, as ``(names, [values tuple per combination])``.
+
+    ``grid`` is one of:
+
+    - a dict ``{parameter: [values]}`` (or its spec str, :func:`grid_from_spec`):
+      the Cartesian product, in the order of :data:`GRID_PARAMS`, the last
+      parameter varying fastest; a value that is a callable (:class:`Mirror`,
+      or any function of the combination's other values) ties that parameter
+      to the others instead of multiplying the grid;
+    - a list of dicts, or a DataFrame with one row per combination: exactly
+      those combinations, in that order (any set, not only a product).  Every
+      combination names the same parameters.
+
+    Names are canonical, values checked as a grid's (ints for bars); a
+    combination listed twice is refused (it would count as two trials).
+    """
+    if isinstance(grid, pd.DataFrame):
+        grid = grid.to_dict("records")
+    if isinstance(grid, (list, tuple)):
+        if not grid:
+            raise ParameterError("`grid` is an empty list of combinations.")
+        rows = []
+        names = None
+        for i, combo in enumerate(grid):
+            if not isinstance(combo, dict):
+                raise TypeError(f"`grid` as a list holds one dict per combination; item {i} is "
+                                f"{type(combo).__name__}.")
+            row = {}
+            for k, v in combo.items():
+                key = _canonical(k)
+                if key in row:
+                    raise ParameterError(f"combination {i} of `grid` names `{key}` twice.")
+                row[key] = _check_value(key, v)
+            keys = [k for k in GRID_PARAMS if k in row]
+            if names is None:
+                names = keys
+            elif keys != names:
+                raise ParameterError(f"combination {i} of `grid` sets {keys}, the first one {names}; every "
+                                     f"combination must set the same parameters.")
+            rows.append(tuple(row[k] for k in names))
+        combos = rows
+    else:
+        grid = _check_grid(grid)
+        names = list(grid)
+        free = [k for k in names if not callable(grid[k])]
+        combos = []
+        for values in itertools.product(*(grid[k] for k in free)):
+            combo = dict(zip(free, values))
+            for k in names:
+                if callable(grid[k]):
+                    try:
+                        combo[k] = _check_value(k, grid[k](dict(combo)))
+                    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                        raise ParameterError(f"tied parameter `{k}` ({grid[k]}) failed on {combo}: {exc}") from None
+            combos.append(tuple(combo[k] for k in names))
+    seen = set()
+    for c in combos:
+        if c in seen:
+            raise ParameterError(f"the combination {dict(zip(names, c))} comes twice in `grid`; it would be run "
+                                 f"(and counted as a trial) twice.")
+        seen.add(c)
+    return names, combos
+
+
+def _grid_values(names, combos) -> dict[str, list]:
+    """Each parameter's distinct values, in order of appearance (the result's ``attrs['grid']``)."""
+    return {k: list(dict.fromkeys(c[j] for c in combos)) for j, k in enumerate(names)}
 
 
 # --------------------------------------------------------------------------- shared setup
@@ -330,10 +446,13 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         Bars as for :func:`engines.simulate.simulate`.
     proba : Series or array-like of shape (n_bars,)
         Probability of an up move per bar (NaN: no opinion, flat).
-    grid : dict of str to list, or str
+    grid : dict of str to list, str, list of dicts or DataFrame
         Values of each swept parameter (:data:`GRID_PARAMS` or aliases); a
-        str is parsed by :func:`grid_from_spec`.  All combinations (the
-        Cartesian product) are run.
+        str is parsed by :func:`grid_from_spec`.  A dict runs the Cartesian
+        product, except parameters tied to others (:class:`Mirror`, e.g.
+        ``short_threshold = 1 - long_threshold``); a list of dicts (or a
+        DataFrame, one row each) runs exactly those combinations
+        (:func:`grid_combinations`).
     strategy : ProbabilityThresholdStrategy, optional
         Values of the strategy parameters not swept (thresholds, holding,
         ``flat_bars_before_close``, ``allow_short``, ``meta_threshold``).
@@ -379,9 +498,7 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     for :func:`engines.overfit.deflated_sharpe_ratio`'s per-period ones.
     """
     strategy, stops = _check_configs(strategy, stops)
-    grid = _check_grid(grid)
-    names = list(grid)
-    combos = list(itertools.product(*(grid[k] for k in names)))
+    names, combos = grid_combinations(grid)
     # validate every combination with the configs' own rules; collect kernel arguments
     params = np.empty((len(combos), snb.N_PARAMS))
     needs_atr = False
@@ -419,14 +536,28 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         np.asarray(bars_calendar(bars, calendar).sessions(index[session_last]).session_date),
         name="session_date")
 
-    stats, sess_ret = snb.sweep_nb(
-        p_arr, _c(facts.bars_to_close), float(fb), bool(allow_short), meta, float(mt),
-        o, h, lo, cl, _c(facts.session, np.int64),
-        int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
-        _c(atr_arr), bool(rearm), max_loss, max_loss_frac, int(max_trades), max_position,
-        float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
-        bool(fill_on_close), spec.margin_arg, params, float(ppy), float(rf), session_last,
-        int(numba.get_num_threads()))
+    qty = fixed_contracts_nb(float(size_value), float(lot), float(min_qty), float(max_position), bool(frac)) \
+        if size_mode == SIZE_FIXED else math.nan
+    fast = (size_mode == SIZE_FIXED and qty > 0.0 and not needs_atr and not fill_on_close
+            and max_loss == 0.0 and max_loss_frac == 0.0 and int(max_trades) == 0 and spec.margin_arg == 0.0
+            and np.all(params[:, snb.P_MAX_BARS] <= 0)
+            and all(np.isfinite(a).all() for a in (o, h, lo, cl)))
+    if fast:  # no stops, fixed size, no limits or margin: the fused one-pass kernel
+        with numba.parallel_chunksize(1):
+            stats, sess_ret = snb.sweep_fast_nb(
+                p_arr, _c(facts.bars_to_close), float(fb), bool(allow_short), meta, float(mt),
+                o, h, lo, cl, _c(facts.session, np.int64), float(qty), bool(rearm),
+                float(spec.multiplier), cpc, cpct, float(slip_ticks) * float(spec.tick_size),
+                float(initial_equity), params, float(ppy), float(rf), session_last)
+    else:
+        stats, sess_ret = snb.sweep_nb(
+            p_arr, _c(facts.bars_to_close), float(fb), bool(allow_short), meta, float(mt),
+            o, h, lo, cl, _c(facts.session, np.int64),
+            int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
+            _c(atr_arr), bool(rearm), max_loss, max_loss_frac, int(max_trades), max_position,
+            float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
+            bool(fill_on_close), spec.margin_arg, params, float(ppy), float(rf), session_last,
+            int(numba.get_num_threads()))
 
     idx = pd.MultiIndex.from_tuples(combos, names=names)
     cols = {k: stats[:, _STAT_COL[k]] for k in METRIC_KEYS}
@@ -439,8 +570,9 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         cols[k] = np.where(cols["account_blown"], np.nan, cols[k])
     out = pd.DataFrame(cols, index=idx)[list(RESULT_COLUMNS)]
     out.attrs["n_trials"] = len(combos)
+    out.attrs["kernel"] = "fast" if fast else "general"  # which kernel ran (same results; see sweep_fast_nb)
     out.attrs["periods_per_year"] = float(ppy)
-    out.attrs["grid"] = {k: list(v) for k, v in grid.items()}
+    out.attrs["grid"] = _grid_values(names, combos)
     out.attrs["session_returns"] = {  # plain JSON values: see session_returns()
         "sessions": [pd.Timestamp(d).isoformat() for d in session_dates],
         "names": list(names),
@@ -577,14 +709,21 @@ SWEEP_CODE = ("engines/sweep.py", "engines/_sweep_nb.py", "engines/_sim_nb.py", 
               "engines/simulate.py", "engines/metrics.py", "strategies", "risk")
 
 
-def grid_chunks(grid: dict[str, list], size: int) -> list[dict[str, list]]:
-    """Split the Cartesian product of ``grid`` into sub-grids of at most ``size`` combinations.
+def grid_chunks(grid, size: int) -> list:
+    """Split a grid into chunks of at most ``size`` combinations, in run order.
 
-    The leading parameters are fixed one combination at a time until the
-    product of the remaining ones fits ``size`` (the last parameter's values
-    are sliced when even it alone does not), so the chunks, concatenated,
-    list the combinations in the order of the full product.
+    A Cartesian grid (a dict of value lists) is cut into sub-grids: the
+    leading parameters are fixed one combination at a time until the product
+    of the remaining ones fits ``size`` (the last parameter's values are
+    sliced when even it alone does not), so the chunks, concatenated, list
+    the combinations in the order of the full product.  Any other grid (tied
+    parameters, a list of combinations) is cut into lists of at most ``size``
+    combinations (dicts), in the order of :func:`grid_combinations`.
     """
+    if not _is_product(grid):
+        names, combos = grid_combinations(grid)
+        rows = [dict(zip(names, c)) for c in combos]
+        return [rows[i:i + size] for i in range(0, len(rows), size)]
     names = list(grid)
     sizes = [len(grid[n]) for n in names]
     k = 0
@@ -603,6 +742,10 @@ def grid_chunks(grid: dict[str, list], size: int) -> list[dict[str, list]]:
         else:
             chunks.append({**fixed, **{n: list(grid[n]) for n in names[k:]}})
     return chunks
+
+
+def _n_combos(grid) -> int:
+    return len(grid_combinations(grid)[1])
 
 
 def _key(obj) -> str:
@@ -636,7 +779,7 @@ def _sweep_chunk(bars, proba, grid, kw):
     return df, [f"{w.category.__name__}: {w.message}" for w in caught]
 
 
-def _merge(parts: list[pd.DataFrame], grid: dict) -> pd.DataFrame:
+def _merge(parts: list[pd.DataFrame], grid) -> pd.DataFrame:
     """Concatenate chunk results into one :func:`engines.sweep.sweep` result (attrs included)."""
     first = parts[0].attrs["session_returns"]
     n_sess = len(first["sessions"])
@@ -649,7 +792,7 @@ def _merge(parts: list[pd.DataFrame], grid: dict) -> pd.DataFrame:
         values.append(np.asarray(sr["values"], dtype=np.float64).reshape(n_sess, len(sr["combos"])))
     merged = pd.concat(parts)
     merged.attrs = dict(parts[0].attrs)
-    merged.attrs.update(n_trials=int(len(merged)), grid={k: list(v) for k, v in grid.items()},
+    merged.attrs.update(n_trials=int(len(merged)), grid=_grid_values(*grid_combinations(grid)),
                         session_returns={"sessions": first["sessions"], "names": first["names"],
                                          "combos": combos, "values": np.concatenate(values, axis=1).tolist()})
     return merged
@@ -699,7 +842,11 @@ def chunked_sweep(bars: pd.DataFrame, proba, grid, *, folder, key: dict | None =
     from ml._io import atomic_output, atomic_write_text
 
     log = log or logging.getLogger(__name__)
-    grid = _check_grid(grid)
+    if _is_product(grid) or isinstance(grid, str):
+        grid = _check_grid(grid)
+    if not _is_product(grid):  # ties and lists as plain combinations: what the chunk keys and manifest hold
+        names, combos = grid_combinations(grid)
+        grid = [dict(zip(names, c)) for c in combos]
     kw = sweep_kwargs
     settings = key if key is not None else _default_key(bars, proba, kw)
     folder = Path(folder)
@@ -731,7 +878,7 @@ def chunked_sweep(bars: pd.DataFrame, proba, grid, *, folder, key: dict | None =
         if p.is_file():
             try:
                 df = pd.read_parquet(p)
-                if len(df) == math.prod(len(v) for v in chunks[i].values()) and "session_returns" in df.attrs:
+                if len(df) == _n_combos(chunks[i]) and "session_returns" in df.attrs:
                     parts[i] = df
                     continue
             except Exception as exc:  # noqa: BLE001 - an unreadable chunk is recomputed
@@ -739,10 +886,11 @@ def chunked_sweep(bars: pd.DataFrame, proba, grid, *, folder, key: dict | None =
             p.unlink(missing_ok=True)
     todo = [i for i, part in enumerate(parts) if part is None]
     reused = len(chunks) - len(todo)
-    n_combos = math.prod(len(v) for v in grid.values())
+    n_combos = _n_combos(grid)
     if reused:
         log.info("resuming: reused %d of %d finished sweep chunk(s); computing %d", reused, len(chunks), len(todo))
-    log.info("sweeping %s combination(s) of %s in %d chunk(s) of <= %d", f"{n_combos:,}", ", ".join(grid),
+    log.info("sweeping %s combination(s) of %s in %d chunk(s) of <= %d", f"{n_combos:,}",
+             ", ".join(grid_combinations(grid)[0]),
              len(chunks), chunk_size)
     t0 = time.perf_counter()
     bar = tqdm(total=len(chunks), initial=reused, desc="sweep chunks", unit="chunk", disable=not progress)
@@ -854,7 +1002,7 @@ def best_of_grid_null(bars: pd.DataFrame, proba, grid, *, n: int = 200, seed: in
         close = difflib.get_close_matches(str(metric), RESULT_COLUMNS, n=1)
         raise ParameterError(f"`metric` must be a column of sweep()'s result, got {metric!r}"
                              + (f"; did you mean {close[0]!r}?" if close else "."))
-    grid = _check_grid(grid)
+    n_combos = _n_combos(grid)
     p_arr = _probabilities(proba, bars.index, "proba")
     facts = session_facts(bars, calendar=sweep_kwargs.get("calendar"), bar_minutes=sweep_kwargs.get("bar_minutes"))
     longest = int(pd.Series(np.asarray(facts.session)).value_counts().max())
@@ -870,7 +1018,6 @@ def best_of_grid_null(bars: pd.DataFrame, proba, grid, *, n: int = 200, seed: in
     parts = Parallel(n_jobs=n_jobs)(delayed(_null_batch)(bars, p_arr, grid, b, metric, sweep_kwargs)
                                     for b in batches)
     null = [v for part in parts for v in part]
-    n_combos = math.prod(len(v) for v in grid.values())
     return {"observed": float(observed), "null": null, "p_value": permutation_p_value(observed, null),
             "n": int(n), "n_combinations": int(n_combos), "metric": metric, "min_offset": longest,
             "method": f"best {metric} of all {n_combos} combinations on each of {n} circular rotations of the "

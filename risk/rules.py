@@ -71,6 +71,11 @@ class Sizing:
         """``(size_mode, size_value)`` as :func:`~engines._sim_nb.simulate_nb` takes them."""
         method = check_choice("method", self.method, tuple(_SIZING_METHODS))
         if method == "fixed":
+            given = [k for k in ("fraction", "target_vol") if getattr(self, k) is not None]
+            if given:  # a size rule that would be silently ignored
+                other = "fixed_fraction" if given[0] == "fraction" else "volatility_target"
+                raise ParameterError(f"`{given[0]}` is set but method='fixed' ignores it; pass "
+                                     f"method={other!r} (or drop `{given[0]}`).")
             c = _check_nonneg("contracts", self.contracts)
             if c <= 0:
                 raise ParameterError(f"`contracts` must be > 0 for method='fixed', got {self.contracts!r}.")

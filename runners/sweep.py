@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. 'long_threshold=0.52:0.7:0.02,holding=5,10,20,stop_atr=1:3:0.5'. Names: "
                         "long_threshold (long), short_threshold (short), min_holding (holding), sl_atr (sl, "
                         "stop_atr), tp_atr (tp, take_atr), trail_atr (trail), max_bars (time_stop); 0 disables "
-                        f"a stop (default {DEFAULT_GRID!r})")
+                        "a stop; 'short=1-long' ties the short threshold to the long one (one combination per "
+                        f"long value, not a product) (default {DEFAULT_GRID!r})")
     g.add_argument("--top", metavar="K", type=positive_int("--top"), default=10, help="rows of the top-K table (default 10)")
     g.add_argument("--portfolio", metavar="K", type=whole("--portfolio", 0), default=0,
                    help="write the vectorbt Portfolio of the K best combinations to portfolios/ (default 0: none)")
@@ -161,6 +162,9 @@ def parse_grid(spec: str) -> dict[str, list]:
     for name in GRID_PARAMS:
         if name not in grid:
             continue
+        if callable(grid[name]):  # tied to another parameter ('short=1-long')
+            out[name] = grid[name]
+            continue
         values = []
         for v in grid[name]:
             if name in _INT_KEYS:
@@ -188,15 +192,28 @@ def combo_configs(params: dict, strategy, stops):
 
 
 def _check_grid_values(grid, strategy, stops):
-    """Every value of the grid through the strategy's and the stops' own rules (before any work)."""
-    for name, values in grid.items():
-        for v in values:
-            strat, st = combo_configs({name: v}, strategy, stops)
-            try:
-                strat.kernel_args()
-                st.kernel_args()
-            except (ParameterError, TypeError) as exc:
-                raise ParameterError(f"--grid: {exc}") from None
+    """Every value of the grid through the strategy's and the stops' own rules (before any work).
+
+    A Cartesian grid is checked value by value (with the base values of the
+    other parameters); a grid with tied parameters combination by combination.
+    """
+    from engines.sweep import grid_combinations
+
+    try:
+        names, combos = grid_combinations(grid)
+    except (ParameterError, TypeError) as exc:
+        raise ParameterError(f"--grid: {exc}") from None
+    if any(callable(v) for v in grid.values()):  # tied values are valid only together: check each combination
+        checks = [dict(zip(names, c)) for c in combos]
+    else:
+        checks = [{name: v} for name, values in zip(names, zip(*combos)) for v in dict.fromkeys(values)]
+    for params in checks:
+        strat, st = combo_configs(params, strategy, stops)
+        try:
+            strat.kernel_args()
+            st.kernel_args()
+        except (ParameterError, TypeError) as exc:
+            raise ParameterError(f"--grid: {exc}") from None
 
 
 def _key(obj) -> str:
@@ -679,7 +696,8 @@ def _run(args, argv, grid, strategy, stops, out, log, timings, t_start):
     atomic_write_json(out / "run.json", {
         "runner": "runners.sweep", "argv": list(sys.argv[1:] if argv is None else argv), "config": settings_out,
         "seed": args.seed, "data": report, "data_hash": report["data_hash"], "predictions": pinfo,
-        "grid": grid, "n_combinations": int(len(result)), "chunks": counters, "result_settings": settings,
+        "grid": {k: (str(v) if callable(v) else v) for k, v in grid.items()}, "n_combinations": int(len(result)),
+        "chunks": counters, "result_settings": settings,
         "assumptions": used, "account": final.meta.get("account"),
         "versions": versions, "code_version": code_version(),
         "timings": {k: round(v, 3) for k, v in timings.items()},

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["threshold_sides_nb"]
+__all__ = ["threshold_sides_nb", "threshold_step_nb"]
 
 
 @njit(cache=True)
@@ -82,23 +82,39 @@ def threshold_sides_nb(p, long_th, short_th, min_holding, bars_to_close,
     side = 0
     held = 0
     for i in range(n):
-        pi = p[i]
-        want = 0
-        if pi == pi:
-            if pi >= long_th:
-                want = 1
-            elif allow_short and pi <= short_th:
-                want = -1
-        if use_meta and not (meta_p[i] >= meta_th):
-            want = 0
-        if bars_to_close[i] <= flat_bars_before_close:
-            want = 0
-        elif side != 0 and held < min_holding:
-            want = side
-        if want != side:
-            side = want
-            held = 1 if side != 0 else 0
-        elif side != 0:
-            held += 1
+        meta_ok = not use_meta or meta_p[i] >= meta_th
+        side, held = threshold_step_nb(p[i], long_th, short_th, min_holding, bars_to_close[i],
+                                       flat_bars_before_close, allow_short, meta_ok, side, held)
         out[i] = side
     return out
+
+
+@njit(cache=True, inline='always')
+def threshold_step_nb(pi, long_th, short_th, min_holding, bars_to_close_i, flat_bars_before_close,
+                      allow_short, meta_ok, side, held):
+    """One decision bar of :func:`threshold_sides_nb`: returns the new ``(side, held)``.
+
+    ``side`` / ``held`` are the side decided at the previous bar and the
+    decision bars it has been held; ``meta_ok`` is False where the meta
+    filter fails.  The fused sweep kernel
+    (:func:`engines._sweep_nb.sweep_fast_nb`) calls it bar by bar instead of
+    building the sides array: one definition of the rule for both.
+    """
+    want = 0
+    if pi == pi:
+        if pi >= long_th:
+            want = 1
+        elif allow_short and pi <= short_th:
+            want = -1
+    if not meta_ok:
+        want = 0
+    if bars_to_close_i <= flat_bars_before_close:
+        want = 0
+    elif side != 0 and held < min_holding:
+        want = side
+    if want != side:
+        side = want
+        held = 1 if side != 0 else 0
+    elif side != 0:
+        held += 1
+    return side, held
