@@ -655,6 +655,10 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     checkpoint = out / "checkpoints" if search is None else search["checkpoint"]
     wf = train_walkforward(bars, cfg, keep_models=True, progress=not args.quiet, checkpoint=checkpoint)
     timings["train_s"] = round(time.perf_counter() - t0, 2)
+    # seconds per fold stage, summed over the folds trained in this run (resumed ones took none)
+    trained = [f for f in wf.folds if f.fold not in set(wf.resumed_folds)]
+    for stage in ("select", "baselines", "tune", "fit", "predict", "importance"):
+        timings[f"folds_{stage}_s"] = round(sum(f.stages.get(stage, 0.0) for f in trained), 2)
     if wf.resumed_folds:
         log.info("resumed %d finished fold(s) from %s", len(wf.resumed_folds), checkpoint)
     for k, why in wf.retrained_folds.items():

@@ -86,12 +86,15 @@ def check_X(X, *, name: str = "X"):
         raise ParameterError(f"`{name}` must be 2-D of shape (n_samples, n_features), got a "
                              f"Series; use `{name}.to_frame()` for one feature.")
     if isinstance(X, pd.DataFrame):
-        for col, dtype in X.dtypes.items():
+        dtypes = X.dtypes
+        for dtype in set(dtypes):  # each distinct dtype once (a feature frame has one or two)
             if not _is_numeric_dtype(dtype):
+                col = next(c for c, d in dtypes.items() if d == dtype)
                 raise TypeError(f"`{name}` column {col!r} has dtype {dtype}; every feature must "
                                 "be numeric (encode categorical or text columns first).")
-        if all(isinstance(c, str) for c in X.columns):
-            names = list(X.columns)
+        cols = X.columns.tolist()
+        if all(isinstance(c, str) for c in cols):
+            names = cols
         arr = X.to_numpy(dtype=np.float64, na_value=np.nan) if X.shape[1] else np.empty(X.shape)
     else:
         arr = np.asarray(X)

@@ -17,6 +17,7 @@ import joblib
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from ml._checks import check_choice, check_int, did_you_mean
@@ -203,6 +204,8 @@ class FoldResult:
     baseline_feature: str = ""
     baseline_feature_auc: float = float("nan")
     baselines: pd.DataFrame | None = field(default=None, repr=False)
+    #: Seconds per stage: ``select``, ``baselines``, ``tune``, ``fit``, ``predict``, ``importance``.
+    stages: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -295,8 +298,25 @@ def _new_model(cfg: WalkForwardConfig, params: dict, t1_train: pd.Series):
     return StackingEnsemble(estimators, cv=PurgedKFold(cfg.tune_splits, t1=t1_train))
 
 
-def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model):
+def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model, threads=1):
+    """Select, (tune), fit, predict and explain one fold.
+
+    ``threads``: the cores this fold may use (all of them divided among the
+    folds running at once).  They go only to work whose numbers do not depend
+    on the thread count -- the selection forest (scikit-learn seeds each tree,
+    whatever the threads) and CatBoost's SHAP values (row by row) -- never to
+    the model's own fit, whose results would change with it (CatBoost's do), so
+    a run gives the same numbers with any ``n_jobs``.
+    """
     t0 = time.perf_counter()
+    stages = {}
+    clock = [t0]
+
+    def lap(name):
+        now = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
     y_all = labels["label"].to_numpy()
     tr = train[~np.isnan(y_all[train])]
     # Sequence models (window > 1) read the bars before each row: they get the
@@ -309,6 +329,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
     Xtr, ytr = X.iloc[tr], y_all[tr]
     if len(np.unique(ytr)) < 2:
         raise ParameterError(f"fold {k}: training labels hold a single class; check the label settings.")
+    lap("prepare")
     selected = list(X.columns)
     if cfg.n_features and cfg.n_features < X.shape[1]:
         # only features defined on most training rows compete: the forest drops rows with a NaN, and
@@ -321,15 +342,17 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
         if cfg.n_features < len(candidates):
             share = bagging_share(weights[tr], usable_rows(Xtr[candidates]), min_samples_leaf=20)
             sel = FeatureSelector(n_features=cfg.n_features, method=cfg.selector, max_samples=share,
-                                  min_samples_leaf=20, random_state=cfg.seed)
+                                  min_samples_leaf=20, random_state=cfg.seed, n_jobs=threads)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 sel.fit(Xtr[candidates], ytr, t1=labels["t1"].iloc[tr])
             selected = list(sel.selected_)
         else:
             selected = candidates
+    lap("select")
     # the simple baselines, on the same training rows (ml.training._baselines)
     base_feature, base_auc, base = fold_baselines(Xtr, ytr, weights[tr], X.iloc[test], classes, cfg.seed)
+    lap("baselines")
     # model_params may pin its own seed; an ensemble seeds each base model
     params = {} if cfg.model == ENSEMBLE else {"random_state": cfg.seed, **cfg.model_params}
     n_trials = 0
@@ -343,6 +366,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
                    fixed_params=dict(params), seed=cfg.seed)
         params.update(res.best_params)
         n_trials = res.n_trials_run
+    lap("tune")
     model = _new_model(cfg, params, labels["t1"].iloc[tr])
     if window > 1:
         ctx = np.arange(train[0], train[-1] + 1)
@@ -350,10 +374,12 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
         y_ctx = np.where(purged, np.nan, y_all[ctx])
         w_ctx = np.where(purged, 0.0, np.nan_to_num(weights[ctx]))
         model.fit(X.iloc[ctx][selected], y_ctx, sample_weight=w_ctx)
+        lap("fit")
         start = max(0, test[0] - (window - 1))
         p = model.predict_proba(X.iloc[start:test[-1] + 1][selected])[-len(test):]
     else:
         model.fit(Xtr[selected], ytr, sample_weight=weights[tr])
+        lap("fit")
         p = model.predict_proba(X.iloc[test][selected])
     Xte = X.iloc[test][selected]
     proba = np.zeros((len(test), len(classes)))
@@ -362,12 +388,21 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
     yte = y_all[test]
     lab = ~np.isnan(yte)
     metrics = _classification_metrics(yte[lab], proba[lab], classes)
+    lap("predict")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if lab.sum() >= 10 and len(np.unique(yte[lab])) > 1:
-            imp = feature_importance(model, Xte[lab], yte[lab], method="auto", random_state=cfg.seed)
+            fit_threads = model.get_params().get("thread_count") if hasattr(model, "shap_values") else None
+            if fit_threads is not None:  # SHAP values do not depend on the threads; the fit did
+                model.set_params(thread_count=threads)
+            try:
+                imp = feature_importance(model, Xte[lab], yte[lab], method="auto", random_state=cfg.seed)
+            finally:
+                if fit_threads is not None:
+                    model.set_params(thread_count=fit_threads)
         else:
             imp = pd.Series(np.nan, index=selected)
+    lap("importance")
     idx = X.index
     # The training window runs from its first row to the bar before the test
     # window; rows of it the splitter left out were purged.
@@ -379,6 +414,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
         proba=pd.DataFrame(proba, index=idx[test], columns=[f"p_{_fmt(c)}" for c in classes]),
         n_trials=n_trials, seconds=time.perf_counter() - t0, model=model if keep_model else None,
         baseline_feature=base_feature, baseline_feature_auc=base_auc, baselines=base,
+        stages={k: round(v, 4) for k, v in stages.items()},
     )
 
 
@@ -461,8 +497,11 @@ def _save_fold(checkpoint: Path, key: str, fold: FoldResult) -> None:
             os.unlink(tmp)
 
 
-def _run_fold_saved(checkpoint, key, *args):
-    fold = _run_fold(*args)
+def _run_fold_saved(checkpoint, key, *args, **kwargs):
+    # One BLAS thread in every fold, in this process or a joblib worker: a multi-threaded BLAS sums in
+    # an order that depends on its thread count, and the folds must give the same numbers whatever n_jobs.
+    with threadpool_limits(limits=1, user_api="blas"):
+        fold = _run_fold(*args, **kwargs)
     if checkpoint is not None:
         _save_fold(checkpoint, key, fold)
     return fold
@@ -548,8 +587,12 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
                 retrained[k] = why
                 warnings.warn(f"checkpoint of fold {k} ({_fold_file(ckpt, k)}) is {why}: training fold {k} "
                               "again", CheckpointWarning, stacklevel=2)
-        tasks.append(delayed(_run_fold_saved)(ckpt, keys.get(k), k, tr, te, X, labels, weights, cfg, classes,
-                                              keep_models or ckpt is not None))
+        tasks.append((ckpt, keys.get(k), k, tr, te, X, labels, weights, cfg, classes,
+                      keep_models or ckpt is not None))
+    # the cores each fold may use for thread-count-independent work (see _run_fold)
+    workers = max(1, min(joblib.effective_n_jobs(cfg.n_jobs), len(tasks)))
+    threads = max(1, joblib.cpu_count() // workers)
+    tasks = [delayed(_run_fold_saved)(*a, threads=threads) for a in tasks]
     if cfg.n_jobs == 1:
         it = tasks
         if progress and tasks:
@@ -599,7 +642,8 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
         "auc": f.metrics["auc"], "log_loss": f.metrics["log_loss"], "accuracy": f.metrics["accuracy"],
         "tuning_trials": f.n_trials, "baseline_feature": f.baseline_feature,
         "baseline_feature_train_auc": f.baseline_feature_auc,
-        "seconds": round(f.seconds, 3)} for f in folds]).set_index("fold")
+        "seconds": round(f.seconds, 3),
+        **{f"{k}_s": v for k, v in f.stages.items()}} for f in folds]).set_index("fold")
     metrics = {
         "auc": overall["auc"], "log_loss": overall["log_loss"], "accuracy": overall["accuracy"],
         "n_predictions": int(len(preds)), "n_labelled": int(lab.sum()), "n_folds": len(folds),
