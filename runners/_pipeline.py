@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.metadata
+import math
 import platform
 import subprocess
 from pathlib import Path
@@ -16,10 +17,10 @@ from ml.data import continuous_contract, load_bars, parse_contract, sample_path
 from ml.exceptions import ParameterError
 from runners._config import KeyValue
 
-__all__ = ["add_cost_flags", "add_data_flags", "assumptions", "code_version", "contract_of", "contracts_of", "costs_of",
+__all__ = ["add_cost_flags", "add_data_flags", "add_sizing_flags", "assumptions", "code_version", "contract_of", "contracts_of", "costs_of",
            "data_options", "directional_probability", "file_hash", "instrument_arg", "instrument_of",
            "library_versions", "load_instrument", "log_assumptions", "n_jobs", "number", "positive_int",
-           "signal_probability", "whole"]
+           "signal_probability", "sizing_of", "whole"]
 
 _LIBRARIES = ("numpy", "pandas", "numba", "scikit-learn", "catboost", "optuna", "arch", "vectorbt",
               "backtrader", "quantstats", "torch")
@@ -177,6 +178,28 @@ def add_cost_flags(p) -> None:
                         "of a B3 stock)")
     g.add_argument("--initial-equity", type=number("--initial-equity", 0, strict_lo=True), default=100_000.0,
                    help="equity before the first bar, in the instrument's currency (default 100,000)")
+
+
+def add_sizing_flags(p) -> None:
+    """How entries are sized: a fixed size, or a volatility target with a causal GARCH forecast."""
+    g = p.add_argument_group("sizing")
+    g.add_argument("--sizing", default="fixed", choices=("fixed", "vol-target"),
+                   help="fixed: --contracts per entry (default). vol-target: size each entry so that the "
+                        "position's P&L volatility is --target-vol of equity, with the next bar's return "
+                        "volatility forecast by a GARCH(1,1) fitted on each fold's training window "
+                        "(ml.training.fold_garch_sigma); --contracts is then ignored")
+    g.add_argument("--target-vol", type=number("--target-vol", 0, strict_lo=True), default=0.10,
+                   help="annualised volatility target of --sizing vol-target, as a fraction of equity "
+                        "(default 0.10 = 10%%/year; converted per bar with the session calendar)")
+
+
+def sizing_of(args, contracts: float, periods_per_year: float):
+    """The :class:`risk.rules.Sizing` of the flags; for ``vol-target``, the per-bar target (annual / sqrt(ppy))."""
+    from risk.rules import Sizing
+
+    if getattr(args, "sizing", "fixed") == "vol-target":
+        return Sizing("volatility_target", target_vol=float(args.target_vol) / math.sqrt(periods_per_year))
+    return Sizing(contracts=contracts)
 
 
 def add_strategy_flags(p) -> None:

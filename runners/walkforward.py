@@ -73,6 +73,7 @@ from runners._pipeline import (
     add_data_flags,
     add_execution_flags,
     add_seed_flag,
+    add_sizing_flags,
     add_strategy_flags,
     assumptions,
     code_version,
@@ -90,6 +91,7 @@ from runners._pipeline import (
     number,
     positive_int,
     signal_probability,
+    sizing_of,
     stops_of,
     strategy_of,
     whole,
@@ -171,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--storage", help="Optuna storage URL shared by workers, e.g. sqlite:///tune.db")
     add_strategy_flags(p)
     add_cost_flags(p)
+    add_sizing_flags(p)
     g = p.add_argument_group("engine")
     g.add_argument("--engine", default="numba", choices=ENGINES,
                    help="numba: the simulator (every option), its fills cross-checked as a vectorbt Portfolio; "
@@ -219,6 +222,12 @@ def _check_args(args) -> None:
             raise ParameterError(f"--engine vectorbt cannot execute {', '.join(missing)} (vectorbt fills market "
                                  "orders at the open and the session backstop only); use --engine numba or "
                                  "--engine backtrader")
+    if args.sizing == "vol-target":
+        clash = [f for f, on in (("--permutations", args.permutations), ("--search", args.search),
+                                 ("--engine vectorbt", args.engine == "vectorbt")) if on]
+        if clash:
+            raise ParameterError(f"--sizing vol-target does not combine with {', '.join(clash)} yet (their runs "
+                                 "would need a GARCH forecast of their own); use --sizing fixed with them")
     check_targets(args.targets or {})
 
 
@@ -355,9 +364,9 @@ def _trading(args):
     return strategy, stops, sizing, limits
 
 
-def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log):
+def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log, sigma=None):
     common = dict(contract=contract, sizing=sizing, stops=stops, costs=costs, initial_equity=args.initial_equity,
-                  calendar=args.calendar)
+                  calendar=args.calendar, sigma=sigma)
     check = {}
     if args.engine == "backtrader":
         from engines.bt import run_backtrader
@@ -397,11 +406,12 @@ def _session_sharpe(res, cal) -> tuple:
     return daily, float(daily.mean() / sd) if ok else None
 
 
-def _oos_stats(oos, sides, preds, *, contract, costs, stops, sizing, limits, initial_equity, calendar, cal) -> dict:
+def _oos_stats(oos, sides, preds, *, contract, costs, stops, sizing, limits, initial_equity, calendar, cal,
+               sigma=None) -> dict:
     """The statistics the permutation test compares: the simulator's session Sharpe ratio of the
     traded sides, with costs, and the traded probability's AUC."""
     res = simulate(oos, sides, contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
-                   initial_equity=initial_equity, calendar=calendar)
+                   initial_equity=initial_equity, calendar=calendar, sigma=sigma)
     sharpe = _session_sharpe(res, cal)[1]
     auc = traded_auc_of(preds["probability"], preds, cal)
     return {"sharpe_per_session": float("nan") if sharpe is None else sharpe, "auc": auc}
@@ -453,7 +463,7 @@ def _permutations(args, bars, cfgs, strategy, backtest, cal, observed, out, log)
 
 
 def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr,
-              p_value=None) -> dict:
+              p_value=None, sigma=None) -> dict:
     """What the strategy trades, measured: the traded probability's AUC with its session-block
     interval and fold spread, the frictionless run beside the net one, the break-even cost and
     the verdict."""
@@ -462,7 +472,8 @@ def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, ins
     session = cal.sessions(preds.index).session
     auc = traded_auc(preds["probability"], preds["label"], session, preds["fold"], seed=args.seed)
     free, summary = frictionless_run(oos, sides, contract=contract, sizing=sizing, stops=stops,
-                                     initial_equity=args.initial_equity, calendar=args.calendar, limits=limits)
+                                     initial_equity=args.initial_equity, calendar=args.calendar, limits=limits,
+                                     sigma=sigma)
     free_psr = _deflated_sharpe(_session_sharpe(free, cal)[0], [], 1,
                                 blown=bool(free.metrics.get("account_blown"))).get("dsr")
     round_trips = summary.pop("round_trips")
@@ -672,8 +683,22 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     # the tested bars only: sessions a walk-forward step skipped are not out-of-sample results
     oos = bars.loc[bars.index.isin(preds.index)]
     sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=args.calendar)
+    sigma = None
+    if args.sizing == "vol-target":
+        from engines.metrics import periods_per_year
+        from ml.training import fold_garch_sigma
+
+        t0 = time.perf_counter()
+        sigma = fold_garch_sigma(bars, wf.folds).reindex(oos.index)
+        sizing = sizing_of(args, sizing.contracts, periods_per_year(oos, calendar=args.calendar))
+        timings["garch_s"] = round(time.perf_counter() - t0, 2)
+        facts_used["contracts_per_entry"] = "varies: --sizing vol-target"
+        facts_used["sizing"] = (f"volatility target {args.target_vol:.1%}/year ({sizing.target_vol:.3g} per bar), "
+                                "next-bar sigma from a GARCH(1,1) (Student t) fitted per fold on its training "
+                                "window; --contracts ignored")
+        log.info("sizing: %s", facts_used["sizing"])
     t0 = time.perf_counter()
-    res, check = _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log)
+    res, check = _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log, sigma=sigma)
     timings["backtest_s"] = round(time.perf_counter() - t0, 2)
     daily, sharpe_session = _session_sharpe(res, cal)
     if res.metrics.get("account_blown"):
@@ -716,7 +741,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
                          "periods_per_year": res.meta.get("periods_per_year"),
                          "fill_order": res.meta.get("fill_order"), **check}
     backtest = dict(contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
-                    initial_equity=args.initial_equity, calendar=args.calendar)
+                    initial_equity=args.initial_equity, calendar=args.calendar, sigma=sigma)
     perm = None
     if args.permutations:
         observed = _oos_stats(oos, sides, preds, cal=cal, **backtest)
@@ -725,7 +750,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         metrics["permutation"] = perm
         metrics["permutation_p_value"] = perm["p_value"]["sharpe_per_session"]
     honest = _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr,
-                       p_value=None if perm is None else perm["p_value"]["sharpe_per_session"])
+                       p_value=None if perm is None else perm["p_value"]["sharpe_per_session"], sigma=sigma)
     honest["baselines"] = _baselines(args, oos, preds, strategy, backtest, cal,
                                      {"auc": honest["traded_auc"]["auc"], "sharpe_per_session": sharpe_session,
                                       "net_pnl": metrics["net_pnl"], "n_trades": int(metrics["n_trades"])})
@@ -745,6 +770,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
              "account": (f"BLOWN at {metrics['blown_at']}: trading stopped" if metrics.get("account_blown")
                          else f"not blown ({(res.meta.get('account') or {}).get('rule', 'equity <= 0')})"),
              "ambiguous exits": f"{metrics.get('ambiguous_exits', 0)} (stop assumed before take)",
+             "sizing": facts_used.get("sizing", f"{sizing.contracts:g} contract(s) per entry"),
              "seed": args.seed}
     notes = [
         f"Deflated Sharpe ratio over {dsr['n_trials']} trial(s) on these data ({dsr['trials_recorded']} counted "
