@@ -298,7 +298,8 @@ def _new_model(cfg: WalkForwardConfig, params: dict, t1_train: pd.Series):
     return StackingEnsemble(estimators, cv=PurgedKFold(cfg.tune_splits, t1=t1_train))
 
 
-def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model, threads=1):
+def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model, threads=1,
+              diagnostics=True):
     """Select, (tune), fit, predict and explain one fold.
 
     ``threads``: the cores this fold may use (all of them divided among the
@@ -306,7 +307,9 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
     on the thread count -- the selection forest (scikit-learn seeds each tree,
     whatever the threads) and CatBoost's SHAP values (row by row) -- never to
     the model's own fit, whose results would change with it (CatBoost's do), so
-    a run gives the same numbers with any ``n_jobs``.
+    a run gives the same numbers with any ``n_jobs``.  ``diagnostics=False``
+    skips the baselines and the feature importance (CPCV's many splits need
+    only the probabilities).
     """
     t0 = time.perf_counter()
     stages = {}
@@ -351,7 +354,8 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
             selected = candidates
     lap("select")
     # the simple baselines, on the same training rows (ml.training._baselines)
-    base_feature, base_auc, base = fold_baselines(Xtr, ytr, weights[tr], X.iloc[test], classes, cfg.seed)
+    base_feature, base_auc, base = (fold_baselines(Xtr, ytr, weights[tr], X.iloc[test], classes, cfg.seed)
+                                    if diagnostics else ("", float("nan"), None))
     lap("baselines")
     # model_params may pin its own seed; an ensemble seeds each base model
     params = {} if cfg.model == ENSEMBLE else {"random_state": cfg.seed, **cfg.model_params}
@@ -391,7 +395,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
     lap("predict")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if lab.sum() >= 10 and len(np.unique(yte[lab])) > 1:
+        if diagnostics and lab.sum() >= 10 and len(np.unique(yte[lab])) > 1:
             fit_threads = model.get_params().get("thread_count") if hasattr(model, "shap_values") else None
             if fit_threads is not None:  # SHAP values do not depend on the threads; the fit did
                 model.set_params(thread_count=threads)
