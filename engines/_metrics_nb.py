@@ -60,6 +60,7 @@ __all__ = [
     "equity_metrics_nb",
     "max_drawdown_amount_nb",
     "max_drawdown_nb",
+    "return_metrics_from_nb",
     "return_metrics_nb",
     "sharpe_ratio_nb",
     "sortino_ratio_nb",
@@ -359,10 +360,16 @@ def _acc_add_nb(acc, r, rf):
 
 
 @njit(cache=True)
-def _acc_metrics_nb(acc, returns, ppy, rf, out):
-    """Write the ``RM_*`` slots from the running state and ``returns`` (for the second pass)."""
-    n, wealth, s0, s_rf, down, peak, trough, mdd, first, const = acc
-    mdd = _max_drawdown_end_nb(peak, trough, mdd)
+def return_metrics_from_nb(n, wealth, s_rf, down, mdd, sd0, sd, ppy, out):
+    """Write the ``RM_*`` slots from a run's sums: one definition for every caller.
+
+    ``wealth``: compounded ``prod(1 + r)``; ``s_rf``: ``sum(r - rf)``;
+    ``down``: the downside sum of squares below ``rf``; ``mdd``: the maximum
+    drawdown (<= 0, its last stretch closed); ``sd0`` / ``sd``: the sample
+    standard deviations of ``r`` and of ``r - rf`` (unused for ``n < 2``).
+    :func:`_acc_metrics_nb` (two-pass deviations) and the fused sweep kernel
+    (:func:`engines._sweep_nb.sweep_fast_nb`, one pass) both call it.
+    """
     total = wealth - 1.0
     ann = _annualized_from_nb(total + 1.0, n, ppy)  # as annualized_return_nb, to the last bit
     out[RM_TOTAL] = total
@@ -371,13 +378,23 @@ def _acc_metrics_nb(acc, returns, ppy, rf, out):
         out[RM_ANN_VOL] = np.nan
         out[RM_SHARPE] = np.nan
     else:
-        sd0 = _std_from_nb(returns, 0.0, n, s0 / n, const)
         out[RM_ANN_VOL] = sd0 * np.sqrt(ppy)
-        sd = sd0 if rf == 0.0 else _std_from_nb(returns, rf, n, s_rf / n, const)
         out[RM_SHARPE] = _sharpe_from_nb(n, s_rf / n, sd, ppy)
     out[RM_SORTINO] = _sortino_from_nb(n, s_rf / n if n > 0 else 0.0, down, ppy)
     out[RM_MAX_DD] = mdd
     out[RM_CALMAR] = _calmar_from_nb(n, ann, mdd)
+
+
+@njit(cache=True)
+def _acc_metrics_nb(acc, returns, ppy, rf, out):
+    """Write the ``RM_*`` slots from the running state and ``returns`` (for the second pass)."""
+    n, wealth, s0, s_rf, down, peak, trough, mdd, first, const = acc
+    mdd = _max_drawdown_end_nb(peak, trough, mdd)
+    sd0 = sd = np.nan
+    if n >= 2:
+        sd0 = _std_from_nb(returns, 0.0, n, s0 / n, const)
+        sd = sd0 if rf == 0.0 else _std_from_nb(returns, rf, n, s_rf / n, const)
+    return_metrics_from_nb(n, wealth, s_rf, down, mdd, sd0, sd, ppy, out)
 
 
 @njit(cache=True)

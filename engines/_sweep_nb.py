@@ -27,19 +27,9 @@ from numba import njit, prange
 from engines._metrics_nb import (
     N_RETURN_METRICS,
     N_TRADE_ACC,
-    RM_ANN_RETURN,
-    RM_ANN_VOL,
-    RM_CALMAR,
-    RM_MAX_DD,
-    RM_SHARPE,
-    RM_SORTINO,
-    RM_TOTAL,
     TA_N,
-    _annualized_from_nb,
-    _calmar_from_nb,
-    _sharpe_from_nb,
-    _sortino_from_nb,
     equity_metrics_nb,
+    return_metrics_from_nb,
     trade_acc_add_nb,
     trade_metrics_nb,
 )
@@ -256,7 +246,6 @@ def sweep_fast_nb(proba, bars_to_close, flat_bars_before_close, allow_short, met
     O(bars + combinations), the inputs plus the (sessions x combinations)
     returns.
     """
-    n = open_.shape[0]
     n_combos = params.shape[0]
     n_sessions = session_last.shape[0]
     stats = np.empty((n_combos, N_STATS))
@@ -269,6 +258,16 @@ def sweep_fast_nb(proba, bars_to_close, flat_bars_before_close, allow_short, met
                      commission_per_contract, commission_pct, slip, initial_equity, ppy, rf,
                      session_last, np.empty(N_TRADE_ACC), stats[c], session_returns[:, c])
     return stats, session_returns
+
+
+@njit(cache=True, inline='always')
+def _fast_exit_nb(eq, pos, qty, multiplier, px, mark, entry_px, entry_cost, cpc, cpct, tacc):
+    """Close ``pos`` at fill ``px``: the simulator's exit (``_exit_nb``), same operations; returns the equity."""
+    eq += pos * qty * multiplier * (px - mark)
+    cost = _leg_cost_nb(qty, px, multiplier, cpc, cpct)
+    eq -= cost
+    trade_acc_add_nb(tacc, pos * qty * multiplier * (px - entry_px) - (entry_cost + cost))
+    return eq
 
 
 @njit(cache=True)
@@ -335,11 +334,8 @@ def _fast_one_nb(proba, bars_to_close, fbc, allow_short, use_meta, meta_p, meta_
         # 1. the previous bar's decision, at this bar's open
         if pend != pos:
             if pos != 0:
-                px = _market_fill_nb(open_[i], -pos, slip, low[i], high[i])
-                eq += pos * qty * multiplier * (px - mark)
-                cost = _leg_cost_nb(qty, px, multiplier, cpc, cpct)
-                eq -= cost
-                trade_acc_add_nb(tacc, pos * qty * multiplier * (px - entry_px) - (entry_cost + cost))
+                eq = _fast_exit_nb(eq, pos, qty, multiplier, _market_fill_nb(open_[i], -pos, slip, low[i], high[i]),
+                                   mark, entry_px, entry_cost, cpc, cpct, tacc)
                 pos = 0
             if pend != 0:
                 px = _market_fill_nb(open_[i], pend, slip, low[i], high[i])
@@ -354,11 +350,8 @@ def _fast_one_nb(proba, bars_to_close, fbc, allow_short, use_meta, meta_p, meta_
             eq += pos * qty * multiplier * (close[i] - mark)
             mark = close[i]
             if last_of_session:
-                px = _market_fill_nb(close[i], -pos, slip, low[i], high[i])
-                eq += pos * qty * multiplier * (px - mark)
-                cost = _leg_cost_nb(qty, px, multiplier, cpc, cpct)
-                eq -= cost
-                trade_acc_add_nb(tacc, pos * qty * multiplier * (px - entry_px) - (entry_cost + cost))
+                eq = _fast_exit_nb(eq, pos, qty, multiplier, _market_fill_nb(close[i], -pos, slip, low[i], high[i]),
+                                   mark, entry_px, entry_cost, cpc, cpct, tacc)
                 pos = 0
                 if rearm:
                     blocked = cs
@@ -421,24 +414,14 @@ def _fast_one_nb(proba, bars_to_close, fbc, allow_short, use_meta, meta_p, meta_
     s_rf -= n_zero * rf
     dz = min(-rf, 0.0)
     down += n_zero * (dz * dz)
-    total = wealth - 1.0
-    ann = _annualized_from_nb(total + 1.0, n, ppy)  # as _acc_metrics_nb, to the last bit
-    out[RM_TOTAL] = total
-    out[RM_ANN_RETURN] = ann
-    if n < 2:
-        out[RM_ANN_VOL] = np.nan
-        out[RM_SHARPE] = np.nan
-    else:
+    sd = np.nan
+    if n >= 2:
         if n_zero == n or (n_zero == 0 and const_nz):
             sd = 0.0
         else:
             mean = s1 / n
             sd = np.sqrt(max((s2 - n * mean * mean) / (n - 1), 0.0))
-        out[RM_ANN_VOL] = sd * np.sqrt(ppy)
-        out[RM_SHARPE] = _sharpe_from_nb(n, s_rf / n, sd, ppy)
-    out[RM_SORTINO] = _sortino_from_nb(n, s_rf / n if n > 0 else 0.0, down, ppy)
-    out[RM_MAX_DD] = mdd
-    out[RM_CALMAR] = _calmar_from_nb(n, ann, mdd)
+    return_metrics_from_nb(n, wealth, s_rf, down, mdd, sd, sd, ppy, out)
     if n > 0:
         net = eq - initial_equity
         if mdd_c == 0.0:

@@ -26,6 +26,19 @@ def write_bars(bars, path):
     return path
 
 
+def wdo_sessions_file(folder, n_sessions: int = 16) -> Path:
+    """The first ``n_sessions`` sessions of the bundled WDO sample, written for a runner's ``--data``."""
+    import warnings
+
+    from ml.data import load_bars, sample_path
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bars = load_bars(sample_path("wdo"))
+    days = bars.index.normalize().unique()[:n_sessions]
+    return write_bars(bars[bars.index.normalize().isin(days)], Path(folder) / f"wdo{n_sessions}.parquet")
+
+
 def walkforward_metrics(folder, bars, *extra, out=None):
     """``python -m runners.walkforward`` on ``bars`` (written once to ``folder/bars.parquet``), with a
     trial ledger of its own per call unless ``--ledger`` is given: ``(metrics.json, process)``."""

@@ -11,8 +11,6 @@ model is refused, and the runner reports one session Sharpe ratio per path.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -24,6 +22,7 @@ from ml.exceptions import ParameterError
 from ml.training import WalkForwardConfig, cpcv_paths
 from ml.validation import CombinatorialPurgedCV
 from ml.validation._base import group_bounds
+from tests.runners._subprocess import run_runner, wdo_sessions_file
 
 CFG = WalkForwardConfig(model="random_forest", model_params={"n_estimators": 20, "min_samples_leaf": 20})
 
@@ -70,22 +69,12 @@ def test_refuses_a_sequence_model(bars):
         cpcv_paths(bars, WalkForwardConfig(model="lstm"), n_groups=4, n_test_groups=2)
 
 
-def _data(tmp_path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        b = load_bars(sample_path("wdo"))
-    days = b.index.normalize().unique()[:16]
-    path = tmp_path / "wdo16.parquet"
-    b[b.index.normalize().isin(days)].reset_index().to_parquet(path)
-    return path
-
-
 def test_runner_reports_one_sharpe_per_path(tmp_path):
     out = tmp_path / "wf"
-    proc = subprocess.run([sys.executable, "-m", "runners.walkforward", "--data", str(_data(tmp_path)),
-                           "--symbol", "WDO", "--out", str(out), "--quiet", "--cv", "cpcv", "--cpcv-groups", "4",
-                           "--train-sessions", "8", "--test-sessions", "4", "--latency-decisions", "0"],
-                          capture_output=True, text=True)
+    proc = run_runner("runners.walkforward", ["--data", wdo_sessions_file(tmp_path), "--symbol", "WDO",
+                                              "--out", out, "--quiet", "--cv", "cpcv", "--cpcv-groups", "4",
+                                              "--train-sessions", "8", "--test-sessions", "4",
+                                              "--latency-decisions", "0"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     c = json.loads((out / "metrics.json").read_text())["cpcv"]
     assert (c["n_splits"], c["n_paths"]) == (6, 3) and len(c["sharpe_per_session"]) == 3
@@ -98,6 +87,5 @@ def test_runner_reports_one_sharpe_per_path(tmp_path):
     (["--cv", "cpcv", "--sizing", "vol-target"], "does not combine with --cv cpcv"),
 ])
 def test_runner_refuses_bad_cpcv_flags(tmp_path, flags, message):
-    proc = subprocess.run([sys.executable, "-m", "runners.walkforward", "--out", str(tmp_path / "x"), *flags],
-                          capture_output=True, text=True)
+    proc = run_runner("runners.walkforward", ["--out", tmp_path / "x", *flags], tmp_path)
     assert proc.returncode == 2 and message in proc.stderr

@@ -10,8 +10,6 @@ it assumed; a combination it cannot honour exits with code 2).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 from types import SimpleNamespace
 
@@ -22,6 +20,7 @@ import pytest
 from ml.data import continuous_contract, load_bars, sample_path
 from ml.models._garch import GarchModel
 from ml.training import fold_garch_sigma
+from tests.runners._subprocess import run_runner, wdo_sessions_file
 
 
 @pytest.fixture(scope="module")
@@ -68,24 +67,18 @@ def test_causal_changing_bars_after_t_changes_nothing_before(wdo):
 
 
 def test_runner_refuses_what_vol_target_cannot_honour_yet(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "runners.walkforward", "--out", str(tmp_path / "x"),
-                           "--sizing", "vol-target", "--permutations", "5"], capture_output=True, text=True)
+    proc = run_runner("runners.walkforward", ["--out", tmp_path / "x", "--sizing", "vol-target",
+                                              "--permutations", "5"], tmp_path)
     assert proc.returncode == 2
     assert "--sizing vol-target does not combine with --permutations" in proc.stderr
 
 
 def test_runner_vol_target_sizes_vary_and_are_stated(tmp_path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bars = load_bars(sample_path("wdo"))
-    first = bars.index.normalize().unique()[:16]
-    data = tmp_path / "wdo16.parquet"
-    bars[bars.index.normalize().isin(first)].reset_index().to_parquet(data)
     out = tmp_path / "wf"
-    proc = subprocess.run([sys.executable, "-m", "runners.walkforward", "--data", str(data), "--symbol", "WDO",
-                           "--out", str(out), "--quiet", "--sizing", "vol-target", "--target-vol", "0.3",
-                           "--train-sessions", "8", "--test-sessions", "4", "--latency-decisions", "0"],
-                          capture_output=True, text=True)
+    proc = run_runner("runners.walkforward", ["--data", wdo_sessions_file(tmp_path), "--symbol", "WDO",
+                                              "--out", out, "--quiet", "--sizing", "vol-target", "--target-vol",
+                                              "0.3", "--train-sessions", "8", "--test-sessions", "4",
+                                              "--latency-decisions", "0"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = json.loads((out / "run.json").read_text())
     assert "volatility target 30.0%/year" in run["assumptions"]["sizing"]
