@@ -98,24 +98,9 @@ def assert_same_run(s, b):
 
 
 # --------------------------------------------------------------------------- agreement on real bars
-
-CONFIGS = {
-    "no_costs": dict(),
-    "per_contract": dict(costs=Costs(commission_per_contract=1.5)),
-    "pct_and_slippage": dict(costs=Costs(commission_per_contract=1.5, commission_pct=0.0001,
-                                         slippage_ticks=1.0)),
-    "stop_take": dict(stops=Stops(sl_atr=1.0, tp_atr=2.0), costs=Costs(1.5, 0.0, 1.0)),
-    "fraction_time_stop": dict(sizing=Sizing("fixed_fraction", fraction=0.01),
-                               stops=Stops(sl_atr=2.0, max_bars=10), costs=Costs(1.5)),
-}
-
-
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_same_trades_and_equity_as_simulator(wdo3000, sides, name):
-    s, b = both(wdo3000, sides, **CONFIGS[name])
-    assert_same_run(s, b)
-    if "stops" in CONFIGS[name]:  # the stops really fired
-        assert (s.trades["exit_reason"].astype(str) != "signal").sum() > 10
+# The real-bar agreement cases (costs of each kind, stops and takes, fixed-fraction sizing with a time
+# stop, daily limits) are the engine contract's: tests/engines/test_engine_contract.py runs them for
+# every engine, backtrader included.
 
 
 def test_probabilities_give_the_same_run_as_precomputed_sides(wdo3000, proba, sides):

@@ -4,8 +4,10 @@
 (``engine``).  Adding an engine means adding one class with that fixture.  The cases are
 hand-computed fills from ``../shared/PITFALLS.md`` (next-open fills, slippage clipped to the
 bar, commission on both legs with the multiplier, reversals, the session backstop and its
-re-arm, a position open at the end) and a real-bar run compared with the numba simulator by
-:func:`engines.engine.compare`.
+re-arm, a position open at the end) and real-bar runs compared with the numba simulator by
+:func:`engines.engine.compare` and metric by metric: :data:`REAL_BAR_CASES`, the agreement cases
+that used to live in the backtrader tests alone, now run by every engine (an engine that cannot
+execute a case must refuse it by name).
 """
 
 from __future__ import annotations
@@ -60,8 +62,50 @@ def wdo_sides(wdo, wdo_proba):
     return ProbabilityThresholdStrategy(0.6, 0.4, min_holding=5).sides(wdo_proba, wdo)
 
 
+#: Real-bar runs every engine must reproduce (the agreement cases that ``tests/engines/test_bt.py`` held
+#: for backtrader alone): costs of each kind, stops and takes, fixed-fraction sizing with a time stop,
+#: daily limits.  An engine that cannot execute a case must refuse it by name (``unsupported``).
+REAL_BAR_CASES = {
+    "no_costs": (Execution(), Rules()),
+    "per_contract": (Execution(costs=Costs(commission_per_contract=1.5)), Rules()),
+    "pct_and_slippage": (Execution(costs=Costs(commission_per_contract=1.5, commission_pct=0.0001,
+                                               slippage_ticks=1.0)), Rules()),
+    "stop_take": (Execution(costs=Costs(1.5, 0.0, 1.0)), Rules(stops=Stops(sl_atr=1.0, tp_atr=2.0))),
+    "fraction_time_stop": (Execution(costs=Costs(1.5)),
+                           Rules(sizing=Sizing("fixed_fraction", fraction=0.01), stops=Stops(sl_atr=2.0, max_bars=10))),
+    "daily_limits": (Execution(costs=COSTS), Rules(limits=DailyLimits(max_daily_loss=300.0, max_trades_per_day=6))),
+}
+
+
 class EngineContract:
     """The cases every engine must pass; subclasses provide the ``engine`` fixture."""
+
+    @pytest.mark.parametrize("case", list(REAL_BAR_CASES))
+    def test_real_bars_agree_with_the_simulator_case_by_case(self, engine, wdo, wdo_sides, case):
+        ex, rules = REAL_BAR_CASES[case]
+        missing = engine.unsupported(ex, rules) if hasattr(engine, "unsupported") else []
+        if missing:  # refused by name, before any work: never a run that silently drops the option
+            with pytest.raises(ParameterError, match="cannot"):
+                engine.run(wdo, wdo_sides, ex, rules)
+            return
+        ref = NumbaEngine().run(wdo, wdo_sides, ex, rules)
+        got = engine.run(wdo, wdo_sides, ex, rules)
+        diff = compare(ref, got)
+        assert diff["equal"], diff
+        assert diff["n_trades"][0] > 20
+        assert list(got.metrics) == list(ref.metrics)
+        for k, v in ref.metrics.items():
+            if isinstance(v, float):
+                assert got.metrics[k] == pytest.approx(v, rel=1e-9, abs=1e-12, nan_ok=True), k
+            else:
+                assert got.metrics[k] == v, k
+        reasons = ref.trades["exit_reason"].astype(str)
+        if rules.stops is not None:  # the stops really fired
+            assert (reasons != "signal").sum() > 10
+        if rules.limits is not None:  # the limits really bound: at most 6 entries a session, fewer trades
+            per_session = pd.to_datetime(ref.trades["entry_time"]).dt.date.value_counts()
+            assert per_session.max() <= 6
+            assert len(ref.trades) < len(NumbaEngine().run(wdo, wdo_sides, ex).trades)
 
     def test_is_an_engine_in_the_registry(self, engine):
         assert isinstance(engine, Engine)
