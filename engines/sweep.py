@@ -1002,6 +1002,9 @@ def best_of_grid_null(bars: pd.DataFrame, proba, grid, *, n: int = 200, seed: in
         close = difflib.get_close_matches(str(metric), RESULT_COLUMNS, n=1)
         raise ParameterError(f"`metric` must be a column of sweep()'s result, got {metric!r}"
                              + (f"; did you mean {close[0]!r}?" if close else "."))
+    if not _is_product(grid) and not isinstance(grid, str):  # plain combinations travel to any worker
+        names, combos = grid_combinations(grid)
+        grid = [dict(zip(names, c)) for c in combos]
     n_combos = _n_combos(grid)
     p_arr = _probabilities(proba, bars.index, "proba")
     facts = session_facts(bars, calendar=sweep_kwargs.get("calendar"), bar_minutes=sweep_kwargs.get("bar_minutes"))

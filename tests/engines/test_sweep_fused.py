@@ -212,3 +212,14 @@ def test_runner_grid_flag_takes_a_tie():
     _check_grid_values(parse_grid("long=0.52,0.55,short=1-long"), base, Stops())
     with pytest.raises(ParameterError, match="--grid"):  # 1 - 0.3 = 0.7 is above the long threshold 0.3
         _check_grid_values(parse_grid("long=0.3,short=1-long"), ProbabilityThresholdStrategy(), Stops())
+
+
+def test_best_of_grid_null_takes_a_tied_grid_to_workers(wdo5k, proba):
+    """A tie written as a lambda cannot be pickled: the null sends plain combinations to joblib's workers."""
+    from engines.sweep import best_of_grid_null
+
+    grid = {"long": [0.6, 0.7], "short": lambda c: round(1 - c["long_threshold"], 12)}
+    out = best_of_grid_null(wdo5k, proba, grid, n=4, batch_size=2, n_jobs=2, seed=1)
+    assert out["n_combinations"] == 2 and len(out["null"]) == 4
+    same = best_of_grid_null(wdo5k, proba, "long=0.6,0.7,short=1-long", n=4, batch_size=2, n_jobs=1, seed=1)
+    assert out["null"] == same["null"] and out["observed"] == same["observed"]

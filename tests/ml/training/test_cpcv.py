@@ -71,15 +71,15 @@ def test_refuses_a_sequence_model(bars):
 
 def test_runner_reports_one_sharpe_per_path(tmp_path):
     out = tmp_path / "wf"
-    proc = run_runner("runners.walkforward", ["--data", wdo_sessions_file(tmp_path), "--symbol", "WDO",
-                                              "--out", out, "--quiet", "--cv", "cpcv", "--cpcv-groups", "4",
+    proc = run_runner("runners.walkforward", ["--data", wdo_sessions_file(tmp_path, 12), "--symbol", "WDO",
+                                              "--out", out, "--quiet", "--cv", "cpcv", "--cpcv-groups", "3",
                                               "--train-sessions", "8", "--test-sessions", "4",
                                               "--latency-decisions", "0"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     c = json.loads((out / "metrics.json").read_text())["cpcv"]
-    assert (c["n_splits"], c["n_paths"]) == (6, 3) and len(c["sharpe_per_session"]) == 3
+    assert (c["n_splits"], c["n_paths"]) == (3, 2) and len(c["sharpe_per_session"]) == 2
     assert c["sharpe_min"] <= c["sharpe_median"] <= c["sharpe_max"]
-    assert "CPCV (--cv cpcv, N=4, k=2)" in (out / "report.html").read_text()
+    assert "CPCV (--cv cpcv, N=3, k=2)" in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize("flags, message", [
