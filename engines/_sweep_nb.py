@@ -28,6 +28,8 @@ from engines._metrics_nb import (
     N_RETURN_METRICS,
     N_TRADE_ACC,
     TA_N,
+    _drawdown_amount_step_nb,
+    _max_drawdown_step_nb,
     equity_metrics_nb,
     return_metrics_from_nb,
     trade_acc_add_nb,
@@ -110,14 +112,20 @@ def run_stats_nb(equity, initial_equity, held, tacc, ppy, rf, returns, out):
     """
     n = equity.shape[0]
     mdd = equity_metrics_nb(equity, initial_equity, ppy, rf, returns, out)
-    # recovery factor: net profit / |max drawdown|, both in currency
+    _account_stats_nb(n, equity[n - 1] if n > 0 else initial_equity, initial_equity, mdd, held, tacc, out)
+
+
+@njit(cache=True)
+def _account_stats_nb(n, final_equity, initial_equity, mdd_amount, held, tacc, out):
+    """The ``ST_*`` slots after the return metrics: recovery factor (net profit / |max drawdown|, both
+    in currency), trades, win rate, profit factor, expectancy, exposure and the final equity."""
     if n > 0:
-        net = equity[n - 1] - initial_equity
-        if mdd == 0.0:
+        net = final_equity - initial_equity
+        if mdd_amount == 0.0:
             out[ST_RECOVERY] = np.inf if net > 0 else np.nan
         else:
-            out[ST_RECOVERY] = net / -mdd
-        out[ST_FINAL_EQUITY] = equity[n - 1]
+            out[ST_RECOVERY] = net / -mdd_amount
+        out[ST_FINAL_EQUITY] = final_equity
     else:
         out[ST_RECOVERY] = np.nan
         out[ST_FINAL_EQUITY] = initial_equity
@@ -387,19 +395,8 @@ def _fast_one_nb(proba, bars_to_close, fbc, allow_short, use_meta, meta_p, meta_
             elif r != first_nz:
                 const_nz = False
             wealth *= 1.0 + r
-            if wealth > peak:
-                dd = trough / peak - 1.0
-                if dd < mdd:
-                    mdd = dd
-                peak = wealth
-                trough = wealth
-            elif wealth < trough:
-                trough = wealth
-            if eq > peak_c:
-                peak_c = eq
-            dd_c = eq - peak_c
-            if dd_c < mdd_c:
-                mdd_c = dd_c
+            peak, trough, mdd = _max_drawdown_step_nb(wealth, peak, trough, mdd)
+            peak_c, mdd_c = _drawdown_amount_step_nb(eq, peak_c, mdd_c)
         else:
             n_zero += 1
         if i == session_last[k]:
@@ -422,18 +419,6 @@ def _fast_one_nb(proba, bars_to_close, fbc, allow_short, use_meta, meta_p, meta_
             mean = s1 / n
             sd = np.sqrt(max((s2 - n * mean * mean) / (n - 1), 0.0))
     return_metrics_from_nb(n, wealth, s_rf, down, mdd, sd, sd, ppy, out)
-    if n > 0:
-        net = eq - initial_equity
-        if mdd_c == 0.0:
-            out[ST_RECOVERY] = np.inf if net > 0 else np.nan
-        else:
-            out[ST_RECOVERY] = net / -mdd_c
-        out[ST_FINAL_EQUITY] = eq
-    else:
-        out[ST_RECOVERY] = np.nan
-        out[ST_FINAL_EQUITY] = initial_equity
-    out[ST_N_TRADES] = tacc[TA_N]
-    out[ST_WIN_RATE], out[ST_PROFIT_FACTOR], out[ST_EXPECTANCY] = trade_metrics_nb(tacc)
-    out[ST_EXPOSURE] = held / n if n > 0 else np.nan
+    _account_stats_nb(n, eq, initial_equity, mdd_c, held, tacc, out)
     out[ST_BLOWN_BAR] = blown_bar
     out[ST_AMBIGUOUS] = 0.0
