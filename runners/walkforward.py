@@ -108,7 +108,7 @@ from runners._report import (
     verdict_line,
 )
 
-MODELS = ("catboost", "logistic", "random_forest", "svm", "mlp", "lstm", "transformer", "ensemble")
+MODELS = ("catboost", "logistic", "random_forest", "svm", "mlp", "lstm", "transformer", "ensemble", "blend")
 LABELS = ("triple_barrier", "fixed_horizon")
 ENGINES = ("numba", "vectorbt", "backtrader")
 #: Settings that do not change results (left out of the trial key).
@@ -138,12 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("model and labels")
     g.add_argument("--model", default="logistic", choices=MODELS,
                    help="classifier (default logistic: an L2 logistic regression, the regularised default the "
-                        "honesty study measured; see python -m benchmarks.honesty)")
+                        "honesty study measured; see python -m benchmarks.honesty); ensemble: stacking of "
+                        "--ensemble-models; blend: --ensemble-models blended with weights learned per volatility "
+                        "regime (ml.ensemble.RegimeBlendEnsemble)")
     g.add_argument("--model-param", dest="model_params", action=KeyValue,
                    help="model argument, repeatable: --model-param iterations=200 "
                         "(ensemble: [model_params.<name>] tables in the config file)")
     g.add_argument("--ensemble-models", type=comma_list, default=["catboost", "random_forest"],
-                   help="base models of --model ensemble, comma-separated (default catboost,random_forest)")
+                   help="base models of --model ensemble or blend, comma-separated (default catboost,random_forest)")
     g.add_argument("--label", default="triple_barrier", choices=LABELS)
     g.add_argument("--horizon", type=positive_int("--horizon"), default=5,
                    help="bars to the vertical barrier / fixed horizon (default 5)")

@@ -7,6 +7,8 @@
   unlike :class:`sklearn.ensemble.StackingClassifier`).
 - :class:`BlendingEnsemble` -- log-loss-optimal convex weights of base-model
   probabilities, optionally one weight vector per market regime.
+- :class:`RegimeBlendEnsemble` -- the two above and a regime model chained into
+  one classifier (``--model blend`` of the walk-forward).
 
 References
 ----------
@@ -16,10 +18,12 @@ Lopez de Prado, M. (2018). *Advances in Financial Machine Learning*, Wiley, chap
 
 from ml.ensemble._blending import BlendingEnsemble
 from ml.ensemble._oof import out_of_fold_proba
+from ml.ensemble._regime_blend import RegimeBlendEnsemble
 from ml.ensemble._stacking import StackingEnsemble
 
 __all__ = sorted([
     "BlendingEnsemble",
+    "RegimeBlendEnsemble",
     "StackingEnsemble",
     "out_of_fold_proba",
 ])

@@ -34,6 +34,9 @@ __all__ = ["FoldResult", "LABELS", "WalkForwardConfig", "WalkForwardResult", "tr
 
 #: ``WalkForwardConfig.model`` value of a stacking ensemble.
 ENSEMBLE = "ensemble"
+BLEND = "blend"
+#: Models made of ``ensemble_models``: stacking, and regime-weighted blending.
+COMBINED = (ENSEMBLE, BLEND)
 
 #: label name -> function(bars, calendar=..., **label_params)
 LABELS = {
@@ -57,12 +60,16 @@ class WalkForwardConfig:
         ``"ensemble"``: a
         :class:`ml.ensemble.StackingEnsemble` of ``ensemble_models`` whose
         final logistic regression is fit on out-of-fold probabilities of an
-        inner purged K-fold (``tune_splits`` folds) of the fold's training rows.
+        inner purged K-fold (``tune_splits`` folds) of the fold's training rows;
+        or ``"blend"``: a :class:`ml.ensemble.RegimeBlendEnsemble` of
+        ``ensemble_models``, their out-of-fold probabilities (the same inner
+        folds) blended with one log-loss-optimal weight vector per volatility
+        regime of a Gaussian mixture fitted on the fold's training rows.
     model_params : dict
         Constructor arguments of the model (``random_state`` is ``seed``);
         for ``"ensemble"``, ``{base model name: {arguments}}``.
     ensemble_models : tuple of str
-        Base classifiers of ``model="ensemble"`` (row models only: no
+        Base classifiers of ``model="ensemble"`` or ``"blend"`` (row models only: no
         ``lstm`` / ``transformer``).
     label : {"triple_barrier", "fixed_horizon"}
     label_params : dict, optional
@@ -133,12 +140,12 @@ class WalkForwardConfig:
 
     def validate(self) -> None:
         """Check every setting; raise ParameterError naming the bad one."""
-        names = [self.model] if self.model != ENSEMBLE else list(self._ensemble_members())
+        names = [self.model] if self.model not in COMBINED else list(self._ensemble_members())
         for name in names:
             cls = get_model_class(name)
             if cls.kind != "classifier":
                 raise ParameterError(f"`model` {name!r} is a {cls.kind} model; choose a classifier.")
-            params = self.model_params if self.model != ENSEMBLE else self.model_params.get(name, {})
+            params = self.model_params if self.model not in COMBINED else self.model_params.get(name, {})
             if isinstance(params, dict):
                 known = list(cls().get_params())
                 for key in params:
@@ -157,7 +164,7 @@ class WalkForwardConfig:
             raise ParameterError(f"`n_jobs` must be a non-zero int (-1: all cores), got {self.n_jobs!r}.")
         if not isinstance(self.model_params, dict):
             raise TypeError(f"`model_params` must be a dict, got {type(self.model_params).__name__}.")
-        if self.model == ENSEMBLE:
+        if self.model in COMBINED:
             members = self._ensemble_members()
             for name in members:
                 if _window_of(name) > 1:
@@ -169,7 +176,7 @@ class WalkForwardConfig:
                     raise ParameterError(f"`model_params` of an ensemble maps base model names "
                                          f"({', '.join(members)}) to dicts of arguments; got {key!r}: {value!r}.")
             if self.tune_trials:
-                raise ParameterError("`tune_trials` is not supported with model='ensemble'; tune the base "
+                raise ParameterError(f"`tune_trials` is not supported with model={self.model!r}; tune the base "
                                      "models one by one, then pass their parameters in `model_params`.")
 
     def _ensemble_members(self) -> tuple:
@@ -283,19 +290,22 @@ def _classification_metrics(y, proba: np.ndarray, classes: np.ndarray) -> dict:
 
 def _window_of(name: str) -> int:
     """Bars of context a model reads per prediction (1: a row model)."""
-    if name == ENSEMBLE:
+    if name in COMBINED:
         return 1
     return int(get_model_class(name)().get_params().get("window", 1) or 1)
 
 
 def _new_model(cfg: WalkForwardConfig, params: dict, t1_train: pd.Series):
-    if cfg.model != ENSEMBLE:
+    if cfg.model not in COMBINED:
         return get_model(cfg.model, **params)
-    from ml.ensemble import StackingEnsemble
+    from ml.ensemble import RegimeBlendEnsemble, StackingEnsemble
 
     estimators = [(name, get_model(name, **{"random_state": cfg.seed, **cfg.model_params.get(name, {})}))
                   for name in cfg.ensemble_models]
-    return StackingEnsemble(estimators, cv=PurgedKFold(cfg.tune_splits, t1=t1_train))
+    cv = PurgedKFold(cfg.tune_splits, t1=t1_train)
+    if cfg.model == BLEND:
+        return RegimeBlendEnsemble(estimators, cv=cv, random_state=cfg.seed)
+    return StackingEnsemble(estimators, cv=cv)
 
 
 def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model, threads=1,
@@ -358,7 +368,7 @@ def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classe
                                     if diagnostics else ("", float("nan"), None))
     lap("baselines")
     # model_params may pin its own seed; an ensemble seeds each base model
-    params = {} if cfg.model == ENSEMBLE else {"random_state": cfg.seed, **cfg.model_params}
+    params = {} if cfg.model in COMBINED else {"random_state": cfg.seed, **cfg.model_params}
     n_trials = 0
     if cfg.tune_trials:
         from ml.tuning import tune
