@@ -92,12 +92,12 @@ def test_walkforward_blend_runs_and_is_causal():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bars = continuous_contract(load_bars(sample_path("wdo"))).iloc[:7000]
+        bars = continuous_contract(load_bars(sample_path("wdo"))).iloc[:5000]
         cfg = WalkForwardConfig(model="blend", ensemble_models=("logistic", "random_forest"),
-                                model_params={"random_forest": {"n_estimators": 20}}, train_sessions=6,
-                                test_sessions=3, feature_groups=("volatility", "momentum"))
+                                model_params={"random_forest": {"n_estimators": 10}}, train_sessions=5,
+                                test_sessions=2, feature_groups=("volatility",))
         a = train_walkforward(bars, cfg, keep_models=True)
-        b = train_walkforward(bars.iloc[:6000], cfg)   # causal: the bars after 6,000 change nothing before
+        b = train_walkforward(bars.iloc[:4500], cfg)   # causal: the bars after 4,500 change nothing before
     common = b.predictions.index
     pd.testing.assert_series_equal(a.predictions["p_up"].loc[common], b.predictions["p_up"], check_exact=True)
     assert a.predictions["p_up"].notna().all()

@@ -75,7 +75,7 @@ def test_runner_refuses_what_vol_target_cannot_honour_yet(tmp_path):
 
 def test_runner_vol_target_sizes_vary_and_are_stated(tmp_path):
     out = tmp_path / "wf"
-    proc = run_runner("runners.walkforward", ["--data", wdo_sessions_file(tmp_path), "--symbol", "WDO",
+    proc = run_runner("runners.walkforward", ["--data", wdo_sessions_file(tmp_path, 12), "--symbol", "WDO",
                                               "--out", out, "--quiet", "--sizing", "vol-target", "--target-vol",
                                               "0.3", "--train-sessions", "8", "--test-sessions", "4",
                                               "--latency-decisions", "0"], tmp_path)
