@@ -31,7 +31,7 @@ from numba import njit
 from engines._metrics_nb import N_TRADE_ACC, trade_acc_add_nb
 from risk._limits_nb import after_fill_update_nb, can_open_nb, loss_limit_hit_nb
 from risk._limits_nb import new_limits_state_nb, new_session_reset_nb
-from risk._sizing_nb import fixed_contracts_nb, fixed_fraction_nb, volatility_target_nb
+from risk._sizing_nb import size_for_mode_nb
 from risk._stops_nb import (
     atr_stop_levels_nb,
     check_exit_nb,
@@ -222,15 +222,8 @@ def _enter_nb(S, trades, record, counters, lim, i, sig, target, ref, low, high, 
     if px != px:
         counters[C_NAN_PRICE] += 1
         return
-    if size_mode == SIZE_FIXED:
-        q = fixed_contracts_nb(size_value, lot_size, min_qty, max_position, allow_fractional)
-    elif size_mode == SIZE_FIXED_FRACTION:
-        sd = sl_mult * dec_atr if sl_mult > 0.0 else math.nan
-        q = fixed_fraction_nb(dec_eq, size_value, dec_price, multiplier, sd,
-                              lot_size, min_qty, max_position, allow_fractional)
-    else:
-        q = volatility_target_nb(dec_eq, size_value, dec_sigma, dec_price, multiplier,
-                                 lot_size, min_qty, max_position, allow_fractional)
+    q = size_for_mode_nb(size_mode, size_value, dec_eq, dec_price, multiplier, sl_mult, dec_atr, dec_sigma,
+                         lot_size, min_qty, max_position, allow_fractional)
     if not (q > 0.0):
         counters[C_ZERO_SIZE] += 1
         return

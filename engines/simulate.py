@@ -66,8 +66,6 @@ from engines._sim_nb import (
     EXIT_TAKE,
     EXIT_TIME,
     N_COUNTERS,
-    SIZE_FIXED,
-    SIZE_FIXED_FRACTION,
     SIZE_VOL_TARGET,
     SLOT_CLOSE,
     SLOT_INTRABAR,
@@ -421,15 +419,8 @@ def simulate_py(open_, high, low, close, sides, session,
         if math.isnan(px):
             run.counters[C_NAN_PRICE] += 1
             return
-        if size_mode == SIZE_FIXED:
-            q = risk_py.fixed_contracts_py(size_value, lot_size, min_qty, max_position, allow_fractional)
-        elif size_mode == SIZE_FIXED_FRACTION:
-            stop_distance = sl_mult * dec_atr if sl_mult > 0 else math.nan
-            q = risk_py.fixed_fraction_py(dec_eq, size_value, dec_price, multiplier, stop_distance,
-                                          lot_size, min_qty, max_position, allow_fractional)
-        else:
-            q = risk_py.volatility_target_py(dec_eq, size_value, dec_sigma, dec_price, multiplier,
-                                             lot_size, min_qty, max_position, allow_fractional)
+        q = risk_py.size_for_mode_py(size_mode, size_value, dec_eq, dec_price, multiplier, sl_mult, dec_atr,
+                                     dec_sigma, lot_size, min_qty, max_position, allow_fractional)
         if not q > 0:
             run.counters[C_ZERO_SIZE] += 1
             return

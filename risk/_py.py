@@ -122,6 +122,21 @@ def volatility_target_py(equity, target_vol, sigma, price, multiplier,
     return finalize_quantity_py(raw, lot_size, min_qty, max_position, allow_fractional)
 
 
+def size_for_mode_py(size_mode, size_value, equity, price, multiplier, sl_mult, atr, sigma,
+                     lot_size, min_qty, max_position, allow_fractional):
+    """Twin of :func:`~risk._sizing_nb.size_for_mode_nb`."""
+    from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION
+
+    if size_mode == SIZE_FIXED:
+        return fixed_contracts_py(size_value, lot_size, min_qty, max_position, allow_fractional)
+    if size_mode == SIZE_FIXED_FRACTION:
+        sd = sl_mult * atr if sl_mult > 0 else math.nan
+        return fixed_fraction_py(equity, size_value, price, multiplier, sd,
+                                 lot_size, min_qty, max_position, allow_fractional)
+    return volatility_target_py(equity, size_value, sigma, price, multiplier,
+                                lot_size, min_qty, max_position, allow_fractional)
+
+
 def volatility_target_array_py(equity, target_vol, sigma, price, multiplier,
                                lot_size, min_qty, max_position, allow_fractional):
     """Twin of :func:`~risk._sizing_nb.volatility_target_array_nb`."""

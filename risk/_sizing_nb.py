@@ -35,6 +35,7 @@ __all__ = [
     "kelly_size_nb",
     "round_quantity_nb",
     "round_to_tick_nb",
+    "size_for_mode_nb",
     "volatility_target_array_nb",
     "volatility_target_nb",
 ]
@@ -224,3 +225,26 @@ def kelly_size_nb(equity, p_win, payoff_ratio, price, multiplier, stop_distance,
         return 0.0
     return fixed_fraction_nb(equity, f, price, multiplier, stop_distance,
                              lot_size, min_qty, max_position, allow_fractional)
+
+
+@njit(cache=True)
+def size_for_mode_nb(size_mode, size_value, equity, price, multiplier, sl_mult, atr, sigma,
+                     lot_size, min_qty, max_position, allow_fractional):
+    """The size dispatch every engine calls: contracts of one entry under ``size_mode``.
+
+    :data:`SIZE_FIXED`: ``size_value`` contracts; :data:`SIZE_FIXED_FRACTION`:
+    risk ``size_value`` of ``equity`` per stop distance ``sl_mult * atr`` when
+    ``sl_mult > 0``, else of notional; :data:`SIZE_VOL_TARGET`: per-bar
+    volatility target ``size_value`` with the per-bar return volatility
+    ``sigma``.  ``equity``, ``price``, ``atr`` and ``sigma`` are the decision
+    bar's.  The simulator's kernel and the backtrader strategy call it; its
+    plain-Python twin is :func:`risk._py.size_for_mode_py`.
+    """
+    if size_mode == SIZE_FIXED:
+        return fixed_contracts_nb(size_value, lot_size, min_qty, max_position, allow_fractional)
+    if size_mode == SIZE_FIXED_FRACTION:
+        sd = sl_mult * atr if sl_mult > 0.0 else math.nan
+        return fixed_fraction_nb(equity, size_value, price, multiplier, sd,
+                                 lot_size, min_qty, max_position, allow_fractional)
+    return volatility_target_nb(equity, size_value, sigma, price, multiplier,
+                                lot_size, min_qty, max_position, allow_fractional)

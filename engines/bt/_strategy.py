@@ -8,9 +8,9 @@ import time
 import backtrader as bt
 import numpy as np
 
-from engines._sim_nb import EXIT_STOP, SIZE_FIXED, SIZE_FIXED_FRACTION, _leg_cost_nb
+from engines._sim_nb import EXIT_STOP, SIZE_FIXED, _leg_cost_nb
 from engines.bt._broker import _close_fill_price, _ParticipationFiller
-from risk._sizing_nb import fixed_contracts_nb, fixed_fraction_nb, volatility_target_nb
+from risk._sizing_nb import size_for_mode_nb
 from risk._limits_nb import (
     after_fill_update_nb,
     can_open_nb,
@@ -95,15 +95,8 @@ class SideFollower(bt.Strategy):
 
     def _size(self, eq, atr, sigma):
         p = self.p
-        cap = p.limits[3]
-        if p.size_mode == SIZE_FIXED:
-            return fixed_contracts_nb(p.size_value, p.lot, p.min_qty, cap, p.frac)
-        if p.size_mode == SIZE_FIXED_FRACTION:
-            sd = p.sl * atr if p.sl > 0.0 else math.nan
-            return fixed_fraction_nb(eq, p.size_value, self.data.close[0], p.multiplier, sd,
-                                     p.lot, p.min_qty, cap, p.frac)
-        return volatility_target_nb(eq, p.size_value, sigma, self.data.close[0], p.multiplier,
-                                    p.lot, p.min_qty, cap, p.frac)
+        return size_for_mode_nb(p.size_mode, p.size_value, eq, self.data.close[0], p.multiplier, p.sl, atr, sigma,
+                                p.lot, p.min_qty, p.limits[3], p.frac)
 
     def _close_fill(self, size, sigma):
         """Price and equity effect of a fill of signed ``size`` at this bar's close.

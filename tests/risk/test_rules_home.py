@@ -41,3 +41,31 @@ def test_rules_turn_into_kernel_arguments():
         risk.Sizing(method="fixed_fraction", fraction=2).kernel_args()
     with pytest.raises(ParameterError, match="`max_bars` must be an int >= 1 or None"):
         risk.Stops(max_bars=0).kernel_args()
+
+
+def test_one_size_dispatch_and_its_twin_agree():
+    """risk._sizing_nb.size_for_mode_nb is the size dispatch of the simulator's kernel and of the
+    backtrader strategy; its plain-Python twin (simulate_py's) must give the same sizes."""
+    import math
+
+    import numpy as np
+
+    from risk._py import size_for_mode_py
+    from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_VOL_TARGET, size_for_mode_nb
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        mode = int(rng.integers(0, 3))
+        args = (mode, float(rng.choice([3.0, 0.02, 0.001])), float(rng.uniform(-1e3, 2e5)),
+                float(rng.uniform(1, 6000)), float(rng.choice([1.0, 10.0, 50.0])),
+                float(rng.choice([0.0, 1.5])), float(rng.choice([math.nan, 0.0, 2.5])),
+                float(rng.choice([math.nan, 1e-4, 0.0])), 1.0, 1.0, float(rng.choice([math.inf, 5.0])),
+                bool(rng.integers(0, 2)))
+        assert size_for_mode_nb(*args) == size_for_mode_py(*args), args
+    # by hand: R$2,000 (2% of 100,000) at risk over a stop 1.5 x 4 = 6 points away at R$10 a point
+    # = R$60 a contract: 33.3, truncated to 33 whole contracts
+    assert size_for_mode_nb(SIZE_FIXED_FRACTION, 0.02, 100_000.0, 5000.0, 10.0, 1.5, 4.0, math.nan,
+                            1.0, 1.0, math.inf, False) == 33.0
+    assert size_for_mode_nb(SIZE_FIXED, 3.0, 0.0, 1.0, 1.0, 0.0, math.nan, math.nan, 1.0, 1.0, 2.0, False) == 2.0
+    assert size_for_mode_nb(SIZE_VOL_TARGET, 0.001, 100_000.0, 5000.0, 10.0, 0.0, math.nan, math.nan,
+                            1.0, 1.0, math.inf, False) == 0.0   # no volatility forecast: no entry
