@@ -68,14 +68,17 @@ __all__ = [
     "simulate_nb",
 ]
 
-EXIT_SIGNAL = 0
-EXIT_STOP = 1
-EXIT_TAKE = 2
-EXIT_TIME = 3
-EXIT_SESSION = 4
-EXIT_LIMIT = 5
-EXIT_END = 6
-EXIT_BLOWN = 7
+from risk._decision_nb import (  # noqa: E402  (one home: risk)
+    EXIT_BLOWN,
+    EXIT_END,
+    EXIT_LIMIT,
+    EXIT_SESSION,
+    EXIT_SIGNAL,
+    EXIT_STOP,
+    EXIT_TAKE,
+    EXIT_TIME,
+    decide_nb,
+)
 
 SLOT_OPEN = 0
 SLOT_INTRABAR = 1
@@ -554,35 +557,12 @@ def simulate_into_nb(open_, high, low, close, sides, session,
 
         # 4. the decision of this bar
         halted = limits_on and loss_limit_hit_nb(lim, sess, eq, max_loss, max_loss_frac)
-        desired = int(sides[i])
-        if blocked != 0:
-            if desired != blocked:
-                blocked = 0
-            else:
-                desired = 0
-        reason = EXIT_SIGNAL
-        if cs != 0 and desired == cs:
-            if time_up:
-                reason = EXIT_TIME
-                desired = 0
-            elif halted:
-                reason = EXIT_LIMIT
-                desired = 0
-            elif fill_on_close and last_of_session:
-                reason = EXIT_SESSION
-                desired = 0
-            if desired == 0 and rearm:
-                blocked = cs
-        if halted or (fill_on_close and last_of_session):
-            desired = 0
         # the account: blown at or below zero equity, or below the margin of what is held
         if not blown and (eq <= 0.0 or (margin > 0.0 and eq < margin * (qty if cs != 0 else one_lot))):
             blown = True
             counters[C_BLOWN] = i + 1
-        if blown:
-            if cs != 0:
-                reason = EXIT_BLOWN
-            desired = 0
+        desired, reason, blocked = decide_nb(int(sides[i]), cs, blocked, rearm, time_up, halted,
+                                             fill_on_close and last_of_session, blown)
 
         if fill_on_close:
             if desired != cs:

@@ -502,34 +502,11 @@ def simulate_py(open_, high, low, close, sides, session,
                 cs, time_up = 0, False
 
         halted = risk_py.loss_limit_hit_py(lim, sess, run.eq, max_loss, max_loss_frac)
-        desired = int(sides[i])
-        if blocked != 0:
-            if desired == blocked:
-                desired = 0
-            else:
-                blocked = 0
-        reason = EXIT_SIGNAL
-        if cs != 0 and desired == cs:
-            forced = None
-            if time_up:
-                forced = EXIT_TIME
-            elif halted:
-                forced = EXIT_LIMIT
-            elif fill_on_close and last_of_session:
-                forced = EXIT_SESSION
-            if forced is not None:
-                reason, desired = forced, 0
-                if rearm:
-                    blocked = cs
-        if halted or (fill_on_close and last_of_session):
-            desired = 0
         if not blown and (run.eq <= 0 or (margin > 0 and run.eq < margin * (run.qty if cs != 0 else one_lot))):
             blown = True
             run.counters[C_BLOWN] = i + 1
-        if blown:
-            if cs != 0:
-                reason = EXIT_BLOWN
-            desired = 0
+        desired, reason, blocked = risk_py.decide_py(int(sides[i]), cs, blocked, rearm, time_up, halted,
+                                                     fill_on_close and last_of_session, blown)
 
         if fill_on_close:
             had = run.side

@@ -122,6 +122,31 @@ def volatility_target_py(equity, target_vol, sigma, price, multiplier,
     return finalize_quantity_py(raw, lot_size, min_qty, max_position, allow_fractional)
 
 
+def decide_py(desired, cs, blocked, rearm, time_up, halted, session_end, blown):
+    """Twin of :func:`~risk._decision_nb.decide_nb`."""
+    from risk._decision_nb import EXIT_BLOWN, EXIT_LIMIT, EXIT_SESSION, EXIT_SIGNAL, EXIT_TIME
+
+    if blocked != 0:
+        if desired == blocked:
+            desired = 0
+        else:
+            blocked = 0
+    reason = EXIT_SIGNAL
+    if cs != 0 and desired == cs:
+        forced = EXIT_TIME if time_up else EXIT_LIMIT if halted else EXIT_SESSION if session_end else None
+        if forced is not None:
+            reason, desired = forced, 0
+            if rearm:
+                blocked = cs
+    if halted or session_end:
+        desired = 0
+    if blown:
+        if cs != 0:
+            reason = EXIT_BLOWN
+        desired = 0
+    return desired, reason, blocked
+
+
 def size_for_mode_py(size_mode, size_value, equity, price, multiplier, sl_mult, atr, sigma,
                      lot_size, min_qty, max_position, allow_fractional):
     """Twin of :func:`~risk._sizing_nb.size_for_mode_nb`."""

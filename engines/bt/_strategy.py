@@ -10,7 +10,12 @@ import numpy as np
 
 from engines._sim_nb import EXIT_STOP, SIZE_FIXED, _leg_cost_nb
 from engines.bt._broker import _close_fill_price, _ParticipationFiller
+from risk._decision_nb import EXIT_BLOWN, EXIT_LIMIT, EXIT_SESSION, EXIT_SIGNAL, EXIT_TIME, decide_nb
 from risk._sizing_nb import size_for_mode_nb
+
+#: Reason codes of :func:`risk._decision_nb.decide_nb` -> the names of the trades table.
+_REASON_NAMES = {EXIT_SIGNAL: "signal", EXIT_TIME: "time", EXIT_LIMIT: "limit", EXIT_SESSION: "session",
+                 EXIT_BLOWN: "blown"}
 from risk._limits_nb import (
     after_fill_update_nb,
     can_open_nb,
@@ -314,29 +319,15 @@ class SideFollower(bt.Strategy):
             cs, time_up, backstop = 0, False, True
 
         halted = loss_limit_hit_nb(self.lim, sess, eq, p.limits[0], p.limits[1])
-        if self.blocked != 0:
-            if desired != self.blocked:
-                self.blocked = 0
-            else:
-                desired = 0
-        reason = "signal"
-        if cs != 0 and desired == cs:
-            forced = "time" if time_up else "limit" if halted else "session" if coc and last else None
-            if forced is not None:
-                reason, desired = forced, 0
-                if p.rearm:
-                    self.blocked = cs
-        if halted or (coc and last):
-            desired = 0
         # the account (as the simulator): blown at or below zero equity, or below the margin held
         one_lot = p.min_qty if p.min_qty > 0.0 else p.lot
         if self.blown_bar < 0 and (eq <= 0.0 or (p.margin > 0.0 and eq < p.margin * (abs(pos) if cs != 0
                                                                                     else one_lot))):
             self.blown_bar = i
-        if self.blown_bar >= 0:
-            if cs != 0:
-                reason = "blown"
-            desired = 0
+        desired, code, self.blocked = decide_nb(int(desired), int(cs), int(self.blocked), bool(p.rearm),
+                                                bool(time_up), bool(halted), bool(coc and last),
+                                                self.blown_bar >= 0)
+        reason = _REASON_NAMES[code]
         # the order book's side: an unfilled (carried) entry counts as taken, a forced exit as flat
         cur = 0 if exiting else cs
         if cs == 0 and not backstop and self.market_orders:
