@@ -844,8 +844,8 @@ def chunked_sweep(bars: pd.DataFrame, proba, grid, *, folder, key: dict | None =
     log = log or logging.getLogger(__name__)
     if _is_product(grid) or isinstance(grid, str):
         grid = _check_grid(grid)
+    names, combos = grid_combinations(grid)
     if not _is_product(grid):  # ties and lists as plain combinations: what the chunk keys and manifest hold
-        names, combos = grid_combinations(grid)
         grid = [dict(zip(names, c)) for c in combos]
     kw = sweep_kwargs
     settings = key if key is not None else _default_key(bars, proba, kw)
@@ -886,11 +886,11 @@ def chunked_sweep(bars: pd.DataFrame, proba, grid, *, folder, key: dict | None =
             p.unlink(missing_ok=True)
     todo = [i for i, part in enumerate(parts) if part is None]
     reused = len(chunks) - len(todo)
-    n_combos = _n_combos(grid)
+    n_combos = len(combos)
     if reused:
         log.info("resuming: reused %d of %d finished sweep chunk(s); computing %d", reused, len(chunks), len(todo))
     log.info("sweeping %s combination(s) of %s in %d chunk(s) of <= %d", f"{n_combos:,}",
-             ", ".join(grid_combinations(grid)[0]),
+             ", ".join(names),
              len(chunks), chunk_size)
     t0 = time.perf_counter()
     bar = tqdm(total=len(chunks), initial=reused, desc="sweep chunks", unit="chunk", disable=not progress)
@@ -1002,10 +1002,10 @@ def best_of_grid_null(bars: pd.DataFrame, proba, grid, *, n: int = 200, seed: in
         close = difflib.get_close_matches(str(metric), RESULT_COLUMNS, n=1)
         raise ParameterError(f"`metric` must be a column of sweep()'s result, got {metric!r}"
                              + (f"; did you mean {close[0]!r}?" if close else "."))
+    names, combos = grid_combinations(grid)
     if not _is_product(grid) and not isinstance(grid, str):  # plain combinations travel to any worker
-        names, combos = grid_combinations(grid)
         grid = [dict(zip(names, c)) for c in combos]
-    n_combos = _n_combos(grid)
+    n_combos = len(combos)
     p_arr = _probabilities(proba, bars.index, "proba")
     facts = session_facts(bars, calendar=sweep_kwargs.get("calendar"), bar_minutes=sweep_kwargs.get("bar_minutes"))
     longest = int(pd.Series(np.asarray(facts.session)).value_counts().max())
