@@ -308,8 +308,16 @@ def _new_model(cfg: WalkForwardConfig, params: dict, t1_train: pd.Series):
     return StackingEnsemble(estimators, cv=cv)
 
 
-def _run_fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model, threads=1,
-              diagnostics=True):
+def _run_fold(*args, **kwargs):
+    """:func:`_fold` with one BLAS thread, in this process or a joblib worker, for every caller (the
+    walk-forward's folds, CPCV's splits): a multi-threaded BLAS sums in an order that depends on its
+    thread count, and a fold must give the same numbers whatever ``n_jobs``."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fold(*args, **kwargs)
+
+
+def _fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model, threads=1,
+          diagnostics=True):
     """Select, (tune), fit, predict and explain one fold.
 
     ``threads``: the cores this fold may use (all of them divided among the
@@ -512,10 +520,7 @@ def _save_fold(checkpoint: Path, key: str, fold: FoldResult) -> None:
 
 
 def _run_fold_saved(checkpoint, key, *args, **kwargs):
-    # One BLAS thread in every fold, in this process or a joblib worker: a multi-threaded BLAS sums in
-    # an order that depends on its thread count, and the folds must give the same numbers whatever n_jobs.
-    with threadpool_limits(limits=1, user_api="blas"):
-        fold = _run_fold(*args, **kwargs)
+    fold = _run_fold(*args, **kwargs)
     if checkpoint is not None:
         _save_fold(checkpoint, key, fold)
     return fold

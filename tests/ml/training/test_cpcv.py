@@ -62,6 +62,11 @@ def test_same_paths_with_two_jobs(bars, result):
     again = cpcv_paths(bars, CFG.replace(n_jobs=2), n_groups=4, n_test_groups=2)
     for a, b in zip(result.paths, again.paths):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+    # the default logistic model goes through BLAS: every split runs with one BLAS thread, as a fold does
+    one = cpcv_paths(bars, WalkForwardConfig(), n_groups=4, n_test_groups=2)
+    two = cpcv_paths(bars, WalkForwardConfig(n_jobs=2), n_groups=4, n_test_groups=2)
+    for a, b in zip(one.paths, two.paths):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
 def test_refuses_a_sequence_model(bars):
