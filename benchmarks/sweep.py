@@ -249,6 +249,8 @@ def breakdown(bars, p, btc, df, kw):
     from engines import _sweep_nb as snb
     from engines._metrics_nb import N_TRADE_ACC
     from engines._sim_nb import N_COUNTERS, TRADE_DTYPE, simulate_into_nb
+    from engines.contexts import ThresholdInputs, exec_context, rules_context, sim_bars
+    from engines.simulate import Costs, Sizing, Stops
     from engines.metrics import periods_per_year
     from engines.simulate import _prices
     from risk.limits import DailyLimits
@@ -258,10 +260,10 @@ def breakdown(bars, p, btc, df, kw):
     facts = session_facts(bars)
     o, h, lo, c = _prices(bars)
     sess = np.ascontiguousarray(facts.session, dtype=np.int64)
-    nan = np.full(len(bars), np.nan)
-    lot, min_qty, frac = get_contract(kw["contract"]).kernel_args()
     spec = get_contract(kw["contract"])
-    ml, mlf, mt, mp = DailyLimits().kernel_args()
+    sim_b = sim_bars(o, h, lo, c, sess)
+    ex = exec_context(spec, Costs(commission_pct=FEE), INITIAL)
+    ru = rules_context(Sizing(contracts=QTY), Stops(), DailyLimits())
     ppy = periods_per_year(bars)
 
     def sides():
@@ -274,10 +276,8 @@ def breakdown(bars, p, btc, df, kw):
 
     def sim():  # the sweep's light run: no position array, no trade records (empty arrays)
         tacc[:] = 0.0
-        return simulate_into_nb(o, h, lo, c, s, sess, 0, QTY, nan, float(lot), float(min_qty), bool(frac), nan,
-                                0.0, 0.0, 0.0, 0, True, ml, mlf, int(mt), mp, float(spec.multiplier), 0.0, FEE,
-                                0.0, float(spec.tick_size), INITIAL, False, 0.0, np.empty(0), eq,
-                                np.empty(0, dtype=TRADE_DTYPE), np.zeros(N_COUNTERS, dtype=np.int64), tacc)
+        return simulate_into_nb(sim_b, s, ex, ru, np.empty(0), eq, np.empty(0, dtype=TRADE_DTYPE),
+                                np.zeros(N_COUNTERS, dtype=np.int64), tacc)
 
     _, held = sim()
     out = np.empty(snb.N_STATS)
@@ -295,9 +295,8 @@ def breakdown(bars, p, btc, df, kw):
     sl = np.append(np.flatnonzero(sess[1:] != sess[:-1]), len(sess) - 1).astype(np.int64)
     before = numba.get_num_threads()
     numba.set_num_threads(1)
-    t_fused, _ = best_of(lambda: snb.sweep_fast_nb(p, btc, 1.0, True, np.empty(0), 0.5, o, h, lo, c, sess, QTY,
-                                                   True, float(spec.multiplier), 0.0, FEE, 0.0, INITIAL, one,
-                                                   ppy, 0.0, sl), 10)
+    sig = ThresholdInputs(p, btc, 1.0, True, np.empty(0), 0.5)
+    t_fused, _ = best_of(lambda: snb.sweep_fast_nb(sig, sim_b, ex, QTY, True, one, ppy, 0.0, sl), 10)
     numba.set_num_threads(before)
     print(f"per combination, one thread: fused kernel (sides, fills and statistics in one pass, what this "
           f"grid runs) {t_fused * 1e3:.2f} ms; the general kernel's stages (grids with stops, sizing or "

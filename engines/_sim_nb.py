@@ -59,6 +59,7 @@ __all__ = [
     "N_COUNTERS",
     "SIZE_FIXED",
     "SIZE_FIXED_FRACTION",
+    "SIZE_KELLY",
     "SIZE_VOL_TARGET",
     "SLOT_CLOSE",
     "SLOT_INTRABAR",
@@ -84,7 +85,7 @@ SLOT_OPEN = 0
 SLOT_INTRABAR = 1
 SLOT_CLOSE = 2
 
-from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_VOL_TARGET  # noqa: E402  (one home: risk)
+from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_KELLY, SIZE_VOL_TARGET  # noqa: E402  (one home: risk)
 
 #: Counters returned by the kernel (index -> what was counted).
 C_NAN_PRICE = 0  # orders rejected because the fill price was NaN (PITFALLS 19)
@@ -130,16 +131,8 @@ _ENTRY_PX = 10   # entry fill price of the open position
 _ENTRY_COST = 11  # commission of its entry leg
 _N_STATE = 12
 
-# The run's constant parameters travel to the fill helpers as one tuple ``cfg``
-# (built once by simulate_into_nb; fewer arguments let numba inline the helpers):
-# (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult,
-#  trail_mult, max_loss, max_loss_frac, max_trades, max_position, multiplier,
-#  commission_per_contract, commission_pct, slip, margin); the ones read by position:
-_CFG_MULTIPLIER = 12
-_CFG_CPC = 13
-_CFG_CPCT = 14
-_CFG_SLIP = 15
-_CFG_MARGIN = 16
+# The run's constants travel to the fill helpers as the two contexts of
+# :mod:`engines.contexts` (``ex``: execution, ``ru``: rules), read by name.
 
 
 @njit(cache=True, inline='always')
@@ -185,11 +178,11 @@ def _sync_nb(S, mark, stop, eq):
 
 
 @njit(cache=True, inline='always')
-def _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, cfg, ambiguous=False):
+def _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, ex, ambiguous=False):
     """Close the open position at fill price ``px``: fold its net PnL into ``tacc``
     and, when ``record``, complete its trade record (``ambiguous``: the exit bar
     held both levels)."""
-    multiplier, cpc, cpct = cfg[_CFG_MULTIPLIER], cfg[_CFG_CPC], cfg[_CFG_CPCT]
+    multiplier, cpc, cpct = ex.multiplier, ex.commission_per_contract, ex.commission_pct
     side = S[_SIDE]
     qty = S[_QTY]
     S[_EQ] += side * qty * multiplier * (px - S[_MARK])
@@ -214,30 +207,33 @@ def _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, cfg, ambig
 
 @njit(cache=True, inline='always')
 def _enter_nb(S, trades, record, counters, lim, i, sig, target, ref, low, high, slot,
-              dec_eq, dec_price, dec_atr, dec_sigma, sess, cfg):
-    """Open a position of side ``target`` at reference price ``ref`` if sizing and limits allow."""
-    (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult, trail_mult,
-     max_loss, max_loss_frac, max_trades, max_position, multiplier, cpc, cpct, slip, margin) = cfg
+              dec_eq, dec_price, dec_atr, dec_sigma, dec_p, sess, ex, ru):
+    """Open a position of side ``target`` at reference price ``ref`` if sizing and limits allow
+    (``dec_*``: the decision bar's equity, close, ATR, sigma and probability of an up move)."""
+    sl_mult, tp_mult, trail_mult, multiplier = ru.sl_mult, ru.tp_mult, ru.trail_mult, ex.multiplier
+    max_position, margin = ru.max_position, ex.margin
     if (sl_mult > 0.0 or tp_mult > 0.0 or trail_mult > 0.0) and not (dec_atr > 0.0):
         counters[C_NO_ATR] += 1
         return
-    px = _market_fill_nb(ref, target, slip, low, high)
+    px = _market_fill_nb(ref, target, ex.slippage_ticks * ex.tick_size, low, high)
     if px != px:
         counters[C_NAN_PRICE] += 1
         return
-    q = size_for_mode_nb(size_mode, size_value, dec_eq, dec_price, multiplier, sl_mult, dec_atr, dec_sigma,
-                         lot_size, min_qty, max_position, allow_fractional)
+    p_win = dec_p if target > 0 else 1.0 - dec_p   # the entry side's win probability (Kelly)
+    q = size_for_mode_nb(ru.size_mode, ru.size_value, dec_eq, dec_price, multiplier, sl_mult, dec_atr, dec_sigma,
+                         p_win, ru.payoff_ratio, ru.size_cap, ex.lot_size, ex.min_qty, max_position,
+                         ex.allow_fractional)
     if not (q > 0.0):
         counters[C_ZERO_SIZE] += 1
         return
     if margin > 0.0 and S[_EQ] < margin * q:
         counters[C_MARGIN] += 1
         return
-    if not can_open_nb(lim, sess, S[_EQ], 0.0, target * q, max_loss, max_loss_frac,
-                       max_trades, max_position):
+    if not can_open_nb(lim, sess, S[_EQ], 0.0, target * q, ru.max_loss, ru.max_loss_frac,
+                       ru.max_trades, max_position):
         counters[C_LIMITS] += 1
         return
-    cost = _leg_cost_nb(q, px, multiplier, cpc, cpct)
+    cost = _leg_cost_nb(q, px, multiplier, ex.commission_per_contract, ex.commission_pct)
     S[_EQ] -= cost
     S[_SIDE] = target
     S[_QTY] = q
@@ -272,39 +268,43 @@ def _enter_nb(S, trades, record, counters, lim, i, sig, target, ref, low, high, 
 
 @njit(cache=True, inline='always')
 def _transition_nb(S, trades, record, tacc, counters, lim, i, cs, target, reason, price, low_i, high_i, slot,
-                   sig_idx, dec_eq, dec_price, dec_atr, dec_sigma, sess, cfg):
+                   sig_idx, dec_eq, dec_price, dec_atr, dec_sigma, dec_p, sess, ex, ru):
     """Move from side ``cs`` to ``target`` at ``price`` (a bar's open or close):
     exit the current position at a market fill (rejected, and nothing else done,
     when the price is NaN), then enter ``target`` sized from the decision bar.
     Returns True when an entry was attempted."""
     if cs != 0:
-        px = _market_fill_nb(price, -cs, cfg[_CFG_SLIP], low_i, high_i)
+        px = _market_fill_nb(price, -cs, ex.slippage_ticks * ex.tick_size, low_i, high_i)
         if px != px:
             counters[C_NAN_PRICE] += 1
             return False
-        _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, cfg)
+        _exit_nb(S, trades, record, tacc, lim, i, px, reason, slot, sess, ex)
     if target != 0:
         _enter_nb(S, trades, record, counters, lim, i, sig_idx, target, price, low_i, high_i,
-                  slot, dec_eq, dec_price, dec_atr, dec_sigma, sess, cfg)
+                  slot, dec_eq, dec_price, dec_atr, dec_sigma, dec_p, sess, ex, ru)
         return True
     return False
 
 
 @njit(cache=True)
-def simulate_nb(open_, high, low, close, sides, session,
-                size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
-                atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
-                max_loss, max_loss_frac, max_trades, max_position,
-                multiplier, commission_per_contract, commission_pct,
-                slippage_ticks, tick_size, initial_equity, fill_on_close=False, margin=0.0):
+def simulate_nb(bars, sides, ex, ru):
     """Simulate one strategy run on one instrument.
 
     Parameters
     ----------
-    open_, high, low, close : ndarray of float64, shape (n,)
-        Bar prices in points.
+    bars : :class:`engines.contexts.SimBars`
+        ``open``, ``high``, ``low``, ``close``, ``session``, ``atr``, ``sigma``, ``proba``.
     sides : ndarray of int8, shape (n,)
         Desired side decided with each bar's data (+1, 0, -1).
+    ex : :class:`engines.contexts.ExecContext`
+        Contract, costs, capital and fill timing.
+    ru : :class:`engines.contexts.RulesContext`
+        Sizing, stops and daily limits.
+
+    The fields, by name (one context or the other):
+
+    open, high, low, close : ndarray of float64, shape (n,)
+        Bar prices in points.
     session : ndarray of int64, shape (n,)
         Session number per bar.
     size_mode : int
@@ -316,6 +316,11 @@ def simulate_nb(open_, high, low, close, sides, session,
     size_value : float
     sigma : ndarray of float64, shape (n,)
         Volatility for :data:`SIZE_VOL_TARGET` (unused otherwise).
+    proba : ndarray of float64, shape (n,)
+        Probability of an up move for :data:`risk._sizing_nb.SIZE_KELLY`
+        (the win probability of a long; ``1 - proba`` of a short).
+    payoff_ratio, size_cap : float
+        Kelly sizing's payoff ratio and cap (:meth:`risk.Sizing.kelly_args`).
     lot_size, min_qty, allow_fractional :
         Contract rounding (:meth:`risk.ContractSpec.kernel_args`).
     atr : ndarray of float64, shape (n,)
@@ -339,9 +344,9 @@ def simulate_nb(open_, high, low, close, sides, session,
     slippage_ticks, tick_size : float
         Adverse slippage ``slippage_ticks * tick_size`` points on market fills.
     initial_equity : float
-    fill_on_close : bool, default False
+    fill_on_close : bool
         Fill decisions at their own bar's close instead of the next open.
-    margin : float, default 0
+    margin : float
         Margin per contract in currency (0: none).  An entry whose size the
         equity does not cover is refused (:data:`C_MARGIN`).
 
@@ -387,7 +392,10 @@ def simulate_nb(open_, high, low, close, sides, session,
        or below ``margin`` times the contracts held (one lot when flat):
        from then on every decision is flat -- an open position is closed at
        the next open (:data:`EXIT_BLOWN`) and nothing is opened again; the
-       bar is recorded in ``counters[C_BLOWN]`` (bar + 1).  Then
+       bar is recorded in ``counters[C_BLOWN]`` (bar + 1); with
+       ``fill_on_close`` the rule is applied again right after an entry at
+       the close, to the equity marked there (its slippage and commission
+       can take it below zero).  Then
        the daily loss limit is checked on the marked equity
        (halted: flatten at the next open, no entry for the rest of the
        session); the time stop flags a position held ``max_bars`` bars
@@ -412,29 +420,17 @@ def simulate_nb(open_, high, low, close, sides, session,
     (PITFALLS 9).  An order whose fill price is NaN is rejected and counted
     (PITFALLS 19).
     """
-    n = open_.shape[0]
+    n = bars.open.shape[0]
     position = np.zeros(n)
     equity = np.zeros(n)
     trades = np.empty(n + 1, dtype=TRADE_DTYPE)
     counters = np.zeros(N_COUNTERS, dtype=np.int64)
-    k, _ = simulate_into_nb(open_, high, low, close, sides, session,
-                            size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
-                            atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
-                            max_loss, max_loss_frac, max_trades, max_position,
-                            multiplier, commission_per_contract, commission_pct,
-                            slippage_ticks, tick_size, initial_equity, fill_on_close, margin,
-                            position, equity, trades, counters, np.zeros(N_TRADE_ACC))
+    k, _ = simulate_into_nb(bars, sides, ex, ru, position, equity, trades, counters, np.zeros(N_TRADE_ACC))
     return position, equity, trades[:k].copy(), counters
 
 
 @njit(cache=True)
-def simulate_into_nb(open_, high, low, close, sides, session,
-                     size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
-                     atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
-                     max_loss, max_loss_frac, max_trades, max_position,
-                     multiplier, commission_per_contract, commission_pct,
-                     slippage_ticks, tick_size, initial_equity, fill_on_close, margin,
-                     position, equity, trades, counters, tacc):
+def simulate_into_nb(bars, sides, ex, ru, position, equity, trades, counters, tacc):
     """The bar loop of :func:`simulate_nb`, writing into buffers the caller owns.
 
     :func:`simulate_nb` calls it with room for the records; the sweep kernel
@@ -446,7 +442,7 @@ def simulate_into_nb(open_, high, low, close, sides, session,
 
     Parameters
     ----------
-    open_ ... margin :
+    bars, sides, ex, ru :
         As for :func:`simulate_nb`.
     position : ndarray of float64, shape (n,), or (0,)
         Signed contracts at each bar's close, written when ``record``.
@@ -468,15 +464,16 @@ def simulate_into_nb(open_, high, low, close, sides, session,
     held : int
         Bars with a non-zero position at their close (for the exposure).
     """
+    open_, high, low, close, session, atr, sigma, proba = bars
     n = open_.shape[0]
     record = trades.shape[0] > 0
     lim = new_limits_state_nb()
+    max_loss, max_loss_frac, max_bars, rearm = ru.max_loss, ru.max_loss_frac, ru.max_bars, ru.rearm
     limits_on = max_loss > 0.0 or max_loss_frac > 0.0  # else the loss limit is never hit
-    stops_on = sl_mult > 0.0 or tp_mult > 0.0 or trail_mult > 0.0  # else no level is ever set
-    slip = slippage_ticks * tick_size
-    cfg = (size_mode, size_value, lot_size, min_qty, allow_fractional, sl_mult, tp_mult, trail_mult,
-           max_loss, max_loss_frac, max_trades, max_position,
-           multiplier, commission_per_contract, commission_pct, slip, margin)
+    stops_on = ru.sl_mult > 0.0 or ru.tp_mult > 0.0 or ru.trail_mult > 0.0  # else no level is ever set
+    slip = ex.slippage_ticks * ex.tick_size
+    multiplier, margin, min_qty, lot_size = ex.multiplier, ex.margin, ex.min_qty, ex.lot_size
+    fill_on_close, initial_equity = ex.fill_on_close, ex.initial_equity
     one_lot = min_qty if min_qty > 0.0 else lot_size
     blown = False
     S = np.empty(_N_STATE)
@@ -513,7 +510,7 @@ def simulate_into_nb(open_, high, low, close, sides, session,
                 _sync_nb(S, mark, stop, eq)
                 _transition_nb(S, trades, record, tacc, counters, lim, i, cs, pend_target, pend_reason,
                                open_[i], low[i], high[i], SLOT_OPEN, pend_sig, pend_eq, close[pend_sig],
-                               atr[pend_sig], sigma[pend_sig], sess, cfg)
+                               atr[pend_sig], sigma[pend_sig], proba[pend_sig], sess, ex, ru)
                 side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
 
         # 2. stops and takes inside the bar, then the trailing stop
@@ -529,7 +526,7 @@ def simulate_into_nb(open_, high, low, close, sides, session,
                     if amb:
                         counters[C_AMBIGUOUS] += 1
                 _sync_nb(S, mark, stop, eq)
-                _exit_nb(S, trades, record, tacc, lim, i, px, code, SLOT_INTRABAR, sess, cfg, amb)
+                _exit_nb(S, trades, record, tacc, lim, i, px, code, SLOT_INTRABAR, sess, ex, amb)
                 side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
                 if rearm:
                     blocked = cs
@@ -548,7 +545,7 @@ def simulate_into_nb(open_, high, low, close, sides, session,
                 counters[C_NAN_PRICE] += 1
             else:
                 _sync_nb(S, mark, stop, eq)
-                _exit_nb(S, trades, record, tacc, lim, i, px, EXIT_SESSION, SLOT_CLOSE, sess, cfg)
+                _exit_nb(S, trades, record, tacc, lim, i, px, EXIT_SESSION, SLOT_CLOSE, sess, ex)
                 side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
                 if rearm:
                     blocked = cs
@@ -569,11 +566,15 @@ def simulate_into_nb(open_, high, low, close, sides, session,
                 _sync_nb(S, mark, stop, eq)
                 entered = _transition_nb(S, trades, record, tacc, counters, lim, i, cs, desired, reason,
                                          close[i], low[i], high[i], SLOT_CLOSE, i, eq, close[i], atr[i],
-                                         sigma[i], sess, cfg)
+                                         sigma[i], proba[i], sess, ex, ru)
                 # an entry at the close (with slippage) is marked to that close too
                 if entered and S[_SIDE] != 0.0:
                     S[_EQ] += S[_SIDE] * S[_QTY] * multiplier * (close[i] - S[_MARK])
                     S[_MARK] = close[i]
+                    # ... and the account rule is applied to that marked equity at once
+                    if not blown and (S[_EQ] <= 0.0 or (margin > 0.0 and S[_EQ] < margin * S[_QTY])):
+                        blown = True
+                        counters[C_BLOWN] = i + 1
                 side, qty, mark, stop, take, trail, sig, entry_bar, eq = _hot_nb(S)
         else:
             pend_valid = True

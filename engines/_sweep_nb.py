@@ -44,6 +44,8 @@ from engines._sim_nb import (
     _market_fill_nb,
     simulate_into_nb,
 )
+from engines.contexts import RulesContext
+from risk._decision_nb import decide_nb
 from strategies._signals_nb import threshold_sides_nb, threshold_step_nb
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "P_LONG",
     "P_MAX_BARS",
     "P_MIN_HOLDING",
+    "P_PAYOFF",
     "P_SHORT",
     "P_SL",
     "P_TP",
@@ -78,7 +81,8 @@ P_SL = 3
 P_TP = 4
 P_TRAIL = 5
 P_MAX_BARS = 6
-N_PARAMS = 7
+P_PAYOFF = 7      # Kelly sizing: the combination's payoff ratio (NaN for other sizing methods)
+N_PARAMS = 8
 
 #: Columns of the statistics matrix: the ``RM_*`` slots of
 #: :func:`engines._metrics_nb.return_metrics_nb` first (0..6), then these.
@@ -135,27 +139,22 @@ def _account_stats_nb(n, final_equity, initial_equity, mdd_amount, held, tacc, o
 
 
 @njit(cache=True, parallel=True)
-def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, meta_th,
-             open_, high, low, close, session,
-             size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
-             atr, rearm, max_loss, max_loss_frac, max_trades, max_position,
-             multiplier, commission_per_contract, commission_pct,
-             slippage_ticks, tick_size, initial_equity, fill_on_close, margin,
-             params, ppy, rf, session_last, n_workers):
+def sweep_nb(sig, bars, ex, ru, params, ppy, rf, session_last, n_workers):
     """Run the threshold strategy and the simulator for every row of ``params``.
 
     Parameters
     ----------
-    proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, meta_th :
-        Arguments of :func:`strategies._signals_nb.threshold_sides_nb` that do
-        not vary over the grid.
-    open_ ... margin :
-        Arguments of :func:`engines._sim_nb.simulate_nb` that do not vary over
-        the grid (same meaning and order, stops excepted).
+    sig : :class:`engines.contexts.ThresholdInputs`
+        What :func:`strategies._signals_nb.threshold_sides_nb` reads besides
+        the thresholds.
+    bars, ex, ru : SimBars, ExecContext, RulesContext
+        As for :func:`engines._sim_nb.simulate_nb`; the stop fields of ``ru``
+        are replaced by each combination's (``params``).
     params : ndarray of float64, shape (n_combos, :data:`N_PARAMS`)
         Per combination: long and short thresholds, minimum holding (bars),
         stop, take and trailing multiples of the ATR (<= 0: none), time stop
-        in bars (<= 0: none) -- columns ``P_*``.
+        in bars (<= 0: none), Kelly payoff ratio (NaN unless Kelly sizing) --
+        columns ``P_*``.
     ppy : float
         Periods per year (session calendar).
     rf : float
@@ -179,7 +178,8 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
         to the combination's total return; the overnight gap belongs to the
         next session.  Only this (sessions x combinations) array is kept.
     """
-    n = open_.shape[0]
+    n = bars.open.shape[0]
+    initial_equity = ex.initial_equity
     n_combos = params.shape[0]
     n_sessions = session_last.shape[0]
     stats = np.empty((n_combos, N_STATS))
@@ -193,19 +193,17 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
         counters = np.empty(N_COUNTERS, dtype=np.int64)
         tacc = np.empty(N_TRADE_ACC)
         for c in range(w, n_combos, n_workers):
-            sides = threshold_sides_nb(proba, params[c, P_LONG], params[c, P_SHORT],
-                                       int(params[c, P_MIN_HOLDING]), bars_to_close,
-                                       flat_bars_before_close, allow_short, meta_p, meta_th)
+            sides = threshold_sides_nb(sig.proba, params[c, P_LONG], params[c, P_SHORT],
+                                       int(params[c, P_MIN_HOLDING]), sig.bars_to_close,
+                                       sig.flat_bars_before_close, sig.allow_short, sig.meta_proba,
+                                       sig.meta_threshold)
             counters[:] = 0
             tacc[:] = 0.0
-            _, held = simulate_into_nb(
-                open_, high, low, close, sides, session,
-                size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
-                atr, params[c, P_SL], params[c, P_TP], params[c, P_TRAIL], int(params[c, P_MAX_BARS]), rearm,
-                max_loss, max_loss_frac, max_trades, max_position,
-                multiplier, commission_per_contract, commission_pct,
-                slippage_ticks, tick_size, initial_equity, fill_on_close, margin,
-                no_position, equity, no_trades, counters, tacc)
+            rc = RulesContext(ru.size_mode, ru.size_value, params[c, P_PAYOFF], ru.size_cap, params[c, P_SL],
+                              params[c, P_TP], params[c, P_TRAIL],
+                              int(params[c, P_MAX_BARS]), ru.rearm, ru.max_loss, ru.max_loss_frac,
+                              ru.max_trades, ru.max_position)
+            _, held = simulate_into_nb(bars, sides, ex, rc, no_position, equity, no_trades, counters, tacc)
             run_stats_nb(equity, initial_equity, held, tacc, ppy, rf, returns, stats[c])
             stats[c, ST_BLOWN_BAR] = counters[C_BLOWN] - 1
             stats[c, ST_AMBIGUOUS] = counters[C_AMBIGUOUS]
@@ -218,10 +216,7 @@ def sweep_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, 
 
 
 @njit(cache=True, parallel=True)
-def sweep_fast_nb(proba, bars_to_close, flat_bars_before_close, allow_short, meta_p, meta_th,
-                  open_, high, low, close, session, qty, rearm,
-                  multiplier, commission_per_contract, commission_pct, slip, initial_equity,
-                  params, ppy, rf, session_last):
+def sweep_fast_nb(sig, bars, ex, qty, rearm, params, ppy, rf, session_last):
     """:func:`sweep_nb` for a grid without stops, equity-based sizing, daily limits or margin.
 
     One fused pass per combination: the side of
@@ -245,8 +240,8 @@ def sweep_fast_nb(proba, bars_to_close, flat_bars_before_close, allow_short, met
     whose equity did not change (flat, or an unchanged close) has a return of
     exactly 0: it is counted, not divided.
 
-    Arguments as for :func:`sweep_nb` (``qty``: contracts per entry; ``slip``:
-    slippage in points, ``slippage_ticks * tick_size``); ``params`` columns
+    Arguments as for :func:`sweep_nb` (``qty``: contracts per entry, ``rearm``:
+    the rules' re-arm; the other rules are off); ``params`` columns
     ``P_SL`` .. ``P_MAX_BARS`` are ignored (all off).  One combination per
     parallel iteration; run it under ``numba.parallel_chunksize(1)`` so that
     threads take combinations as they free up (their costs differ with the
@@ -258,13 +253,9 @@ def sweep_fast_nb(proba, bars_to_close, flat_bars_before_close, allow_short, met
     n_sessions = session_last.shape[0]
     stats = np.empty((n_combos, N_STATS))
     session_returns = np.empty((n_sessions, n_combos))
-    use_meta = meta_p.shape[0] > 0
     for c in prange(n_combos):  # the caller sets a chunk size of 1: combinations differ in cost
-        _fast_one_nb(proba, bars_to_close, flat_bars_before_close, allow_short, use_meta, meta_p, meta_th,
-                     params[c, P_LONG], params[c, P_SHORT], int(params[c, P_MIN_HOLDING]),
-                     open_, high, low, close, session, qty, rearm, multiplier,
-                     commission_per_contract, commission_pct, slip, initial_equity, ppy, rf,
-                     session_last, np.empty(N_TRADE_ACC), stats[c], session_returns[:, c])
+        _fast_one_nb(sig, bars, ex, params[c, P_LONG], params[c, P_SHORT], int(params[c, P_MIN_HOLDING]),
+                     qty, rearm, ppy, rf, session_last, np.empty(N_TRADE_ACC), stats[c], session_returns[:, c])
     return stats, session_returns
 
 
@@ -279,10 +270,14 @@ def _fast_exit_nb(eq, pos, qty, multiplier, px, mark, entry_px, entry_cost, cpc,
 
 
 @njit(cache=True)
-def _fast_one_nb(proba, bars_to_close, fbc, allow_short, use_meta, meta_p, meta_th, long_th, short_th,
-                 min_holding, open_, high, low, close, session, qty, rearm, multiplier, cpc, cpct, slip,
-                 initial_equity, ppy, rf, session_last, tacc, out, sess_ret):
+def _fast_one_nb(sig, bars, ex, long_th, short_th, min_holding, qty, rearm, ppy, rf, session_last, tacc, out,
+                 sess_ret):
     """One combination of :func:`sweep_fast_nb` (see there); writes ``out`` and ``sess_ret``."""
+    proba, bars_to_close, fbc, allow_short, meta_p, meta_th = sig
+    use_meta = meta_p.shape[0] > 0
+    open_, high, low, close, session = bars.open, bars.high, bars.low, bars.close, bars.session
+    multiplier, cpc, cpct = ex.multiplier, ex.commission_per_contract, ex.commission_pct
+    slip, initial_equity = ex.slippage_ticks * ex.tick_size, ex.initial_equity
     n = open_.shape[0]
     tacc[:] = 0.0
     # the strategy's own state (threshold_step_nb) and the account's
@@ -367,17 +362,10 @@ def _fast_one_nb(proba, bars_to_close, fbc, allow_short, use_meta, meta_p, meta_
         meta_ok = not use_meta or meta_p[i] >= meta_th
         dec_side, dec_held = threshold_step_nb(proba[i], long_th, short_th, min_holding, bars_to_close[i],
                                                fbc, allow_short, meta_ok, dec_side, dec_held)
-        desired = dec_side
-        if blocked != 0:
-            if desired != blocked:
-                blocked = 0
-            else:
-                desired = 0
         if blown_bar < 0 and eq <= 0.0:
             blown_bar = i
-        if blown_bar >= 0:
-            desired = 0
-        pend = desired
+        # the decision step every engine takes (no time stop, limits or close fills on this path)
+        pend, _, blocked = decide_nb(dec_side, pos, blocked, rearm, False, False, False, blown_bar >= 0)
         if pos != 0:
             held += 1
         # statistics of this bar

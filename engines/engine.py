@@ -202,7 +202,7 @@ class VectorbtEngine:
         from engines._vbt_engine_nb import flex_orders_nb
         from engines.metrics import periods_per_year
         from engines.simulate import FILL_ORDER, _prices, _run_configs, _sides_array, engine_result_parts
-        from risk._py import fixed_contracts_py
+        from risk._py import decide_py, fixed_contracts_py
         from strategies import session_facts
 
         execution, rules = _parts(execution, rules)
@@ -227,6 +227,7 @@ class VectorbtEngine:
         cpc, cpct, slip_ticks = costs.kernel_args()
         mult = float(spec.multiplier)
         slip = float(slip_ticks) * float(spec.tick_size)
+        rearm = True if rules.stops is None else bool(rules.stops.rearm)
         sess = np.asarray(facts.session)
         last = np.zeros(n, dtype=np.bool_)
         last[:-1] = sess[1:] != sess[:-1]
@@ -244,14 +245,10 @@ class VectorbtEngine:
             enter[i] = held
             if held != 0 and last[i]:
                 backstop[i] = True
-                blocked, held = held, 0
-            desired = int(side_arr[i]) if qty > 0 else 0
-            if blocked != 0:
-                if desired != blocked:
-                    blocked = 0
-                else:
-                    desired = 0
-            pend = desired
+                blocked, held = (held if rearm else 0), 0
+            # the decision step every engine takes (no time stop, limits or blown rule on this path)
+            pend, _, blocked = decide_py(int(side_arr[i]) if qty > 0 else 0, held, blocked, rearm,
+                                         False, False, False, False)
         units = qty * mult
         close_df = pd.Series(c, index=index, name="close")
         freq = pd.Timedelta(minutes=float(facts.bar_minutes))

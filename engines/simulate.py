@@ -66,12 +66,14 @@ from engines._sim_nb import (
     EXIT_TAKE,
     EXIT_TIME,
     N_COUNTERS,
+    SIZE_KELLY,
     SIZE_VOL_TARGET,
     SLOT_CLOSE,
     SLOT_INTRABAR,
     SLOT_OPEN,
     TRADE_DTYPE,
 )
+from engines.contexts import exec_context, rules_context, sim_bars
 from engines.metrics import periods_per_year, summarize, void_if_blown
 from ml.data._frame import per_bar_values
 from ml.exceptions import ParameterError
@@ -300,6 +302,30 @@ def _vol_inputs(bars, atr, sigma, needs_atr: bool, atr_window: int, size_mode: i
     return atr_arr, sigma_arr
 
 
+def sizing_facts(sizing: Sizing, ru) -> dict:
+    """The sizing of a run as its result states it: the config, plus what Kelly sizing took (payoff, cap)."""
+    out = asdict(sizing)
+    if ru.size_mode == SIZE_KELLY:
+        out.update(fraction=ru.size_value, payoff_ratio_used=ru.payoff_ratio, cap_used=ru.size_cap)
+    return out
+
+
+def _proba_input(bars, proba, size_mode: int):
+    """Per-bar probability of an up move for Kelly sizing (required there), aligned with ``bars``; else NaN."""
+    if proba is None:
+        if size_mode == SIZE_KELLY:
+            raise ParameterError("`proba` (the model's probability of an up move, known at each bar's close) is "
+                                 "required for Sizing(method='kelly'): it gives each entry's win probability.")
+        return np.full(len(bars), np.nan)
+    arr = _aligned(proba, bars.index, "proba")
+    bad = np.flatnonzero((arr < 0.0) | (arr > 1.0))
+    if len(bad):
+        i = int(bad[0])
+        raise ParameterError(f"`proba` must be a probability in [0, 1] (NaN: no entry), got {arr[i]!r} at "
+                             f"position {i} ({bars.index[i]}).")
+    return arr
+
+
 def _aligned(values, index, name, *, allow_nan=True) -> np.ndarray:
     arr = per_bar_values(values, index, name)
     if not allow_nan:
@@ -390,16 +416,16 @@ class _Run:
         self.mark = self.stop = self.take = self.trail = math.nan
 
 
-def simulate_py(open_, high, low, close, sides, session,
-                size_mode, size_value, sigma, lot_size, min_qty, allow_fractional,
-                atr, sl_mult, tp_mult, trail_mult, max_bars, rearm,
-                max_loss, max_loss_frac, max_trades, max_position,
-                multiplier, commission_per_contract, commission_pct,
-                slippage_ticks, tick_size, initial_equity, fill_on_close=False, margin=0.0):
+def simulate_py(bars, sides, ex, ru):
     """Plain-Python twin of :func:`engines._sim_nb.simulate_nb` (same arguments and outputs).
 
     Uses the Python twins of the :mod:`risk` kernels (:mod:`risk._py`).
     """
+    open_, high, low, close, session, atr, sigma, proba = bars
+    (multiplier, tick_size, slippage_ticks, commission_per_contract, commission_pct, lot_size, min_qty,
+     allow_fractional, margin, initial_equity, fill_on_close) = ex
+    (size_mode, size_value, payoff_ratio, size_cap, sl_mult, tp_mult, trail_mult, max_bars, rearm, max_loss,
+     max_loss_frac, max_trades, max_position) = ru
     n = len(open_)
     slip = slippage_ticks * tick_size
     run = _Run(initial_equity, multiplier, commission_per_contract, commission_pct)
@@ -419,8 +445,10 @@ def simulate_py(open_, high, low, close, sides, session,
         if math.isnan(px):
             run.counters[C_NAN_PRICE] += 1
             return
+        p_win = proba[sig] if target > 0 else 1.0 - proba[sig]   # sig: the decision bar
         q = risk_py.size_for_mode_py(size_mode, size_value, dec_eq, dec_price, multiplier, sl_mult, dec_atr,
-                                     dec_sigma, lot_size, min_qty, max_position, allow_fractional)
+                                     dec_sigma, p_win, payoff_ratio, size_cap, lot_size, min_qty, max_position,
+                                     allow_fractional)
         if not q > 0:
             run.counters[C_ZERO_SIZE] += 1
             return
@@ -514,6 +542,9 @@ def simulate_py(open_, high, low, close, sides, session,
             if run.side != 0 and run.side != had:  # entered at this close: mark it to the close
                 run.eq += run.side * run.qty * multiplier * (close[i] - run.mark)
                 run.mark = close[i]
+                if not blown and (run.eq <= 0 or (margin > 0 and run.eq < margin * run.qty)):
+                    blown = True
+                    run.counters[C_BLOWN] = i + 1
         else:
             pending = (desired, reason, i, run.eq, close[i], atr[i], sigma[i])
         position[i] = run.side * run.qty
@@ -581,7 +612,7 @@ def _orders_frame(rec: np.ndarray, index: pd.DatetimeIndex, multiplier, cpc, cpc
 def simulate(bars: pd.DataFrame, sides, *, contract=None, sizing: Sizing | None = None,
              stops: Stops | None = None, costs: Costs | None = None,
              limits: DailyLimits | None = None, initial_equity: float = 100_000.0,
-             fill_on_close: bool = False, atr=None, sigma=None, calendar=None,
+             fill_on_close: bool = False, atr=None, sigma=None, proba=None, calendar=None,
              bar_minutes=None, risk_free: float = 0.0) -> SimResult:
     """Simulate trading the desired ``sides`` on ``bars``.
 
@@ -618,6 +649,9 @@ def simulate(bars: pd.DataFrame, sides, *, contract=None, sizing: Sizing | None 
         :func:`average_true_range` with ``stops.atr_window`` when stops need it.
     sigma : Series or array-like, optional
         Per-bar return volatility for ``Sizing(method="volatility_target")``.
+    proba : Series or array-like, optional
+        Per-bar probability of an up move, known at each bar's close, for
+        ``Sizing(method="kelly")`` (required there; NaN: no entry).
     calendar, bar_minutes : optional
         Session calendar and bar length (default: recorded in ``bars.attrs``);
         they give the sessions and ``periods_per_year``.
@@ -661,23 +695,16 @@ def simulate(bars: pd.DataFrame, sides, *, contract=None, sizing: Sizing | None 
         raise TypeError(f"`stops` must be a Stops (or None), got {type(stops).__name__}.")
     spec, sizing, costs, limits = _run_configs(bars, contract, sizing, costs, limits, initial_equity,
                                                fill_on_close)
-    size_mode, size_value = sizing.kernel_args()
-    sl, tp, trail, max_bars, rearm = stops.kernel_args()
-    cpc, cpct, slip_ticks = costs.kernel_args()
-    max_loss, max_loss_frac, max_trades, max_position = limits.kernel_args()
-    lot, min_qty, frac = spec.kernel_args()
-    atr_arr, sigma_arr = _vol_inputs(bars, atr, sigma, stops.needs_atr, stops.atr_window, size_mode)
+    ru = rules_context(sizing, stops, limits)
+    ex = exec_context(spec, costs, initial_equity, fill_on_close)
+    atr_arr, sigma_arr = _vol_inputs(bars, atr, sigma, stops.needs_atr, stops.atr_window, ru.size_mode)
+    proba_arr = _proba_input(bars, proba, ru.size_mode)
     kernel = simulate_py if PURE_PYTHON else _sim_nb.simulate_nb
-    pos, eq, rec, counters = kernel(
-        o, h, lo, c, side_arr, _c(facts.session, np.int64),
-        int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
-        _c(atr_arr), sl, tp, trail, int(max_bars), bool(rearm),
-        max_loss, max_loss_frac, int(max_trades), max_position,
-        float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
-        bool(fill_on_close), spec.margin_arg)
+    pos, eq, rec, counters = kernel(sim_bars(o, h, lo, c, facts.session, atr_arr, sigma_arr, proba_arr), side_arr,
+                                    ex, ru)
 
     trades = _trades_frame(rec, index)
-    orders = _orders_frame(rec, index, float(spec.multiplier), cpc, cpct)
+    orders = _orders_frame(rec, index, ex.multiplier, ex.commission_per_contract, ex.commission_pct)
     ppy = periods_per_year(bars, calendar=calendar, bar_minutes=facts.bar_minutes)
     positions, equity, returns, metrics, account = engine_result_parts(
         index, pos, eq, trades, initial_equity=initial_equity, periods_per_year=ppy, risk_free=risk_free,
@@ -692,7 +719,7 @@ def simulate(bars: pd.DataFrame, sides, *, contract=None, sizing: Sizing | None 
         "tick_size": float(spec.tick_size),
         "fill_on_close": bool(fill_on_close),
         "contract": asdict(spec),
-        "sizing": asdict(sizing),
+        "sizing": sizing_facts(sizing, ru),
         "stops": asdict(stops),
         "costs": asdict(costs),
         "limits": asdict(limits),

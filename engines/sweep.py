@@ -59,6 +59,7 @@ from engines._metrics_nb import (
     RM_SORTINO,
     RM_TOTAL,
 )
+from engines.contexts import ThresholdInputs, exec_context, rules_context, sim_bars
 from engines.metrics import BLOWN_UNDEFINED, METRIC_KEYS, periods_per_year, risk_free_per_period
 from engines.simulate import (
     Costs,
@@ -76,7 +77,7 @@ from engines.overfit import deflated_sharpe_ratio, probability_of_backtest_overf
 from engines.verdict import permutation_p_value
 from ml.data import bars_calendar
 from ml.exceptions import ParameterError
-from risk._sizing_nb import SIZE_FIXED, fixed_contracts_nb
+from risk._sizing_nb import SIZE_FIXED, SIZE_KELLY, fixed_contracts_nb
 from risk.limits import DailyLimits
 from strategies import ProbabilityThresholdStrategy, session_facts
 from strategies._base import _probabilities
@@ -499,6 +500,7 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     """
     strategy, stops = _check_configs(strategy, stops)
     names, combos = grid_combinations(grid)
+    kelly = isinstance(sizing, Sizing) and sizing.kernel_args()[0] == SIZE_KELLY
     # validate every combination with the configs' own rules; collect kernel arguments
     params = np.empty((len(combos), snb.N_PARAMS))
     needs_atr = False
@@ -509,7 +511,8 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         strat, st = _combo_configs(p, strategy, stops, base)
         lt, sh, mh, fb, allow_short, mt = strat.kernel_args()
         sl, tp, trail, max_bars, rearm = st.kernel_args()
-        params[c] = (lt, sh, mh, sl, tp, trail, max_bars)
+        payoff = sizing.kelly_args(st)[0] if kelly else math.nan   # this combination's stops (Kelly)
+        params[c] = (lt, sh, mh, sl, tp, trail, max_bars, payoff)
         needs_atr = needs_atr or st.needs_atr
         strat_args = (fb, allow_short, mt, rearm)
     fb, allow_short, mt, rearm = strat_args
@@ -521,11 +524,10 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
     meta = np.empty(0) if meta_proba is None else _c(_probabilities(meta_proba, index, "meta_proba"))
     spec, sizing, costs, limits = _run_configs(bars, contract, sizing, costs, limits, initial_equity,
                                                fill_on_close)
-    size_mode, size_value = sizing.kernel_args()
-    cpc, cpct, slip_ticks = costs.kernel_args()
-    max_loss, max_loss_frac, max_trades, max_position = limits.kernel_args()
-    lot, min_qty, frac = spec.kernel_args()
-    atr_arr, sigma_arr = _vol_inputs(bars, atr, sigma, needs_atr, stops.atr_window, size_mode)
+    # its stop fields (and Kelly's payoff ratio) are replaced by each combination's: any combination's stops do
+    ru = rules_context(sizing, st, limits)
+    ex = exec_context(spec, costs, initial_equity, fill_on_close)
+    atr_arr, sigma_arr = _vol_inputs(bars, atr, sigma, needs_atr, stops.atr_window, ru.size_mode)
     ppy = periods_per_year(bars, calendar=calendar, bar_minutes=facts.bar_minutes)
     rf = risk_free_per_period(risk_free, ppy)
 
@@ -536,28 +538,21 @@ def sweep(bars: pd.DataFrame, proba, grid, *, strategy: ProbabilityThresholdStra
         np.asarray(bars_calendar(bars, calendar).sessions(index[session_last]).session_date),
         name="session_date")
 
-    qty = fixed_contracts_nb(float(size_value), float(lot), float(min_qty), float(max_position), bool(frac)) \
-        if size_mode == SIZE_FIXED else math.nan
-    fast = (size_mode == SIZE_FIXED and qty > 0.0 and not needs_atr and not fill_on_close
-            and max_loss == 0.0 and max_loss_frac == 0.0 and int(max_trades) == 0 and spec.margin_arg == 0.0
+    qty = fixed_contracts_nb(ru.size_value, ex.lot_size, ex.min_qty, ru.max_position, ex.allow_fractional) \
+        if ru.size_mode == SIZE_FIXED else math.nan
+    fast = (ru.size_mode == SIZE_FIXED and qty > 0.0 and not needs_atr and not fill_on_close
+            and ru.max_loss == 0.0 and ru.max_loss_frac == 0.0 and ru.max_trades == 0 and ex.margin == 0.0
             and np.all(params[:, snb.P_MAX_BARS] <= 0)
             and all(np.isfinite(a).all() for a in (o, h, lo, cl)))
+    sig = ThresholdInputs(p_arr, _c(facts.bars_to_close), float(fb), bool(allow_short), meta, float(mt))
+    sim = sim_bars(o, h, lo, cl, facts.session, atr_arr, sigma_arr, p_arr)   # p_arr: Kelly's win probability
     if fast:  # no stops, fixed size, no limits or margin: the fused one-pass kernel
         with numba.parallel_chunksize(1):
-            stats, sess_ret = snb.sweep_fast_nb(
-                p_arr, _c(facts.bars_to_close), float(fb), bool(allow_short), meta, float(mt),
-                o, h, lo, cl, _c(facts.session, np.int64), float(qty), bool(rearm),
-                float(spec.multiplier), cpc, cpct, float(slip_ticks) * float(spec.tick_size),
-                float(initial_equity), params, float(ppy), float(rf), session_last)
+            stats, sess_ret = snb.sweep_fast_nb(sig, sim, ex, float(qty), bool(rearm), params, float(ppy), float(rf),
+                                                session_last)
     else:
-        stats, sess_ret = snb.sweep_nb(
-            p_arr, _c(facts.bars_to_close), float(fb), bool(allow_short), meta, float(mt),
-            o, h, lo, cl, _c(facts.session, np.int64),
-            int(size_mode), float(size_value), _c(sigma_arr), float(lot), float(min_qty), bool(frac),
-            _c(atr_arr), bool(rearm), max_loss, max_loss_frac, int(max_trades), max_position,
-            float(spec.multiplier), cpc, cpct, slip_ticks, float(spec.tick_size), float(initial_equity),
-            bool(fill_on_close), spec.margin_arg, params, float(ppy), float(rf), session_last,
-            int(numba.get_num_threads()))
+        stats, sess_ret = snb.sweep_nb(sig, sim, ex, ru, params, float(ppy), float(rf), session_last,
+                                       int(numba.get_num_threads()))
 
     idx = pd.MultiIndex.from_tuples(combos, names=names)
     cols = {k: stats[:, _STAT_COL[k]] for k in METRIC_KEYS}

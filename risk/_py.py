@@ -147,15 +147,18 @@ def decide_py(desired, cs, blocked, rearm, time_up, halted, session_end, blown):
     return desired, reason, blocked
 
 
-def size_for_mode_py(size_mode, size_value, equity, price, multiplier, sl_mult, atr, sigma,
-                     lot_size, min_qty, max_position, allow_fractional):
+def size_for_mode_py(size_mode, size_value, equity, price, multiplier, sl_mult, atr, sigma, p_win, payoff_ratio,
+                     size_cap, lot_size, min_qty, max_position, allow_fractional):
     """Twin of :func:`~risk._sizing_nb.size_for_mode_nb`."""
-    from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION
+    from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_KELLY
 
     if size_mode == SIZE_FIXED:
         return fixed_contracts_py(size_value, lot_size, min_qty, max_position, allow_fractional)
-    if size_mode == SIZE_FIXED_FRACTION:
+    if size_mode in (SIZE_FIXED_FRACTION, SIZE_KELLY):
         sd = sl_mult * atr if sl_mult > 0 else math.nan
+        if size_mode == SIZE_KELLY:
+            return kelly_size_py(equity, p_win, payoff_ratio, price, multiplier, sd, size_value, size_cap,
+                                 lot_size, min_qty, max_position, allow_fractional)
         return fixed_fraction_py(equity, size_value, price, multiplier, sd,
                                  lot_size, min_qty, max_position, allow_fractional)
     return volatility_target_py(equity, size_value, sigma, price, multiplier,

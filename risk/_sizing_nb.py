@@ -44,6 +44,7 @@ __all__ = [
 SIZE_FIXED = 0
 SIZE_FIXED_FRACTION = 1
 SIZE_VOL_TARGET = 2
+SIZE_KELLY = 3
 
 #: Float-noise tolerance, in lots: a quantity within ``QTY_EPS * max(1, |lots|)``
 #: *below* a whole number of lots counts as that whole number (so that
@@ -228,22 +229,29 @@ def kelly_size_nb(equity, p_win, payoff_ratio, price, multiplier, stop_distance,
 
 
 @njit(cache=True)
-def size_for_mode_nb(size_mode, size_value, equity, price, multiplier, sl_mult, atr, sigma,
-                     lot_size, min_qty, max_position, allow_fractional):
+def size_for_mode_nb(size_mode, size_value, equity, price, multiplier, sl_mult, atr, sigma, p_win, payoff_ratio,
+                     size_cap, lot_size, min_qty, max_position, allow_fractional):
     """The size dispatch every engine calls: contracts of one entry under ``size_mode``.
 
     :data:`SIZE_FIXED`: ``size_value`` contracts; :data:`SIZE_FIXED_FRACTION`:
     risk ``size_value`` of ``equity`` per stop distance ``sl_mult * atr`` when
     ``sl_mult > 0``, else of notional; :data:`SIZE_VOL_TARGET`: per-bar
     volatility target ``size_value`` with the per-bar return volatility
-    ``sigma``.  ``equity``, ``price``, ``atr`` and ``sigma`` are the decision
-    bar's.  The simulator's kernel and the backtrader strategy call it; its
-    plain-Python twin is :func:`risk._py.size_for_mode_py`.
+    ``sigma``; :data:`SIZE_KELLY`: the fixed-fraction size with the fraction
+    :func:`kelly_fraction_nb` of the entry side's win probability ``p_win``,
+    the ``payoff_ratio`` (average win / average loss), ``size_value`` times
+    full Kelly, capped at ``size_cap`` (0 when there is no edge).  ``equity``,
+    ``price``, ``atr``, ``sigma`` and ``p_win`` are the decision bar's.  The
+    simulator's kernel and the backtrader strategy call it; its plain-Python
+    twin is :func:`risk._py.size_for_mode_py`.
     """
     if size_mode == SIZE_FIXED:
         return fixed_contracts_nb(size_value, lot_size, min_qty, max_position, allow_fractional)
-    if size_mode == SIZE_FIXED_FRACTION:
+    if size_mode == SIZE_FIXED_FRACTION or size_mode == SIZE_KELLY:
         sd = sl_mult * atr if sl_mult > 0.0 else math.nan
+        if size_mode == SIZE_KELLY:
+            return kelly_size_nb(equity, p_win, payoff_ratio, price, multiplier, sd, size_value, size_cap,
+                                 lot_size, min_qty, max_position, allow_fractional)
         return fixed_fraction_nb(equity, size_value, price, multiplier, sd,
                                  lot_size, min_qty, max_position, allow_fractional)
     return volatility_target_nb(equity, size_value, sigma, price, multiplier,

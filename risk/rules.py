@@ -16,12 +16,13 @@ import numpy as np
 
 from ml._checks import check_choice
 from ml.exceptions import ParameterError
-from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_VOL_TARGET
+from risk._sizing_nb import SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_KELLY, SIZE_VOL_TARGET
 
 __all__ = ["SIZING_METHODS", "Sizing", "Stops", "check_nonneg"]
 
 #: Sizing method name -> kernel code.
-SIZING_METHODS = {"fixed": SIZE_FIXED, "fixed_fraction": SIZE_FIXED_FRACTION, "volatility_target": SIZE_VOL_TARGET}
+SIZING_METHODS = {"fixed": SIZE_FIXED, "fixed_fraction": SIZE_FIXED_FRACTION, "volatility_target": SIZE_VOL_TARGET,
+                  "kelly": SIZE_KELLY}
 _SIZING_METHODS = SIZING_METHODS
 
 
@@ -44,19 +45,33 @@ class Sizing:
 
     Parameters
     ----------
-    method : {"fixed", "fixed_fraction", "volatility_target"}, default "fixed"
+    method : {"fixed", "fixed_fraction", "volatility_target", "kelly"}, default "fixed"
         ``"fixed"``: ``contracts`` per entry.  ``"fixed_fraction"``: risk
         ``fraction`` of the decision bar's equity: per stop distance
         (``Stops.sl_atr * ATR`` points) when a stop is set, else of notional
         (``price * multiplier * qty``).  ``"volatility_target"``: per-bar
         volatility target ``target_vol`` with the per-bar return volatility
-        ``sigma`` passed to :func:`engines.simulate.simulate`.
+        ``sigma`` passed to :func:`engines.simulate.simulate`.  ``"kelly"``:
+        as ``"fixed_fraction"``, with the fraction the capped fractional
+        Kelly criterion of the decision bar's win probability
+        (:func:`risk.sizing.kelly_fraction`): ``min(cap, fraction * (p - (1 -
+        p) / payoff_ratio))``, ``p`` the model's probability of an up move
+        (``proba`` passed to the engine) for a long, ``1 - p`` for a short;
+        no entry when there is no edge.
     contracts : float, default 1
         Contracts per entry for ``"fixed"`` (truncated to whole lots).
     fraction : float, optional
-        Fraction in (0, 1] for ``"fixed_fraction"``: 0.02 means 2%.
+        Fraction in (0, 1] for ``"fixed_fraction"`` (0.02 means 2%), or the
+        multiple of full Kelly for ``"kelly"`` (default there 0.5, half
+        Kelly).
     target_vol : float, optional
         Per-bar volatility target (a fraction) for ``"volatility_target"``.
+    payoff_ratio : float, optional
+        ``"kelly"``: average win over average loss of a trade.  Default: the
+        stops' ``tp_atr / sl_atr`` when both are set (see
+        :meth:`kelly_args`); there is no default otherwise.
+    cap : float, optional
+        ``"kelly"``: the largest fraction of equity at risk (default 0.25).
 
     Sizes are capped at ``DailyLimits.max_position`` and truncated toward zero
     to whole lots of the contract (``int()``, PITFALLS 10).
@@ -66,10 +81,25 @@ class Sizing:
     contracts: float = 1
     fraction: float | None = None
     target_vol: float | None = None
+    payoff_ratio: float | None = None
+    cap: float | None = None
 
     def kernel_args(self) -> tuple[int, float]:
         """``(size_mode, size_value)`` as :func:`~engines._sim_nb.simulate_nb` takes them."""
         method = check_choice("method", self.method, tuple(_SIZING_METHODS))
+        if method != "kelly":
+            given = [k for k in ("payoff_ratio", "cap") if getattr(self, k) is not None]
+            if given:
+                raise ParameterError(f"`{given[0]}` is set but method={method!r} ignores it; pass method='kelly' "
+                                     f"(or drop `{given[0]}`).")
+        if method == "kelly":
+            f = 0.5 if self.fraction is None else _check_nonneg("fraction", self.fraction)
+            if not (0.0 < f <= 1.0):
+                raise ParameterError(f"`fraction` of method='kelly' is the multiple of full Kelly, in (0, 1] "
+                                     f"(0.5 = half Kelly), got {self.fraction!r}.")
+            if self.target_vol is not None:
+                raise ParameterError("`target_vol` is set but method='kelly' ignores it; drop it.")
+            return SIZE_KELLY, f
         if method == "fixed":
             given = [k for k in ("fraction", "target_vol") if getattr(self, k) is not None]
             if given:  # a size rule that would be silently ignored
@@ -97,6 +127,31 @@ class Sizing:
         if not t > 0:
             raise ParameterError(f"`target_vol` must be > 0, got {self.target_vol!r}.")
         return SIZE_VOL_TARGET, t
+
+
+    def kelly_args(self, stops: "Stops | None" = None) -> tuple[float, float]:
+        """``(payoff_ratio, cap)`` of ``"kelly"`` as the kernels take them (NaN, 1 for other methods).
+
+        Without ``payoff_ratio`` the stops' ``tp_atr / sl_atr`` is taken when both are set; with
+        neither, a ``ParameterError`` names both ways to give it.
+        """
+        if self.kernel_args()[0] != SIZE_KELLY:
+            return math.nan, 1.0
+        b = self.payoff_ratio
+        if b is None:
+            sl = None if stops is None else stops.sl_atr
+            tp = None if stops is None else stops.tp_atr
+            if not (sl and tp):
+                raise ParameterError("Sizing(method='kelly') needs `payoff_ratio` (average win / average loss of a "
+                                     "trade), or stops with both sl_atr and tp_atr (their ratio is taken).")
+            b = float(tp) / float(sl)
+        b = _check_nonneg("payoff_ratio", b)
+        if not b > 0:
+            raise ParameterError(f"`payoff_ratio` must be > 0, got {self.payoff_ratio!r}.")
+        cap = 0.25 if self.cap is None else _check_nonneg("cap", self.cap)
+        if not (0.0 < cap <= 1.0):
+            raise ParameterError(f"`cap` must be a fraction of equity in (0, 1], got {self.cap!r}.")
+        return b, cap
 
 
 @dataclass(frozen=True)

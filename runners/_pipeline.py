@@ -183,14 +183,25 @@ def add_cost_flags(p) -> None:
 def add_sizing_flags(p) -> None:
     """How entries are sized: a fixed size, or a volatility target with a causal GARCH forecast."""
     g = p.add_argument_group("sizing")
-    g.add_argument("--sizing", default="fixed", choices=("fixed", "vol-target"),
+    g.add_argument("--sizing", default="fixed", choices=("fixed", "vol-target", "kelly"),
                    help="fixed: --contracts per entry (default). vol-target: size each entry so that the "
                         "position's P&L volatility is --target-vol of equity, with the next bar's return "
                         "volatility forecast by a GARCH(1,1) fitted on each fold's training window "
-                        "(ml.training.fold_garch_sigma); --contracts is then ignored")
+                        "(ml.training.fold_garch_sigma). kelly: risk the capped fractional Kelly fraction of "
+                        "equity of each entry's win probability (the traded out-of-sample probability), per "
+                        "stop distance with --sl-atr, else of notional. --contracts is ignored by both")
     g.add_argument("--target-vol", type=number("--target-vol", 0, strict_lo=True), default=0.10,
                    help="annualised volatility target of --sizing vol-target, as a fraction of equity "
                         "(default 0.10 = 10%%/year; converted per bar with the session calendar)")
+
+
+    g.add_argument("--kelly-fraction", type=number("--kelly-fraction", 0, 1, strict_lo=True), default=0.5,
+                   help="--sizing kelly: the multiple of full Kelly (default 0.5, half Kelly)")
+    g.add_argument("--kelly-cap", type=number("--kelly-cap", 0, 1, strict_lo=True), default=0.25,
+                   help="--sizing kelly: the largest fraction of equity at risk per entry (default 0.25)")
+    g.add_argument("--payoff-ratio", type=number("--payoff-ratio", 0, strict_lo=True), default=None,
+                   help="--sizing kelly: average win / average loss of a trade; default --tp-atr / --sl-atr "
+                        "when both are set (there is no default otherwise)")
 
 
 def sizing_of(args, contracts: float, periods_per_year: float):
@@ -199,6 +210,9 @@ def sizing_of(args, contracts: float, periods_per_year: float):
 
     if getattr(args, "sizing", "fixed") == "vol-target":
         return Sizing("volatility_target", target_vol=float(args.target_vol) / math.sqrt(periods_per_year))
+    if getattr(args, "sizing", "fixed") == "kelly":
+        return Sizing("kelly", fraction=float(args.kelly_fraction), cap=float(args.kelly_cap),
+                      payoff_ratio=None if args.payoff_ratio is None else float(args.payoff_ratio))
     return Sizing(contracts=contracts)
 
 

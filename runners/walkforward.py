@@ -236,13 +236,14 @@ def _check_args(args) -> None:
     if args.cv == "cpcv" and not 1 <= args.cpcv_test_groups < args.cpcv_groups:
         raise ParameterError(f"--cpcv-test-groups must be in [1, --cpcv-groups - 1] = [1, {args.cpcv_groups - 1}], "
                              f"got {args.cpcv_test_groups}")
-    if args.sizing == "vol-target":
+    if args.sizing != "fixed":
         clash = [f for f, on in (("--permutations", args.permutations), ("--search", args.search),
                                  ("--engine vectorbt", args.engine == "vectorbt"), ("--cv cpcv", args.cv == "cpcv"))
                  if on]
         if clash:
-            raise ParameterError(f"--sizing vol-target does not combine with {', '.join(clash)} yet (their runs "
-                                 "would need a GARCH forecast of their own); use --sizing fixed with them")
+            need = "a GARCH forecast" if args.sizing == "vol-target" else "Kelly sizes from their own probabilities"
+            raise ParameterError(f"--sizing {args.sizing} does not combine with {', '.join(clash)} yet (their runs "
+                                 f"would need {need}); use --sizing fixed with them")
     check_targets(args.targets or {})
 
 
@@ -376,12 +377,14 @@ def _trading(args):
     limits = limits_of(args)
     for obj in (strategy, stops, sizing, limits):
         obj.kernel_args()
+    if getattr(args, "sizing", "fixed") == "kelly":   # its payoff ratio and cap, before any training
+        sizing_of(args, 1.0, 1.0).kelly_args(stops)
     return strategy, stops, sizing, limits
 
 
-def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log, sigma=None):
+def _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log, sigma=None, proba=None):
     common = dict(contract=contract, sizing=sizing, stops=stops, costs=costs, initial_equity=args.initial_equity,
-                  calendar=args.calendar, sigma=sigma)
+                  calendar=args.calendar, sigma=sigma, proba=proba)
     check = {}
     if args.engine == "backtrader":
         from engines.bt import run_backtrader
@@ -422,11 +425,11 @@ def _session_sharpe(res, cal) -> tuple:
 
 
 def _oos_stats(oos, sides, preds, *, contract, costs, stops, sizing, limits, initial_equity, calendar, cal,
-               sigma=None) -> dict:
+               sigma=None, proba=None) -> dict:
     """The statistics the permutation test compares: the simulator's session Sharpe ratio of the
     traded sides, with costs, and the traded probability's AUC."""
     res = simulate(oos, sides, contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
-                   initial_equity=initial_equity, calendar=calendar, sigma=sigma)
+                   initial_equity=initial_equity, calendar=calendar, sigma=sigma, proba=proba)
     sharpe = _session_sharpe(res, cal)[1]
     auc = traded_auc_of(preds["probability"], preds, cal)
     return {"sharpe_per_session": float("nan") if sharpe is None else sharpe, "auc": auc}
@@ -478,7 +481,7 @@ def _permutations(args, bars, cfgs, strategy, backtest, cal, observed, out, log)
 
 
 def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr,
-              p_value=None, sigma=None) -> dict:
+              p_value=None, sigma=None, proba=None) -> dict:
     """What the strategy trades, measured: the traded probability's AUC with its session-block
     interval and fold spread, the frictionless run beside the net one, the break-even cost and
     the verdict."""
@@ -488,7 +491,7 @@ def _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, ins
     auc = traded_auc(preds["probability"], preds["label"], session, preds["fold"], seed=args.seed)
     free, summary = frictionless_run(oos, sides, contract=contract, sizing=sizing, stops=stops,
                                      initial_equity=args.initial_equity, calendar=args.calendar, limits=limits,
-                                     sigma=sigma)
+                                     sigma=sigma, proba=proba)
     free_psr = _deflated_sharpe(_session_sharpe(free, cal)[0], [], 1,
                                 blown=bool(free.metrics.get("account_blown"))).get("dsr")
     round_trips = summary.pop("round_trips")
@@ -731,13 +734,13 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     # the tested bars only: sessions a walk-forward step skipped are not out-of-sample results
     oos = bars.loc[bars.index.isin(preds.index)]
     sides = strategy.sides(preds["probability"].reindex(oos.index), oos, calendar=args.calendar)
-    sigma = None
+    size_inputs = {}   # the per-bar inputs of the sizing rule: sigma (vol-target), proba (Kelly)
     if args.sizing == "vol-target":
         from engines.metrics import periods_per_year
         from ml.training import fold_garch_sigma
 
         t0 = time.perf_counter()
-        sigma = fold_garch_sigma(bars, wf.folds).reindex(oos.index)
+        size_inputs["sigma"] = fold_garch_sigma(bars, wf.folds).reindex(oos.index)
         sizing = sizing_of(args, sizing.contracts, periods_per_year(oos, calendar=args.calendar))
         timings["garch_s"] = round(time.perf_counter() - t0, 2)
         facts_used["contracts_per_entry"] = "varies: --sizing vol-target"
@@ -745,8 +748,20 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
                                 "next-bar sigma from a GARCH(1,1) (Student t) fitted per fold on its training "
                                 "window; --contracts ignored")
         log.info("sizing: %s", facts_used["sizing"])
+    elif args.sizing == "kelly":
+        sizing = sizing_of(args, sizing.contracts, 1.0)
+        payoff, cap = sizing.kelly_args(stops)
+        size_inputs["proba"] = preds["probability"].reindex(oos.index)
+        facts_used["contracts_per_entry"] = "varies: --sizing kelly"
+        facts_used["sizing"] = (
+            f"Kelly: {sizing.fraction:g} x full Kelly of each entry's win probability (the traded probability of "
+            f"an up move for a long, 1 - it for a short), payoff ratio {payoff:g} "
+            f"({'--payoff-ratio' if args.payoff_ratio is not None else '--tp-atr / --sl-atr'}), at most "
+            f"{cap:.0%} of equity at risk, " + ("per stop distance (--sl-atr x ATR)" if stops.sl_atr else
+                                                "of notional (no --sl-atr)") + "; --contracts ignored")
+        log.info("sizing: %s", facts_used["sizing"])
     t0 = time.perf_counter()
-    res, check = _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log, sigma=sigma)
+    res, check = _backtest(args, oos, sides, contract, costs, stops, sizing, limits, log, **size_inputs)
     timings["backtest_s"] = round(time.perf_counter() - t0, 2)
     daily, sharpe_session = _session_sharpe(res, cal)
     if res.metrics.get("account_blown"):
@@ -789,7 +804,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
                          "periods_per_year": res.meta.get("periods_per_year"),
                          "fill_order": res.meta.get("fill_order"), **check}
     backtest = dict(contract=contract, costs=costs, stops=stops, sizing=sizing, limits=limits,
-                    initial_equity=args.initial_equity, calendar=args.calendar, sigma=sigma)
+                    initial_equity=args.initial_equity, calendar=args.calendar, **size_inputs)
     perm = None
     if args.permutations:
         observed = _oos_stats(oos, sides, preds, cal=cal, **backtest)
@@ -798,7 +813,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         metrics["permutation"] = perm
         metrics["permutation_p_value"] = perm["p_value"]["sharpe_per_session"]
     honest = _evidence(args, oos, sides, preds, contract, stops, sizing, limits, cal, instrument, res, dsr,
-                       p_value=None if perm is None else perm["p_value"]["sharpe_per_session"], sigma=sigma)
+                       p_value=None if perm is None else perm["p_value"]["sharpe_per_session"], **size_inputs)
     honest["baselines"] = _baselines(args, oos, preds, strategy, backtest, cal,
                                      {"auc": honest["traded_auc"]["auc"], "sharpe_per_session": sharpe_session,
                                       "net_pnl": metrics["net_pnl"], "n_trades": int(metrics["n_trades"])})

@@ -176,16 +176,19 @@ class _Broker(bt.brokers.BackBroker):
 def _cerebro(kw, initial_equity, participation, impact):
     """Cerebro with our broker, commission, slippage and filler."""
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
-    broker = _Broker(impact=impact, slip_points=kw["slip_points"])
+    ex = kw["ex"]
+    slip_points = ex.slippage_ticks * ex.tick_size
+    broker = _Broker(impact=impact, slip_points=slip_points)
     cerebro.setbroker(broker)
     broker.setcash(float(initial_equity))
     # backtrader rejects every order (status Margin) while cash is negative, exits included: the
     # account rules (blown account, margin per contract) are the strategy's, as in the simulator
     broker.set_checksubmit(False)
-    broker.addcommissioninfo(FuturesCommInfo(per_contract=kw["cpc"], pct=kw["cpct"], mult=kw["multiplier"]))
+    broker.addcommissioninfo(FuturesCommInfo(per_contract=ex.commission_per_contract, pct=ex.commission_pct,
+                                             mult=ex.multiplier))
     broker.set_coc(True)  # only orders tagged coc=True (close fills) use it
-    if kw["slip_points"] > 0:
-        broker.set_slippage_fixed(kw["slip_points"], slip_open=True, slip_limit=False, slip_match=True,
+    if slip_points > 0:
+        broker.set_slippage_fixed(slip_points, slip_open=True, slip_limit=False, slip_match=True,
                                   slip_out=False)
     if participation is not None:
         broker.set_filler(_ParticipationFiller(participation.fraction))

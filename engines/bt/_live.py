@@ -114,6 +114,9 @@ class ProbabilityFollower(SideFollower):
     def _bar_session(self, i):
         return self._bar_facts(i)[0]
 
+    def _bar_proba(self):
+        return float(self.proba[-1]) if self.proba else math.nan
+
     def _bar_inputs(self, i):
         d = self.data
         sess, btc = self._bar_facts(i)

@@ -12,6 +12,7 @@ from engines.bt._broker import MARGIN_PER_CONTRACT, Participation, SquareRootImp
 from engines.bt._strategy import SideFeed, SideFollower
 from engines.metrics import periods_per_year
 from engines._trades import trades_from_fills
+from engines.contexts import exec_context, rules_context
 from engines.simulate import (
     FILL_ORDER,
     Costs,
@@ -20,10 +21,12 @@ from engines.simulate import (
     Stops,
     _aligned,
     _prices,
+    _proba_input,
     _run_configs,
     _sides_array,
     _vol_inputs,
     engine_result_parts,
+    sizing_facts,
 )
 from ml.exceptions import ParameterError
 from risk.limits import DailyLimits
@@ -55,16 +58,8 @@ def _check_options(bars, costs, sizing, stops, limits, contract, initial_equity,
     if fill_on_close and participation is not None:
         raise ParameterError("`participation` cannot be combined with `fill_on_close=True`: close fills are "
                              "not volume-capped; pass participation=None or fill_on_close=False.")
-    cpc, cpct, slip_ticks = costs.kernel_args()
-    size_mode, size_value = sizing.kernel_args()
-    sl, tp, trail, max_bars, rearm = stops.kernel_args()
-    lot, min_qty, frac = spec.kernel_args()
-    kw = dict(size_mode=int(size_mode), size_value=float(size_value), lot=lot, min_qty=min_qty,
-              frac=bool(frac), multiplier=float(spec.multiplier), sl=sl, tp=tp, trail=trail,
-              max_bars=int(max_bars), rearm=bool(rearm), participation=participation,
-              limits=tuple(limits.kernel_args()), fill_on_close=bool(fill_on_close),
-              slip_points=slip_ticks * float(spec.tick_size), cpc=cpc, cpct=cpct, impact=impact,
-              margin=spec.margin_arg)
+    kw = dict(ex=exec_context(spec, costs, initial_equity, fill_on_close), ru=rules_context(sizing, stops, limits),
+              participation=participation, impact=impact)
     return spec, costs, sizing, stops, limits, kw
 
 
@@ -102,7 +97,7 @@ def _result(strat, index, close, bars_for_ppy, *, calendar, bar_minutes, risk_fr
         "fill_on_close": bool(fill_on_close),
         "margin_per_contract": MARGIN_PER_CONTRACT,
         "costs": asdict(costs),
-        "sizing": asdict(sizing),
+        "sizing": sizing_facts(sizing, rules_context(sizing, stops, limits)),
         "stops": asdict(stops),
         "limits": asdict(limits),
         "participation": None if participation is None else {
@@ -128,7 +123,7 @@ def run_backtrader(bars: pd.DataFrame, sides_or_proba, *, contract=None, costs: 
                    limits: DailyLimits | None = None, initial_equity: float = 100_000.0,
                    fill_on_close: bool = False, participation: Participation | None = None,
                    impact: SquareRootImpact | None = None, strategy: BaseStrategy | None = None,
-                   atr=None, sigma=None, calendar=None, bar_minutes=None,
+                   atr=None, sigma=None, proba=None, calendar=None, bar_minutes=None,
                    risk_free: float = 0.0) -> BtResult:
     """Run desired sides (or probabilities through a strategy) in backtrader.
 
@@ -143,8 +138,9 @@ def run_backtrader(bars: pd.DataFrame, sides_or_proba, *, contract=None, costs: 
         value strictly between 0 and 1 (or NaN) makes the input probabilities,
         turned into sides by ``strategy`` (default
         ``ProbabilityThresholdStrategy()``), precomputed for the whole feed.
-    contract, costs, sizing, stops, limits, initial_equity, fill_on_close, atr, sigma, calendar, bar_minutes, risk_free :
-        As :func:`engines.simulate.simulate`.  ``sigma`` (per-bar return
+    contract, costs, sizing, stops, limits, initial_equity, fill_on_close, atr, sigma, proba, calendar, bar_minutes, risk_free :
+        As :func:`engines.simulate.simulate` (``proba`` defaults to the
+        probabilities when ``sides_or_proba`` holds them).  ``sigma`` (per-bar return
         volatility) also feeds ``impact``; default there: a causal 60-bar std
         of log returns.
     participation : Participation, optional
@@ -179,14 +175,15 @@ def run_backtrader(bars: pd.DataFrame, sides_or_proba, *, contract=None, costs: 
     # sides: given, or precomputed from probabilities by the strategy
     raw = _aligned(sides_or_proba, index, "sides_or_proba")
     is_proba = bool(np.any(np.isnan(raw)) or np.any((raw > 0.0) & (raw < 1.0)))
-    proba = raw if is_proba else np.full(n, np.nan)
     if is_proba:
         strat = ProbabilityThresholdStrategy() if strategy is None else strategy
         side_arr = np.asarray(strat.sides(raw, bars, calendar=calendar, bar_minutes=bar_minutes),
                               dtype=np.float64)
     else:
         side_arr = _sides_array(raw, index).astype(np.float64)
-    atr_arr, sigma_arr = _vol_inputs(bars, atr, sigma, stops.needs_atr, stops.atr_window, kw["size_mode"])
+    atr_arr, sigma_arr = _vol_inputs(bars, atr, sigma, stops.needs_atr, stops.atr_window, kw["ru"].size_mode)
+    # Kelly's win probability: `proba`, else the probabilities given as `sides_or_proba`
+    proba = _proba_input(bars, proba if proba is not None else (raw if is_proba else None), kw["ru"].size_mode)
     if sigma is None:
         sigma_arr = np.log(bars["close"].astype(float)).diff().rolling(60, min_periods=60).std().to_numpy()
     last = np.zeros(n)

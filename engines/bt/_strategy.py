@@ -8,10 +8,12 @@ import time
 import backtrader as bt
 import numpy as np
 
-from engines._sim_nb import EXIT_STOP, SIZE_FIXED, _leg_cost_nb
+from engines._sim_nb import EXIT_STOP, _leg_cost_nb
 from engines.bt._broker import _close_fill_price, _ParticipationFiller
+from engines.contexts import ExecContext, RulesContext
+from ml.exceptions import ParameterError
 from risk._decision_nb import EXIT_BLOWN, EXIT_LIMIT, EXIT_SESSION, EXIT_SIGNAL, EXIT_TIME, decide_nb
-from risk._sizing_nb import size_for_mode_nb
+from risk._sizing_nb import SIZE_KELLY, size_for_mode_nb
 
 #: Reason codes of :func:`risk._decision_nb.decide_nb` -> the names of the trades table.
 _REASON_NAMES = {EXIT_SIGNAL: "signal", EXIT_TIME: "time", EXIT_LIMIT: "limit", EXIT_SESSION: "session",
@@ -50,14 +52,16 @@ class SideFollower(bt.Strategy):
     """
 
     params = (
-        ("size_mode", SIZE_FIXED), ("size_value", 1.0), ("lot", 1.0), ("min_qty", 1.0),
-        ("frac", False), ("multiplier", 10.0), ("sl", 0.0), ("tp", 0.0), ("trail", 0.0),
-        ("max_bars", 0), ("rearm", True), ("participation", None),
-        ("limits", (0.0, 0.0, 0, math.inf)), ("fill_on_close", False), ("n_bars", None),
-        ("slip_points", 0.0), ("cpc", 0.0), ("cpct", 0.0), ("impact", None), ("margin", 0.0),
+        ("ex", None),            # engines.contexts.ExecContext: contract, costs, capital, fill timing
+        ("ru", None),            # engines.contexts.RulesContext: sizing, stops, daily limits
+        ("participation", None), ("n_bars", None), ("impact", None),
     )
 
     def __init__(self):
+        if not isinstance(self.p.ex, ExecContext) or not isinstance(self.p.ru, RulesContext):
+            raise ParameterError(f"{type(self).__name__} needs ex=ExecContext and ru=RulesContext (build them with "
+                                 "engines.contexts.exec_context / rules_context); run_backtrader passes them.")
+        self.slip_points = self.p.ex.slippage_ticks * self.p.ex.tick_size
         self.equity: list[float] = []
         self.position_arr: list[float] = []
         self.sessions: list[float] = []
@@ -98,10 +102,16 @@ class SideFollower(bt.Strategy):
     def _i(self):
         return len(self.data) - 1  # len(self) lags by one bar in next_open
 
-    def _size(self, eq, atr, sigma):
+    def _bar_proba(self):
+        """Probability of an up move decided with this bar's data (Kelly sizing; NaN when not given)."""
+        return float(self.data.proba[0])
+
+    def _size(self, eq, atr, sigma, side):
         p = self.p
-        return size_for_mode_nb(p.size_mode, p.size_value, eq, self.data.close[0], p.multiplier, p.sl, atr, sigma,
-                                p.lot, p.min_qty, p.limits[3], p.frac)
+        up = self._bar_proba() if p.ru.size_mode == SIZE_KELLY else math.nan
+        return size_for_mode_nb(p.ru.size_mode, p.ru.size_value, eq, self.data.close[0], p.ex.multiplier,
+                                p.ru.sl_mult, atr, sigma, up if side > 0 else 1.0 - up, p.ru.payoff_ratio,
+                                p.ru.size_cap, p.ex.lot_size, p.ex.min_qty, p.ru.max_position, p.ex.allow_fractional)
 
     def _close_fill(self, size, sigma):
         """Price and equity effect of a fill of signed ``size`` at this bar's close.
@@ -111,9 +121,9 @@ class SideFollower(bt.Strategy):
         """
         d = self.data
         px = _close_fill_price(1.0 if size > 0 else -1.0, d.close[0], d.low[0], d.high[0],
-                               self.p.slip_points, self.p.impact, size, sigma, d.volume[0])
-        comm = float(_leg_cost_nb(abs(size), px, self.p.multiplier, self.p.cpc, self.p.cpct))
-        return px, size * self.p.multiplier * (d.close[0] - px) - comm
+                               self.slip_points, self.p.impact, size, sigma, d.volume[0])
+        comm = float(_leg_cost_nb(abs(size), px, self.p.ex.multiplier, self.p.ex.commission_per_contract, self.p.ex.commission_pct))
+        return px, size * self.p.ex.multiplier * (d.close[0] - px) - comm
 
     def _cancel_bracket(self):
         for o in self.bracket:
@@ -229,24 +239,24 @@ class SideFollower(bt.Strategy):
             new_session_reset_nb(self.lim, sess, self.equity[-1] if self.equity else self.broker.getvalue())
         pe = self.pending_entry
         self.pending_entry = None
-        if pe is not None and not p.fill_on_close:
+        if pe is not None and not p.ex.fill_on_close:
             side, qty, atr, exit_size = pe
             eq = self.equity[-1]
             if exit_size != 0.0:  # the exit leg at this open comes first (as in the simulator)
                 px = _close_fill_price(float(np.sign(exit_size)), d.open[0], d.low[0], d.high[0],
-                                       p.slip_points, p.impact, exit_size, self.broker.sigma_prev, d.volume[0])
-                eq += exit_size * p.multiplier * (d.close[-1] - px) \
-                    - _leg_cost_nb(abs(exit_size), px, p.multiplier, p.cpc, p.cpct)
-            if p.margin > 0.0 and eq < p.margin * qty:
+                                       self.slip_points, p.impact, exit_size, self.broker.sigma_prev, d.volume[0])
+                eq += exit_size * p.ex.multiplier * (d.close[-1] - px) \
+                    - _leg_cost_nb(abs(exit_size), px, p.ex.multiplier, p.ex.commission_per_contract, p.ex.commission_pct)
+            if p.ex.margin > 0.0 and eq < p.ex.margin * qty:
                 self.refused_by_margin += 1
-            elif not can_open_nb(self.lim, sess, eq, 0.0, side * qty, *p.limits):
+            elif not can_open_nb(self.lim, sess, eq, 0.0, side * qty, p.ru.max_loss, p.ru.max_loss_frac, p.ru.max_trades, p.ru.max_position):
                 self.refused_by_limits += 1
             else:  # sent now, behind the exit: cheat-on-open fills it at this open
                 self.market_orders.append((self.buy if side > 0 else self.sell)(
                     size=qty, kind="entry", reason="entry", coc=False, fill_bar=i))
-                if p.sl > 0.0 or p.tp > 0.0 or p.trail > 0.0:
-                    stop, take = atr_stop_levels_nb(d.open[0], side, atr, p.sl, p.tp)
-                    self.levels = [stop, take, p.trail * atr if p.trail > 0.0 else math.nan, side]
+                if p.ru.sl_mult > 0.0 or p.ru.tp_mult > 0.0 or p.ru.trail_mult > 0.0:
+                    stop, take = atr_stop_levels_nb(d.open[0], side, atr, p.ru.sl_mult, p.ru.tp_mult)
+                    self.levels = [stop, take, p.ru.trail_mult * atr if p.ru.trail_mult > 0.0 else math.nan, side]
         self._place_bracket(i)
 
     def next(self):
@@ -256,7 +266,7 @@ class SideFollower(bt.Strategy):
             return
         t0 = time.perf_counter()
         d = self.data
-        coc = bool(p.fill_on_close)
+        coc = bool(p.ex.fill_on_close)
         desired, atr, sigma, last = self._bar_inputs(i)
         sess = self._bar_session(i)
         # participation remainder of orders that had this bar's open: cancel or carry
@@ -294,11 +304,11 @@ class SideFollower(bt.Strategy):
             elif lv[2] == lv[2]:
                 lv[0] = trailing_stop_update_nb(cs, lv[0], d.high[0], d.low[0], lv[2])
         if self.forced_side != 0:
-            if p.rearm:
+            if p.ru.rearm:
                 self.blocked = self.forced_side
             self.forced_side = 0
         exiting = any(o.alive() and o.info.get("forced") for o in self.market_orders)
-        time_up = cs != 0 and not exiting and time_stop_nb(i - self.sig, p.max_bars)
+        time_up = cs != 0 and not exiting and time_stop_nb(i - self.sig, p.ru.max_bars)
         eq = self.broker.getvalue()
         late_pos = 0.0
         backstop = False
@@ -314,17 +324,17 @@ class SideFollower(bt.Strategy):
             eq += deq
             late_pos -= pos
             after_fill_update_nb(self.lim, sess, eq, pos, 0.0)
-            if p.rearm:
+            if p.ru.rearm:
                 self.blocked = cs
             cs, time_up, backstop = 0, False, True
 
-        halted = loss_limit_hit_nb(self.lim, sess, eq, p.limits[0], p.limits[1])
+        halted = loss_limit_hit_nb(self.lim, sess, eq, p.ru.max_loss, p.ru.max_loss_frac)
         # the account (as the simulator): blown at or below zero equity, or below the margin held
-        one_lot = p.min_qty if p.min_qty > 0.0 else p.lot
-        if self.blown_bar < 0 and (eq <= 0.0 or (p.margin > 0.0 and eq < p.margin * (abs(pos) if cs != 0
+        one_lot = p.ex.min_qty if p.ex.min_qty > 0.0 else p.ex.lot_size
+        if self.blown_bar < 0 and (eq <= 0.0 or (p.ex.margin > 0.0 and eq < p.ex.margin * (abs(pos) if cs != 0
                                                                                     else one_lot))):
             self.blown_bar = i
-        desired, code, self.blocked = decide_nb(int(desired), int(cs), int(self.blocked), bool(p.rearm),
+        desired, code, self.blocked = decide_nb(int(desired), int(cs), int(self.blocked), bool(p.ru.rearm),
                                                 bool(time_up), bool(halted), bool(coc and last),
                                                 self.blown_bar >= 0)
         reason = _REASON_NAMES[code]
@@ -355,15 +365,16 @@ class SideFollower(bt.Strategy):
                     late_pos += exit_size
                     after_fill_update_nb(self.lim, sess, eq, pos, 0.0)
             if desired != 0:
-                if (p.sl > 0.0 or p.tp > 0.0 or p.trail > 0.0) and not (atr > 0.0):
+                if (p.ru.sl_mult > 0.0 or p.ru.tp_mult > 0.0 or p.ru.trail_mult > 0.0) and not (atr > 0.0):
                     self.skipped_no_atr += 1
                 else:
-                    q = float(self._size(dec_eq, atr, sigma))
+                    q = float(self._size(dec_eq, atr, sigma, desired))
                     if not q > 0.0:
                         self.skipped_zero_size += 1
-                    elif coc and p.margin > 0.0 and eq < p.margin * q:
+                    elif coc and p.ex.margin > 0.0 and eq < p.ex.margin * q:
                         self.refused_by_margin += 1
-                    elif coc and not can_open_nb(self.lim, sess, eq, 0.0, desired * q, *p.limits):
+                    elif coc and not can_open_nb(self.lim, sess, eq, 0.0, desired * q, p.ru.max_loss,
+                                                 p.ru.max_loss_frac, p.ru.max_trades, p.ru.max_position):
                         self.refused_by_limits += 1
                     elif coc:
                         self.market_orders.append((self.buy if desired > 0 else self.sell)(
@@ -373,9 +384,12 @@ class SideFollower(bt.Strategy):
                         eq += deq
                         late_pos += desired * q
                         after_fill_update_nb(self.lim, sess, eq, 0.0, desired * q)
-                        if p.sl > 0.0 or p.tp > 0.0 or p.trail > 0.0:
-                            stop, take = atr_stop_levels_nb(d.close[0], desired, atr, p.sl, p.tp)
-                            self.levels = [stop, take, p.trail * atr if p.trail > 0.0 else math.nan,
+                        # the account rule on the equity marked right after an entry at the close
+                        if self.blown_bar < 0 and (eq <= 0.0 or (p.ex.margin > 0.0 and eq < p.ex.margin * q)):
+                            self.blown_bar = i
+                        if p.ru.sl_mult > 0.0 or p.ru.tp_mult > 0.0 or p.ru.trail_mult > 0.0:
+                            stop, take = atr_stop_levels_nb(d.close[0], desired, atr, p.ru.sl_mult, p.ru.tp_mult)
+                            self.levels = [stop, take, p.ru.trail_mult * atr if p.ru.trail_mult > 0.0 else math.nan,
                                            desired]
                     else:  # sent at the next open, once the daily limits allow it there
                         self.pending_entry = (desired, q, atr, exit_size)

@@ -65,6 +65,28 @@ def test_equity_at_zero_blows_the_account_in_both_engines():
         assert res.metrics["n_trades"] == 1 and res.metrics["win_rate"] == 0.0
 
 
+def test_an_entry_at_the_close_that_sinks_the_equity_blows_the_account_at_that_bar():
+    """fill_on_close: the entry's slippage, marked at its own close, takes the equity below zero.
+
+    Found by the kernel/twin property test once its invariants read the kernel's fields by name:
+    the account rule ran before the close fill only, so the equity stayed negative at that close,
+    unflagged, and the account traded on."""
+    bars = make_bars([(5000, 5010, 4990, 5000)] * 4)
+    # 30 contracts bought at the close 5000 + 4 ticks (2 points): -2 x 10 x 30 = -600 at once,
+    # plus R$5 x 30 = R$150 of commission: 500 - 750 = -250 at bar 0's close
+    s, b = both(bars, [1, 1, 1, 1], initial_equity=500.0, sizing=Sizing(contracts=30), fill_on_close=True,
+                costs=Costs(commission_per_contract=5.0, slippage_ticks=4))
+    for res in (s, b):
+        assert res.equity.iloc[0] == pytest.approx(-250.0)
+        assert res.metrics["account_blown"] is True and res.meta["account"]["blown_bar"] == 0
+        assert len(res.trades) == 1
+        t = res.trades.iloc[0]
+        # flat at the next decision (bar 1's close, 5000 - 2 of slippage): never re-entered
+        assert (int(t["entry_idx"]), int(t["exit_idx"]), str(t["exit_reason"])) == (0, 1, "blown")
+        assert float(t["exit_price"]) == 4998.0
+        assert res.positions.tolist() == [30.0, 0.0, 0.0, 0.0]
+
+
 def test_a_margin_blows_the_account_earlier_and_refuses_entries_it_cannot_cover():
     bars = make_bars(FALL)
     spec = ContractSpec(multiplier=10.0, tick_size=0.5, margin=600.0, name="WDO", currency="BRL")

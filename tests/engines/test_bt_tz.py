@@ -13,6 +13,11 @@ import pandas as pd
 import pytest
 
 from engines.bt import ProbabilityFollower, feed_times_are_utc, run_backtrader, run_backtrader_live
+from engines.contexts import exec_context, rules_context
+from engines.simulate import Costs, Sizing, Stops
+from ml.exceptions import ParameterError
+from risk import DailyLimits
+from risk.sizing import get_contract
 from ml.data import load_bars, sample_path
 from strategies import ProbabilityThresholdStrategy
 
@@ -71,8 +76,16 @@ def test_the_time_basis_of_each_feed(wdo):
 def test_a_users_own_cerebro_keeps_wall_clock_times(wdo):
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
     cerebro.adddata(FEEDS["tz-aware frame"](wdo))
+    with pytest.raises(ParameterError, match="needs ex=ExecContext and ru=RulesContext"):
+        # no silent contract or costs: without the two contexts the strategy refuses to start
+        cerebro.addstrategy(ProbabilityFollower, predict=by_the_clock, rule=ProbabilityThresholdStrategy(),
+                            calendar="B3", bar_minutes=1.0)
+        cerebro.run()
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
+    cerebro.adddata(FEEDS["tz-aware frame"](wdo))
     cerebro.addstrategy(ProbabilityFollower, predict=by_the_clock, rule=ProbabilityThresholdStrategy(),
-                        calendar="B3", bar_minutes=1.0)
+                        calendar="B3", bar_minutes=1.0, ex=exec_context(get_contract("WDO"), Costs(), 100_000.0),
+                        ru=rules_context(Sizing(), Stops(), DailyLimits()))
     strat = cerebro.run()[0]
     index = strat._index(0)
     assert (index.asi8 == wdo.index.asi8).all()

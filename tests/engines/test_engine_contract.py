@@ -168,6 +168,19 @@ class EngineContract:
         assert second["entry_idx"] == 7 and not second["closed"]       # decided at 09:02, filled at 09:03
         assert res.positions.iloc[4:7].eq(0).all()
 
+    def test_without_rearm_the_next_session_takes_the_same_side_again(self, engine):
+        """``Stops(rearm=False)``: after the session backstop the same side is taken again at the
+        next session's first decision (the vectorbt engine re-armed regardless before it called the
+        shared decision step)."""
+        idx = pd.DatetimeIndex(list(pd.date_range("2025-02-03 18:27", periods=3, freq="1min"))
+                               + list(pd.date_range("2025-02-04 09:00", periods=3, freq="1min"))
+                               ).tz_localize("America/Sao_Paulo")
+        bars = _bars([(100.0, 100.5, 99.5, 100.0)] * 3 + [(102.0, 102.5, 101.5, 102.0)] * 3, index=idx)
+        res = engine.run(bars, [1] * 6, HAND, Rules(stops=Stops(rearm=False)))
+        assert [(int(t["entry_idx"]), int(t["exit_idx"]), t["exit_reason"]) for _, t in res.trades.iterrows()] \
+            == [(1, 2, "session"), (3, 5, "end")]   # 18:29's decision fills at 09:00; open at the end
+        assert res.positions.tolist() == [0.0, 1.0, 0.0, 1.0, 1.0, 1.0]
+
     def test_real_bars_give_the_simulators_trades_and_equity(self, engine, wdo, wdo_sides):
         ex = Execution(costs=COSTS)
         diff = compare(NumbaEngine().run(wdo, wdo_sides, ex), engine.run(wdo, wdo_sides, ex))

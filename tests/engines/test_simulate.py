@@ -26,10 +26,12 @@ from engines._sim_nb import (
     N_COUNTERS,
     SIZE_FIXED,
     SIZE_FIXED_FRACTION,
+    SIZE_KELLY,
     SIZE_VOL_TARGET,
     TRADE_DTYPE,
     simulate_nb,
 )
+from engines.contexts import contexts_from_fields, sim_bars
 from engines.simulate import Costs, SimResult, Sizing, Stops, average_true_range, simulate, simulate_py
 from ml.exceptions import ParameterError
 from risk import DailyLimits
@@ -342,16 +344,18 @@ def test_nan_probability_never_trades():
 
 
 def _kernel_args(o, h, l, c, sides, session=None, **kw):
+    """The kernel's arguments ``(bars, sides, ex, ru)``: every field named, defaults overridden by ``kw``."""
     n = len(o)
-    args = dict(size_mode=SIZE_FIXED, size_value=1.0, sigma=np.full(n, np.nan), lot_size=1.0, min_qty=1.0,
-                allow_fractional=False, atr=np.full(n, np.nan), sl_mult=0.0, tp_mult=0.0, trail_mult=0.0,
+    args = dict(size_mode=SIZE_FIXED, size_value=1.0, payoff_ratio=math.nan, size_cap=1.0, lot_size=1.0, min_qty=1.0,
+                allow_fractional=False, sl_mult=0.0, tp_mult=0.0, trail_mult=0.0,
                 max_bars=0, rearm=True, max_loss=0.0, max_loss_frac=0.0, max_trades=0,
                 max_position=math.inf, multiplier=10.0, commission_per_contract=0.0, commission_pct=0.0,
                 slippage_ticks=0.0, tick_size=0.5, initial_equity=100_000.0, fill_on_close=False, margin=0.0)
+    atr, sigma, proba = kw.pop("atr", None), kw.pop("sigma", None), kw.pop("proba", None)
     args.update(kw)
     session = np.zeros(n, dtype=np.int64) if session is None else session
-    return (np.asarray(o, float), np.asarray(h, float), np.asarray(l, float), np.asarray(c, float),
-            np.asarray(sides, np.int8), session) + tuple(args.values())
+    bars = sim_bars(o, h, l, c, session, atr, sigma, proba)
+    return (bars, np.asarray(sides, np.int8)) + contexts_from_fields(args)
 
 
 def test_order_on_a_nan_price_is_rejected_and_counted():
@@ -467,12 +471,15 @@ def _runs(draw):
     session = np.cumsum(rng.random(n) < draw(st.sampled_from([0.0, 0.1, 0.3]))).astype(np.int64)
     atr = rng.uniform(0.5, 3, n)
     atr[rng.random(n) < 0.1] = np.nan
-    size_mode = draw(st.sampled_from([SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_VOL_TARGET]))
+    size_mode = draw(st.sampled_from([SIZE_FIXED, SIZE_FIXED_FRACTION, SIZE_VOL_TARGET, SIZE_KELLY]))
     size_value = {SIZE_FIXED: draw(st.sampled_from([1.0, 2.0, 3.7])),
                   SIZE_FIXED_FRACTION: draw(st.sampled_from([0.001, 0.01, 0.2])),
-                  SIZE_VOL_TARGET: 0.002}[size_mode]
+                  SIZE_VOL_TARGET: 0.002, SIZE_KELLY: draw(st.sampled_from([0.5, 1.0]))}[size_mode]
+    proba = rng.uniform(0.0, 1.0, n)
+    proba[rng.uniform(size=n) < 0.1] = np.nan
     kw = dict(
-        size_mode=size_mode, size_value=size_value, sigma=rng.uniform(0.0005, 0.002, n),
+        size_mode=size_mode, size_value=size_value, sigma=rng.uniform(0.0005, 0.002, n), proba=proba,
+        payoff_ratio=draw(st.sampled_from([0.8, 1.0, 2.0])), size_cap=draw(st.sampled_from([0.05, 0.25])),
         sl_mult=draw(st.sampled_from([0.0, 0.5, 1.5])), tp_mult=draw(st.sampled_from([0.0, 1.0, 2.0])),
         trail_mult=draw(st.sampled_from([0.0, 1.0])), max_bars=draw(st.integers(0, 4)),
         rearm=draw(st.booleans()), max_loss=draw(st.sampled_from([0.0, 30.0, 200.0])),
@@ -499,8 +506,9 @@ def test_kernel_equals_twin_and_invariants_hold(args):
         np.testing.assert_array_equal(trades[name], trades2[name])
     assert counters.shape == (N_COUNTERS,)
 
-    o, h, lo, c, sides, session = args[:6]
-    fill_on_close, initial, margin = args[-2], args[-3], args[-1]
+    bars, sides, ex, ru = args
+    h, lo, session = bars.high, bars.low, bars.session
+    fill_on_close, initial, margin = ex.fill_on_close, ex.initial_equity, ex.margin
     for t in trades:
         # PITFALLS 7: fills inside the bar; 3: entry <= exit, never a stop on the signal bar
         assert lo[t["entry_idx"]] <= t["entry_price"] <= h[t["entry_idx"]]
@@ -508,7 +516,7 @@ def test_kernel_equals_twin_and_invariants_hold(args):
         assert t["entry_idx"] <= t["exit_idx"]
         assert t["entry_idx"] == t["signal_idx"] + (0 if fill_on_close else 1)
         assert t["qty"] == int(t["qty"]) and t["qty"] >= 1  # whole contracts
-        assert t["qty"] <= args[21]  # position cap
+        assert t["qty"] <= ru.max_position  # position cap
         assert math.isclose(t["net_pnl"], t["gross_pnl"] - t["costs"], rel_tol=0, abs_tol=1e-9)
         if t["exit_reason"] != EXIT_END:  # PITFALLS 13: no trade spans a session close
             assert session[t["entry_idx"]] == session[t["exit_idx"]]
@@ -521,11 +529,15 @@ def test_kernel_equals_twin_and_invariants_hold(args):
     if blown >= 0:
         held = max(abs(pos[blown]), abs(pos[blown - 1]) if blown else 0.0, 1.0)  # before or after its fills
         assert eq[blown] <= 0 or (margin > 0 and eq[blown] < margin * held)
-        assert (trades["signal_idx"] < blown + (0 if fill_on_close else 1)).all()
-        assert np.all(pos[blown + (0 if fill_on_close else 1):] == 0)
+        # (with fill_on_close an entry at a close can itself blow the account at that bar)
+        assert (trades["signal_idx"] <= blown).all()
+        if fill_on_close:
+            assert (trades["signal_idx"][trades["signal_idx"] == blown] == trades["entry_idx"][
+                trades["signal_idx"] == blown]).all()
+        assert np.all(pos[blown + 1:] == 0)
     else:
         assert np.all(eq > 0) or margin > 0
-    if args[18] > 0:  # max_trades: entries per session
+    if ru.max_trades > 0:  # entries per session (read by name: it read max_loss by position before)
         for s in np.unique(session):
-            assert np.sum(session[trades["entry_idx"]] == s) <= args[18]
+            assert np.sum(session[trades["entry_idx"]] == s) <= ru.max_trades
     assert counters[C_LIMITS] >= 0

@@ -23,6 +23,7 @@ import pytest
 from engines import _metrics_nb as mnb
 from engines import _sweep_nb as snb
 from engines._sim_nb import N_COUNTERS, TRADE_DTYPE, simulate_into_nb, simulate_nb
+from engines.contexts import contexts_from_fields, sim_bars
 from engines.metrics import METRIC_KEYS
 from engines.simulate import Costs, Sizing, Stops, average_true_range, simulate
 from engines.sweep import sweep
@@ -98,9 +99,14 @@ def _kernel_args(bars, sides, *, sl=1.0, tp=2.0, trail=1.5, max_bars=20, limits=
     from strategies import session_facts
     sess = np.ascontiguousarray(session_facts(bars).session, dtype=np.int64)
     atr = np.ascontiguousarray(average_true_range(bars).to_numpy(dtype=np.float64))
-    nan = np.full(len(bars), np.nan)
-    return (o, h, lo, c, sides, sess, 0, 2.0, nan, 1.0, 1.0, False, atr, sl, tp, trail, max_bars, True,
-            *limits, 10.0, 1.5, 0.0001, 1.0, 0.5, 100_000.0, fill_on_close, 0.0)
+    max_loss, max_loss_frac, max_trades, max_position = limits
+    ex, ru = contexts_from_fields(dict(
+        size_mode=0, size_value=2.0, payoff_ratio=math.nan, size_cap=1.0, lot_size=1.0, min_qty=1.0, allow_fractional=False, sl_mult=sl, tp_mult=tp,
+        trail_mult=trail, max_bars=max_bars, rearm=True, max_loss=max_loss, max_loss_frac=max_loss_frac,
+        max_trades=max_trades, max_position=max_position, multiplier=10.0, commission_per_contract=1.5,
+        commission_pct=0.0001, slippage_ticks=1.0, tick_size=0.5, initial_equity=100_000.0,
+        fill_on_close=fill_on_close, margin=0.0))
+    return sim_bars(o, h, lo, c, sess, atr), sides, ex, ru
 
 
 @pytest.mark.parametrize("fill_on_close", [False, True])
