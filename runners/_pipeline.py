@@ -433,24 +433,15 @@ def log_assumptions(log, a: dict) -> None:
 
 
 def directional_probability(up, down):
-    """``up / (up + down)``: the chance of up given a barrier is hit; NaN where both are 0."""
-    total = up + down
-    if isinstance(total, pd.Series):
-        return up / total.where(total > 0)
-    return up / total if total > 0 else float("nan")
+    """:func:`ml.training.directional_probability` (imported when called: ml.training is heavy)."""
+    from ml.training import directional_probability as f
+
+    return f(up, down)
 
 
 def signal_probability(predictions: pd.DataFrame) -> pd.Series:
-    """The probability a strategy trades on, from walk-forward predictions.
+    """:func:`ml.training.signal_probability`, the probability a strategy trades (imported when called)."""
+    from ml.training import signal_probability as f
 
-    With down (``p_-1``) and up (``p_1``) classes it is ``P(up) / (P(up) +
-    P(down))``: the chance the move is up given that a barrier is hit, so 0.5
-    is neutral whatever the share of the time-out class.  With two classes it
-    is ``p_up``.
-    """
-    if "p_-1" in predictions.columns and "p_1" in predictions.columns:
-        return directional_probability(predictions["p_1"], predictions["p_-1"]).rename("probability")
-    if "p_up" not in predictions.columns:
-        raise ParameterError("the predictions have no `p_up` column (expected the output of "
-                             "python -m runners.walkforward)")
-    return predictions["p_up"].rename("probability")
+    return f(predictions)
+

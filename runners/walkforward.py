@@ -52,7 +52,7 @@ import pandas as pd
 from engines.metrics import daily_returns
 from engines.overfit import deflated_sharpe_ratio
 from engines.simulate import simulate
-from ml.data import bars_calendar
+from ml.data import bar_minutes_of, bars_calendar
 from ml.exceptions import ParameterError
 from ml.features import FEATURE_GROUPS, build_features, feature_catalog
 from ml.registry import TrialLedger, data_fingerprint
@@ -113,7 +113,7 @@ LABELS = ("triple_barrier", "fixed_horizon")
 ENGINES = ("numba", "vectorbt", "backtrader")
 #: Settings that do not change results (left out of the trial key).
 _NOT_RESULTS = ("out", "quiet", "n_jobs", "config", "n_trials", "targets", "latency_decisions", "data", "storage",
-                "ledger", "permutations", "search")
+                "ledger", "permutations", "search", "register", "registry")
 #: Flags that :class:`ml.training.WalkForwardConfig` holds (keyed through it, with label settings resolved).
 _WF_FLAGS = ("model", "model_params", "ensemble_models", "label", "horizon", "pt", "sl", "threshold",
              "train_sessions", "test_sessions", "step_sessions", "anchored", "n_features", "selector",
@@ -216,10 +216,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n-jobs", type=n_jobs, default=1, help="folds trained in parallel (joblib; -1: all cores)")
     g.add_argument("--out", help="output folder (default runs/walkforward-<time>); rerun to resume")
     g.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
+    g.add_argument("--register", metavar="NAME",
+                   help="after the walk-forward, fit the model once more on the last --train-sessions sessions "
+                        "(the same selection and settings) and register it as the next version of NAME: a model "
+                        "bundle with its features, strategy, risk rules, costs, contract and calendar, which "
+                        "runners.paper and ml.registry.ModelRegistry.load_bundle('NAME@VERSION') load")
+    g.add_argument("--registry", metavar="DIR",
+                   help="model registry folder of --register (default $DAYTRADE_ML_REGISTRY, else "
+                        "~/.daytrade-ml/models)")
     return p
 
 
 def _check_args(args) -> None:
+    if args.register is not None:
+        from ml.registry import ModelRegistry
+
+        ModelRegistry._check_name(args.register)   # a bad name fails now, not after the training
+        if args.sizing == "vol-target":
+            raise ParameterError("--register does not support --sizing vol-target yet (the bundle would need the "
+                                 "GARCH model of its own); use --sizing fixed or kelly")
     if args.engine != "backtrader":
         for flag in ("participation", "impact"):
             if getattr(args, flag):
@@ -892,6 +907,11 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         sheet.unlink(missing_ok=True)
         log.warning("the out-of-sample part spans %d session(s): no tearsheet (it needs 2)", len(daily))
     atomic_write_text(out / "report.html", page)
+    registered = None
+    if args.register is not None:
+        registered = _register(args, bars, cfg, strategy, stops, sizing, limits, costs, contract, instrument, cal,
+                               metrics, out, log)
+        timings["register_s"] = registered.pop("seconds")
     atomic_write_json(out / "metrics.json", {"verdict": metrics["verdict"], **metrics})   # the verdict first
     resolved = {k: v for k, v in settings.items() if k not in ("config", "out", "quiet")}
     resolved["data"] = [str(Path(d).resolve()) for d in data_report["data"]]
@@ -903,7 +923,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         "runner": "walkforward", "settings": settings, "seed": args.seed, "trial_key": settings_key,
         "data": data_report, "libraries": library_versions(), "code_version": code_version(),
         "resumed_folds": wf.resumed_folds, "retrained_folds": wf.retrained_folds,
-        "assumptions": facts_used, "account": res.meta.get("account"), "timings": timings,
+        "assumptions": facts_used, "account": res.meta.get("account"), "timings": timings, "registered": registered,
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "files": files,
     })
     log.info("%s", verdict_line(honest))
@@ -920,7 +940,37 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     print(verdict_line(honest))
     print(baselines_line(honest["baselines"]))
     print("reports: " + "\n         ".join(str(p.resolve()) for p in shown) + f"\nresults: {out.resolve()}")
+    if registered is not None:
+        print(f"registered: {registered['ref']} in {registered['registry']} ({registered['describe']})")
     return out
+
+
+def _register(args, bars, cfg, strategy, stops, sizing, limits, costs, contract, instrument, cal, metrics, out,
+              log) -> dict:
+    """--register: the final model (ml.training.fit_final) as a model bundle, the next version of the name."""
+    from ml.registry import ModelBundle, ModelRegistry, data_fingerprint, default_registry_path
+    from ml.training import fit_final
+
+    t0 = time.perf_counter()
+    final = fit_final(bars, cfg)
+    bundle = ModelBundle(
+        model=final.model, features=final.selected, classes=final.classes, calendar=cal.name,
+        bar_minutes=float(bar_minutes_of(bars)), strategy=strategy.get_params(),
+        sizing=dataclasses.asdict(sizing), stops=dataclasses.asdict(stops), limits=dataclasses.asdict(limits),
+        costs=dataclasses.asdict(costs), contract=dataclasses.asdict(contract), instrument=instrument.name,
+        training={"fingerprint": data_fingerprint(bars), "train_start": final.train_start,
+                  "train_end": final.train_end, "n_train": final.n_train, "params": final.params,
+                  "walkforward": {k: getattr(cfg, k) for k in ("model", "label", "label_params", "train_sessions",
+                                                               "n_features", "selector", "feature_groups",
+                                                               "tune_trials", "seed")}})
+    registry = ModelRegistry(args.registry if args.registry else default_registry_path())
+    summary = {k: metrics.get(k) for k in ("sharpe", "deflated_sharpe", "n_trades", "net_pnl", "auc")}
+    version = registry.register(bundle, {"metrics": summary, "verdict": metrics["verdict"],
+                                         "walkforward_out": str(out.resolve())}, name=args.register)
+    ref = f"{args.register}@{version}"
+    log.info("registered %s in %s: %s", ref, registry.root, bundle.describe())
+    return {"ref": ref, "name": args.register, "version": version, "registry": str(registry.root),
+            "describe": bundle.describe(), "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def _pct(v):

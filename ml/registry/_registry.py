@@ -38,7 +38,16 @@ from ml.exceptions import CorruptModelError, ParameterError
 from ml.registry._env import code_version, library_versions
 from ml.registry._json import to_jsonable
 
-__all__ = ["CorruptModelError", "ModelRegistry"]
+__all__ = ["CorruptModelError", "ModelRegistry", "REGISTRY_ENV", "default_registry_path", "parse_ref"]
+
+#: Environment variable naming the model registry folder (overrides the default location).
+REGISTRY_ENV = "DAYTRADE_ML_REGISTRY"
+
+
+def default_registry_path() -> Path:
+    """``$DAYTRADE_ML_REGISTRY`` if set, else ``~/.daytrade-ml/models``."""
+    env = os.environ.get(REGISTRY_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".daytrade-ml" / "models"
 
 METADATA_FILE = "metadata.json"
 MODEL_FILE = "model.joblib"
@@ -247,6 +256,17 @@ class ModelRegistry:
             cls = _import_class(meta["model_class"])
             return cls.load(path)
         return joblib.load(path)
+
+    def load_bundle(self, ref: str, *, verify: bool = True):
+        """The :class:`~ml.registry.ModelBundle` named by ``ref``: ``NAME``, ``NAME@VERSION`` or ``NAME@latest``."""
+        from ml.registry._bundle import ModelBundle
+
+        name, version = parse_ref(ref)
+        obj = self.load(name, version, verify=verify)
+        if not isinstance(obj, ModelBundle):
+            raise ParameterError(f"{ref!r} in registry {str(self.root)!r} is a {type(obj).__name__}, not a model "
+                                 "bundle; register one with python -m runners.walkforward --register NAME.")
+        return obj
 
     def verify(self, name: str, version="latest") -> None:
         """Raise :class:`CorruptModelError` when a stored file of the version
@@ -486,6 +506,14 @@ class ModelRegistry:
 
 
 # ------------------------------------------------------------------ helpers
+def parse_ref(ref: str) -> tuple[str, object]:
+    """``"NAME[@VERSION]"`` -> ``(name, version)``; the version ``"latest"`` when not given."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise ParameterError(f"a model reference is NAME or NAME@VERSION (e.g. wdo-logistic@3), got {ref!r}.")
+    name, sep, version = ref.strip().partition("@")
+    return name, (version if sep and version else "latest")
+
+
 def _params(model):
     get_params = getattr(model, "get_params", None)
     if not callable(get_params):

@@ -15,7 +15,6 @@ have made".
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import joblib
@@ -23,14 +22,11 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from ml.data import bars_calendar, check_bar_frame
+from ml.data import check_bar_frame
 from ml.exceptions import ParameterError
-from ml.features import build_features
-from ml.labels import uniqueness_weights
 from ml.training._walkforward import (
-    _DEFAULT_LABEL_PARAMS,
-    LABELS,
     WalkForwardConfig,
+    _inputs,
     _fmt,
     _run_fold,
     _window_of,
@@ -101,13 +97,7 @@ def cpcv_paths(bars: pd.DataFrame, config: WalkForwardConfig | None = None, *, n
         raise ParameterError(f"CPCV with the sequence model {cfg.model!r} is not supported: its test groups are "
                              "not contiguous, and a sequence model reads the bars before each row; use a row "
                              "model (logistic, catboost, random_forest, svm, mlp, ensemble).")
-    cal = bars_calendar(bars, cfg.calendar)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        X = build_features(bars, groups=list(cfg.feature_groups) if cfg.feature_groups else None, calendar=cal)
-    label_params = {**_DEFAULT_LABEL_PARAMS[cfg.label], **(cfg.label_params or {})}
-    labels = LABELS[cfg.label](bars, cal, **label_params)
-    weights = uniqueness_weights(labels["t1"], bars.index).to_numpy()
+    cal, X, labels, weights, _ = _inputs(bars, cfg)
     t1 = labels["t1"].where(labels["t1"].notna(), pd.Series(bars.index, index=bars.index))
     cv = CombinatorialPurgedCV(n_groups=n_groups, n_test_groups=n_test_groups, t1=t1, embargo=embargo)
     splits = list(cv.split(X))

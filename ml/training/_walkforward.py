@@ -316,6 +316,78 @@ def _run_fold(*args, **kwargs):
         return _fold(*args, **kwargs)
 
 
+def _select(k, train, X, labels, weights, cfg: WalkForwardConfig, threads=1):
+    """``(labelled training rows, selected features)`` of one training window (rows ``train``).
+
+    Only features defined on most training rows compete (the forest drops rows
+    with a NaN, and a window longer than the training span would leave it a
+    handful of rows).
+    """
+    y_all = labels["label"].to_numpy()
+    tr = train[~np.isnan(y_all[train])]
+    if len(tr) < cfg.min_train_rows:
+        raise ParameterError(f"fold {k} has {len(tr)} labelled training rows (< `min_train_rows` "
+                             f"{cfg.min_train_rows}); use more `train_sessions` or a shorter label horizon.")
+    Xtr, ytr = X.iloc[tr], y_all[tr]
+    if len(np.unique(ytr)) < 2:
+        raise ParameterError(f"fold {k}: training labels hold a single class; check the label settings.")
+    selected = list(X.columns)
+    if cfg.n_features and cfg.n_features < X.shape[1]:
+        candidates = available_features(Xtr)
+        if len(candidates) < 2:
+            raise ParameterError(f"fold {k}: fewer than two features are defined on half of its {len(tr)} "
+                                 "training rows (their windows are longer than the training span); use more "
+                                 "`train_sessions`.")
+        if cfg.n_features < len(candidates):
+            share = bagging_share(weights[tr], usable_rows(Xtr[candidates]), min_samples_leaf=20)
+            sel = FeatureSelector(n_features=cfg.n_features, method=cfg.selector, max_samples=share,
+                                  min_samples_leaf=20, random_state=cfg.seed, n_jobs=threads)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sel.fit(Xtr[candidates], ytr, t1=labels["t1"].iloc[tr])
+            selected = list(sel.selected_)
+        else:
+            selected = candidates
+    return tr, selected
+
+
+def _tune(k, tr, selected, X, labels, weights, cfg: WalkForwardConfig):
+    """``(params, trials run)``: the model's parameters, tuned by Optuna over an inner purged K-fold of
+    the training rows when ``cfg.tune_trials``; ``model_params`` may pin its own seed, and an
+    ensemble seeds each base model."""
+    params = {} if cfg.model in COMBINED else {"random_state": cfg.seed, **cfg.model_params}
+    if not cfg.tune_trials:
+        return params, 0
+    from ml.tuning import tune
+
+    inner = PurgedKFold(cfg.tune_splits, t1=labels["t1"].iloc[tr])
+    res = tune(cfg.model, X.iloc[tr][selected], labels["label"].to_numpy()[tr], inner, n_trials=cfg.tune_trials,
+               storage=cfg.storage, study_name=f"{cfg.study_name}-fold{k}", scoring=cfg.tune_scoring,
+               returns=labels["ret"].iloc[tr].to_numpy(), sample_weight=weights[tr],
+               fixed_params=dict(params), seed=cfg.seed)
+    params.update(res.best_params)
+    return params, res.n_trials_run
+
+
+def _fit(train, tr, selected, X, labels, weights, cfg: WalkForwardConfig, params):
+    """The model fitted on the labelled training rows ``tr`` (weighted by label uniqueness).
+
+    Sequence models (window > 1) read the bars before each row: they get the
+    contiguous training rows, the unlabelled (purged) ones only as context.
+    """
+    y_all = labels["label"].to_numpy()
+    model = _new_model(cfg, params, labels["t1"].iloc[tr])
+    if _window_of(cfg.model) > 1:
+        ctx = np.arange(train[0], train[-1] + 1)
+        purged = ~np.isin(ctx, train)          # rows the splitter purged: context only, never a label
+        y_ctx = np.where(purged, np.nan, y_all[ctx])
+        w_ctx = np.where(purged, 0.0, np.nan_to_num(weights[ctx]))
+        model.fit(X.iloc[ctx][selected], y_ctx, sample_weight=w_ctx)
+    else:
+        model.fit(X.iloc[tr][selected], y_all[tr], sample_weight=weights[tr])
+    return model
+
+
 def _fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, keep_model, threads=1,
           diagnostics=True):
     """Select, (tune), fit, predict and explain one fold.
@@ -339,69 +411,23 @@ def _fold(k, train, test, X, labels, weights, cfg: WalkForwardConfig, classes, k
         clock[0] = now
 
     y_all = labels["label"].to_numpy()
-    tr = train[~np.isnan(y_all[train])]
-    # Sequence models (window > 1) read the bars before each row: they get the
-    # contiguous training rows (unlabelled ones only as context) and, at
-    # prediction time, the window-1 bars before the test window (past data).
     window = _window_of(cfg.model)
-    if len(tr) < cfg.min_train_rows:
-        raise ParameterError(f"fold {k} has {len(tr)} labelled training rows (< `min_train_rows` "
-                             f"{cfg.min_train_rows}); use more `train_sessions` or a shorter label horizon.")
-    Xtr, ytr = X.iloc[tr], y_all[tr]
-    if len(np.unique(ytr)) < 2:
-        raise ParameterError(f"fold {k}: training labels hold a single class; check the label settings.")
-    lap("prepare")
-    selected = list(X.columns)
-    if cfg.n_features and cfg.n_features < X.shape[1]:
-        # only features defined on most training rows compete: the forest drops rows with a NaN, and
-        # a window longer than the training span would leave it a handful of rows
-        candidates = available_features(Xtr)
-        if len(candidates) < 2:
-            raise ParameterError(f"fold {k}: fewer than two features are defined on half of its {len(tr)} "
-                                 "training rows (their windows are longer than the training span); use more "
-                                 "`train_sessions`.")
-        if cfg.n_features < len(candidates):
-            share = bagging_share(weights[tr], usable_rows(Xtr[candidates]), min_samples_leaf=20)
-            sel = FeatureSelector(n_features=cfg.n_features, method=cfg.selector, max_samples=share,
-                                  min_samples_leaf=20, random_state=cfg.seed, n_jobs=threads)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sel.fit(Xtr[candidates], ytr, t1=labels["t1"].iloc[tr])
-            selected = list(sel.selected_)
-        else:
-            selected = candidates
-    lap("select")
+    tr, selected = _select(k, train, X, labels, weights, cfg, threads)
+    lap("select")   # (the few checks before the selection included)
     # the simple baselines, on the same training rows (ml.training._baselines)
-    base_feature, base_auc, base = (fold_baselines(Xtr, ytr, weights[tr], X.iloc[test], classes, cfg.seed)
+    base_feature, base_auc, base = (fold_baselines(X.iloc[tr], y_all[tr], weights[tr], X.iloc[test], classes,
+                                                   cfg.seed)
                                     if diagnostics else ("", float("nan"), None))
     lap("baselines")
-    # model_params may pin its own seed; an ensemble seeds each base model
-    params = {} if cfg.model in COMBINED else {"random_state": cfg.seed, **cfg.model_params}
-    n_trials = 0
-    if cfg.tune_trials:
-        from ml.tuning import tune
-
-        inner = PurgedKFold(cfg.tune_splits, t1=labels["t1"].iloc[tr])
-        res = tune(cfg.model, Xtr[selected], ytr, inner, n_trials=cfg.tune_trials, storage=cfg.storage,
-                   study_name=f"{cfg.study_name}-fold{k}", scoring=cfg.tune_scoring,
-                   returns=labels["ret"].iloc[tr].to_numpy(), sample_weight=weights[tr],
-                   fixed_params=dict(params), seed=cfg.seed)
-        params.update(res.best_params)
-        n_trials = res.n_trials_run
+    params, n_trials = _tune(k, tr, selected, X, labels, weights, cfg)
     lap("tune")
-    model = _new_model(cfg, params, labels["t1"].iloc[tr])
+    model = _fit(train, tr, selected, X, labels, weights, cfg, params)
+    lap("fit")
     if window > 1:
-        ctx = np.arange(train[0], train[-1] + 1)
-        purged = ~np.isin(ctx, train)          # rows the splitter purged: context only, never a label
-        y_ctx = np.where(purged, np.nan, y_all[ctx])
-        w_ctx = np.where(purged, 0.0, np.nan_to_num(weights[ctx]))
-        model.fit(X.iloc[ctx][selected], y_ctx, sample_weight=w_ctx)
-        lap("fit")
+        # Sequence models read the window-1 bars before the test window (past data) at prediction time.
         start = max(0, test[0] - (window - 1))
         p = model.predict_proba(X.iloc[start:test[-1] + 1][selected])[-len(test):]
     else:
-        model.fit(Xtr[selected], ytr, sample_weight=weights[tr])
-        lap("fit")
         p = model.predict_proba(X.iloc[test][selected])
     Xte = X.iloc[test][selected]
     proba = np.zeros((len(test), len(classes)))
@@ -526,6 +552,22 @@ def _run_fold_saved(checkpoint, key, *args, **kwargs):
     return fold
 
 
+def _inputs(bars: pd.DataFrame, cfg: WalkForwardConfig):
+    """``(calendar, features, labels, uniqueness weights, session numbers)`` of ``bars`` under ``cfg``
+    (validated): what every training path (walk-forward, CPCV, the final fit) starts from."""
+    cfg.validate()
+    check_bar_frame(bars)
+    cal = bars_calendar(bars, cfg.calendar)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped-feature warnings: listed in X.attrs
+        X = build_features(bars, groups=list(cfg.feature_groups) if cfg.feature_groups else None, calendar=cal)
+    label_params = {**_DEFAULT_LABEL_PARAMS[cfg.label], **(cfg.label_params or {})}
+    labels = LABELS[cfg.label](bars, cal, **label_params)
+    weights = uniqueness_weights(labels["t1"], bars.index).to_numpy()
+    session = cal.sessions(bars.index).session
+    return cal, X, labels, weights, session
+
+
 def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = None, *, keep_models: bool = False,
                       progress: bool = False, checkpoint=None, **overrides) -> WalkForwardResult:
     """Train and test a model walking forward through the sessions of ``bars``.
@@ -567,16 +609,7 @@ def train_walkforward(bars: pd.DataFrame, config: WalkForwardConfig | None = Non
     WalkForwardResult
     """
     cfg = (config or WalkForwardConfig()).replace(**overrides) if overrides else (config or WalkForwardConfig())
-    cfg.validate()
-    check_bar_frame(bars)
-    cal = bars_calendar(bars, cfg.calendar)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # skipped-feature warnings: listed in X.attrs
-        X = build_features(bars, groups=list(cfg.feature_groups) if cfg.feature_groups else None, calendar=cal)
-    label_params = {**_DEFAULT_LABEL_PARAMS[cfg.label], **(cfg.label_params or {})}
-    labels = LABELS[cfg.label](bars, cal, **label_params)
-    weights = uniqueness_weights(labels["t1"], bars.index).to_numpy()
-    session = cal.sessions(bars.index).session
+    cal, X, labels, weights, session = _inputs(bars, cfg)
     # Unlabelled bars still get predictions; their label "ends" where it starts.
     t1 = labels["t1"].where(labels["t1"].notna(), pd.Series(bars.index, index=bars.index))
     wf = WalkForward(cfg.train_sessions, cfg.test_sessions, step=cfg.step_sessions, anchored=cfg.anchored,
