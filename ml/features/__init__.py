@@ -1,6 +1,6 @@
 """Causal intraday features (80+ in named groups) and feature selection."""
 
-from ml.features._build import FEATURE_GROUPS, FeatureSpec, build_features, feature_catalog
+from ml.features._build import FEATURE_GROUPS, FeatureSpec, StreamingFeatures, build_features, feature_catalog
 from ml.features._causality import check_causality
 from ml.features._selection import FeatureSelector, available_features, bagging_share, select_features, usable_rows
 
@@ -10,6 +10,7 @@ __all__ = sorted([
     "available_features",
     "bagging_share",
     "FeatureSpec",
+    "StreamingFeatures",
     "build_features",
     "check_causality",
     "feature_catalog",

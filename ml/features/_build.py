@@ -22,7 +22,7 @@ from ml.data._frame import check_bar_frame, check_bar_index
 from ml.exceptions import BarDataError, DataQualityWarning, MissingOptionalColumnsWarning, ParameterError
 from ml.features import _features_nb as nb
 
-__all__ = ["FEATURE_GROUPS", "FeatureSpec", "build_features", "feature_catalog"]
+__all__ = ["FEATURE_GROUPS", "FeatureSpec", "StreamingFeatures", "build_features", "feature_catalog"]
 
 _LN2 = np.log(2.0)
 
@@ -38,13 +38,29 @@ class FeatureSpec:
 
 
 class _Ctx:
-    """Arrays shared by the feature groups, computed once per call."""
+    """Arrays shared by the feature groups, computed once per call, and the stateful operations.
 
-    def __init__(self, bars: pd.DataFrame, cal: SessionCalendar, info: SessionInfo, bar_minutes: float):
+    Every operation that reads earlier bars (shifts, rolling windows, averages,
+    session scans) is a method here running a resumable kernel of
+    :mod:`ml.features._features_nb` whose state lives in ``store``: a fresh
+    dict computes the bars from scratch (:func:`build_features`); the dict of
+    a :class:`StreamingFeatures` carries each operation's state from one chunk
+    of bars to the next, so a chunk's features equal those of one call on all
+    the bars.  Operations are keyed by the order in which the groups call
+    them (the same on every chunk; a mismatch raises).
+    """
+
+    def __init__(self, bars: pd.DataFrame, cal: SessionCalendar, info: SessionInfo, bar_minutes: float,
+                 store: dict | None = None):
         self.index = bars.index
         self.cal = cal
         self.info = info
-        self.session = info.session
+        # a session id that holds across chunks: the session's scheduled open (UTC ns)
+        self.session = np.asarray(info.start, dtype=np.int64)
+        self.n = len(bars)
+        self.store = {} if store is None else store
+        self.fresh = not self.store     # these bars start the series
+        self._calls = 0
         self.o = bars["open"].to_numpy(np.float64)
         self.h = bars["high"].to_numpy(np.float64)
         self.l = bars["low"].to_numpy(np.float64)
@@ -54,35 +70,170 @@ class _Ctx:
                      ("trades", "buy_volume", "sell_volume", "vwap") if k in bars.columns}
         self.raw_c = _raw_close(bars)
         self.logc = np.log(self.c)
-        self.r1 = _diff(self.logc, 1)
         self.bar_minutes = bar_minutes
         self._cache: dict = {}
+        self.r1 = self.diff(self.logc, 1)
 
+    # -- state of one operation, by call order
+    def _state(self, kind, params, make):
+        key = self._calls
+        self._calls += 1
+        st = self.store.get(key)
+        if st is None:
+            st = self.store[key] = (kind, params, make())
+        elif st[0] != kind or st[1] != params:
+            raise RuntimeError(f"feature state {key} was {st[0]}{st[1]}, now {kind}{params}: the groups must call "
+                               "their operations in the same order on every chunk")
+        return st[2]
+
+    # -- operations reading earlier bars
+    def shift(self, x, k):
+        """``x`` ``k`` bars earlier (NaN before the first)."""
+        tail = self._state("shift", (k,), lambda: [np.empty(0)])
+        full = np.concatenate([tail[0], np.asarray(x, dtype=np.float64)])
+        idx = np.arange(self.n) + (len(full) - self.n - k)   # position in `full` of the bar k earlier
+        out = np.where(idx >= 0, full[np.maximum(idx, 0)], np.nan) if len(full) else np.empty(0)
+        tail[0] = full[max(0, len(full) - k):] if k > 0 else full[:0]
+        return out
+
+    def diff(self, x, k):
+        return x - self.shift(x, k)
+
+    def rsum(self, x, w):
+        fs, ist, buf = self._state("rsum", (w,), lambda: (np.zeros(1), np.zeros(2, np.int64), np.empty(w)))
+        out = np.empty(self.n)
+        nb.rolling_sum_st_nb(np.ascontiguousarray(x, dtype=np.float64), w, fs, ist, buf, out)
+        return out
+
+    def rvar(self, x, w, ddof):
+        fs, ist, buf = self._state("rvar", (w, ddof), lambda: (np.zeros(3), np.zeros(3, np.int64), np.empty(w)))
+        out = np.empty(self.n)
+        nb.rolling_var_st_nb(np.ascontiguousarray(x, dtype=np.float64), w, ddof, fs, ist, buf, out)
+        return out
+
+    def rmoment(self, x, w, which):
+        fs, ist, buf = self._state("rmoment", (w, which),
+                                   lambda: (np.zeros(5), np.zeros(3, np.int64), np.empty(w)))
+        sums = np.empty((4, self.n))
+        nb.rolling_power_sums_st_nb(np.ascontiguousarray(x, dtype=np.float64), w, 4, fs, ist, buf, sums)
+        return nb.moments_from_sums_nb(sums, w, which)
+
+    def rcov(self, x, y, w, ddof):
+        fs, ist, bx, by = self._state("rcov", (w, ddof), lambda: (np.zeros(5), np.zeros(3, np.int64),
+                                                                   np.empty(w), np.empty(w)))
+        out = np.empty(self.n)
+        nb.rolling_cov_st_nb(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64),
+                             w, ddof, fs, ist, bx, by, out)
+        return out
+
+    def _extreme(self, x, w, sign, kind):
+        ist, buf, dq = self._state(kind, (w,), lambda: (np.array([0, -1, 0, 0], np.int64), np.empty(w),
+                                                        np.zeros(w + 1, np.int64)))
+        out = np.empty(self.n)
+        nb.rolling_extreme_st_nb(np.ascontiguousarray(x, dtype=np.float64), w, sign, ist, buf, dq, out)
+        return out
+
+    def rmax(self, x, w):
+        return self._extreme(x, w, 1.0, "rmax")
+
+    def rmin(self, x, w):
+        return self._extreme(x, w, -1.0, "rmin")
+
+    def ewm(self, x, alpha, minp):
+        fs, ist = self._state("ewm", (alpha, minp), lambda: (np.full(1, np.nan), np.zeros(1, np.int64)))
+        out = np.empty(self.n)
+        nb.ewm_st_nb(np.ascontiguousarray(x, dtype=np.float64), alpha, minp, fs, ist, out)
+        return out
+
+    def _scan(self, x, kind):
+        fs, ist = self._state("scan", (kind,), lambda: (np.zeros(1), np.zeros(2, np.int64)))
+        out = np.empty(self.n)
+        nb.session_scan_st_nb(np.ascontiguousarray(x, dtype=np.float64), self.session, kind, fs, ist, out)
+        return out
+
+    def scumsum(self, x):
+        """Cumulative sum that restarts on every session; non-finite values count as 0."""
+        return self._scan(x, 0)
+
+    def scummax(self, x):
+        return self._scan(x, 1)
+
+    def scummin(self, x):
+        return self._scan(x, 2)
+
+    def sfirst(self, x):
+        """Value on the session's first bar, repeated on its later bars."""
+        return self._scan(x, 3)
+
+    def slag(self, x, k):
+        """``x`` ``k`` bars earlier when that bar is in the same session, else NaN."""
+        ist, bx, bs = self._state("slag", (k,), lambda: (np.zeros(1, np.int64), np.empty(k),
+                                                         np.zeros(k, np.int64)))
+        out = np.empty(self.n)
+        nb.session_lag_st_nb(np.ascontiguousarray(x, dtype=np.float64), self.session, k, ist, bx, bs, out)
+        return out
+
+    def prev_session(self):
+        """High, low and last close of the previous session present in the data."""
+        def f():
+            fs, ist = self._state("prev_session", (), lambda: (np.full(6, np.nan), np.zeros(2, np.int64)))
+            ph, pl, pc = np.empty(self.n), np.empty(self.n), np.empty(self.n)
+            nb.prev_session_st_nb(self.h, self.l, self.c, self.session, fs, ist, ph, pl, pc)
+            return ph, pl, pc
+        return self.cached("prev_session", f)
+
+    def opening_range(self, range_minutes):
+        fs, ist = self._state("opening_range", (range_minutes,), lambda: (np.full(2, np.nan),
+                                                                          np.zeros(2, np.int64)))
+        oh, ol = np.empty(self.n), np.empty(self.n)
+        nb.opening_range_st_nb(self.h, self.l, self.session, np.asarray(self.info.minutes_since_open, np.float64),
+                               self.bar_minutes, range_minutes, fs, ist, oh, ol)
+        return oh, ol
+
+    def same_slot_mean(self, x, slot, n_slots, k):
+        cap = max(4 * n_slots, 64)
+        ring, count, pv, ps, ist = self._state("same_slot_mean", (n_slots, k), lambda: (
+            np.full((n_slots, k), np.nan), np.zeros(n_slots, np.int64), np.empty(cap), np.zeros(cap, np.int64),
+            np.zeros(3, np.int64)))
+        out = np.empty(self.n)
+        nb.same_slot_mean_st_nb(np.ascontiguousarray(x, dtype=np.float64), slot, self.session, k, ring, count, pv, ps,
+                                ist, out)
+        if ist[2] >= cap:
+            raise BarDataError(f"a session holds more than {cap} bars with an intraday slot: the bars are not "
+                               f"{self.bar_minutes:g}-minute bars; pass the right bar_minutes.")
+        return out
+
+    def zscore(self, x, w):
+        m = self.rsum(x, w) / w
+        s = np.sqrt(self.rvar(x, w, 1))
+        return _div(x - m, s)
+
+    # -- shared derived arrays
     def cached(self, key, fn):
         if key not in self._cache:
             self._cache[key] = fn()
         return self._cache[key]
 
     def vol_cc(self, w):
-        return self.cached(("vol_cc", w), lambda: np.sqrt(nb.rolling_var_nb(self.r1, w, 1)))
+        return self.cached(("vol_cc", w), lambda: np.sqrt(self.rvar(self.r1, w, 1)))
 
     def atr(self, n):
         def f():
-            pc = _shift(self.c, 1)
+            pc = self.shift(self.c, 1)
             tr = np.fmax(self.h, pc) - np.fmin(self.l, pc)  # fmax/fmin: first bar uses h - l
-            return nb.ewm_nb(tr, 1.0 / n, n), tr
+            return self.ewm(tr, 1.0 / n, n), tr
         return self.cached(("atr", n), f)
 
     def ema(self, x_key, x, span):
-        return self.cached(("ema", x_key, span), lambda: nb.ewm_nb(x, 2.0 / (span + 1.0), span))
+        return self.cached(("ema", x_key, span), lambda: self.ewm(x, 2.0 / (span + 1.0), span))
 
     def session_vwap(self):
         def f():
             price = self.cols.get("vwap")
             typical = (self.h + self.l + self.c) / 3.0
             price = typical if price is None else np.where(np.isfinite(price), price, typical)
-            pv = nb.session_cumsum_nb(price * self.v, self.session)
-            cv = nb.session_cumsum_nb(self.v, self.session)
+            pv = self.scumsum(price * self.v)
+            cv = self.scumsum(self.v)
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.where(cv > 0, pv / cv, np.nan)
         return self.cached("svwap", f)
@@ -100,28 +251,11 @@ def _raw_close(bars: pd.DataFrame) -> np.ndarray:
     return c - a if adjust == "difference" else c / a
 
 
-def _shift(x, k):
-    out = np.full_like(x, np.nan)
-    if k < len(x):
-        out[k:] = x[:-k] if k > 0 else x
-    return out
-
-
-def _diff(x, k):
-    return x - _shift(x, k)
-
-
 def _div(a, b):
     with np.errstate(invalid="ignore", divide="ignore"):
         out = a / b
     out[~np.isfinite(out)] = np.nan
     return out
-
-
-def _zscore(x, w):
-    m = nb.rolling_sum_nb(x, w) / w
-    s = np.sqrt(nb.rolling_var_nb(x, w, 1))
-    return _div(x - m, s)
 
 
 def _log(x):
@@ -164,7 +298,7 @@ _RET_H = (1, 2, 5, 15, 30, 60, 120)
     ("gap_session", (), "ln(session's first open / previous session's last close): opening gap"),
 ])
 def _momentum(x: _Ctx):
-    out = {f"ret_{h}": _diff(x.logc, h) for h in _RET_H}
+    out = {f"ret_{h}": x.diff(x.logc, h) for h in _RET_H}
     out["ret_bar"] = x.logc - np.log(x.o)
     v60 = x.vol_cc(60)
     for h in (5, 15, 60):
@@ -173,23 +307,24 @@ def _momentum(x: _Ctx):
         out[f"ema_dist_{n}"] = x.logc - np.log(x.ema("c", x.c, n))
     macd = _div(x.ema("c", x.c, 12) - x.ema("c", x.c, 26), x.c)
     out["macd"] = macd
-    out["macd_hist"] = macd - nb.ewm_nb(macd, 2.0 / 10.0, 9)
-    d = _diff(x.c, 1)
+    out["macd_hist"] = macd - x.ewm(macd, 2.0 / 10.0, 9)
+    d = x.diff(x.c, 1)
     up, dn = np.where(d > 0, d, 0.0), np.where(d < 0, -d, 0.0)
-    up[0] = dn[0] = np.nan
+    if x.fresh:   # the series' first bar has no move (not the first bar of a later chunk)
+        up[0] = dn[0] = np.nan
     for n in (14, 60):
-        g, lo = nb.ewm_nb(up, 1.0 / n, n), nb.ewm_nb(dn, 1.0 / n, n)
+        g, lo = x.ewm(up, 1.0 / n, n), x.ewm(dn, 1.0 / n, n)
         out[f"rsi_{n}"] = np.where(g + lo > 0, 100.0 * _div(g, g + lo), 50.0)
         out[f"rsi_{n}"][np.isnan(g)] = np.nan
-    hh, ll = nb.rolling_max_nb(x.h, 14), nb.rolling_min_nb(x.l, 14)
+    hh, ll = x.rmax(x.h, 14), x.rmin(x.l, 14)
     out["stoch_k_14"] = np.where(hh > ll, _div(x.c - ll, hh - ll), 0.5)
     out["stoch_k_14"][np.isnan(hh)] = np.nan
     absmove = np.abs(x.r1)
     for w in (30, 120):
-        out[f"eff_ratio_{w}"] = _div(np.abs(_diff(x.logc, w)), nb.rolling_sum_nb(absmove, w))
-    sopen = nb.session_first_nb(x.o, x.session)
+        out[f"eff_ratio_{w}"] = _div(np.abs(x.diff(x.logc, w)), x.rsum(absmove, w))
+    sopen = x.sfirst(x.o)
     out["ret_session"] = x.logc - np.log(sopen)
-    _, _, pc = nb.prev_session_nb(x.h, x.l, x.c, x.session)
+    _, _, pc = x.prev_session()
     out["gap_session"] = np.log(sopen) - _log(pc)
     return out
 
@@ -211,23 +346,23 @@ def _volatility(x: _Ctx):
     park = hl * hl / (4.0 * _LN2)
     gk = 0.5 * hl * hl - (2.0 * _LN2 - 1.0) * co * co
     rs = np.log(x.h / x.c) * np.log(x.h / x.o) + np.log(x.l / x.c) * np.log(x.l / x.o)
-    oc = np.log(x.o) - _shift(x.logc, 1)  # open vs previous close
+    oc = np.log(x.o) - x.shift(x.logc, 1)  # open vs previous close
     for w in (15, 60):
-        out[f"vol_park_{w}"] = np.sqrt(nb.rolling_sum_nb(park, w) / w)
-        out[f"vol_gk_{w}"] = np.sqrt(np.maximum(nb.rolling_sum_nb(gk, w) / w, 0.0))
-        rs_var = nb.rolling_sum_nb(rs, w) / w
+        out[f"vol_park_{w}"] = np.sqrt(x.rsum(park, w) / w)
+        out[f"vol_gk_{w}"] = np.sqrt(np.maximum(x.rsum(gk, w) / w, 0.0))
+        rs_var = x.rsum(rs, w) / w
         out[f"vol_rs_{w}"] = np.sqrt(np.maximum(rs_var, 0.0))
         k = 0.34 / (1.34 + (w + 1.0) / (w - 1.0))
-        yz = nb.rolling_var_nb(oc, w, 1) + k * nb.rolling_var_nb(co, w, 1) + (1.0 - k) * rs_var
+        yz = x.rvar(oc, w, 1) + k * x.rvar(co, w, 1) + (1.0 - k) * rs_var
         out[f"vol_yz_{w}"] = np.sqrt(np.maximum(yz, 0.0))
     out["vol_ratio_15_240"] = _div(out["vol_cc_15"], out["vol_cc_240"])
-    r_in = nb.session_lag_nb(x.logc, x.session, 1)
+    r_in = x.slag(x.logc, 1)
     r_in = x.logc - r_in  # NaN on the session's first bar: the gap is not intraday volatility
     r2 = np.where(np.isfinite(r_in), r_in * r_in, 0.0)
-    n_in = nb.session_cumsum_nb(np.isfinite(r_in).astype(np.float64), x.session)
-    out["vol_session"] = np.sqrt(_div(nb.session_cumsum_nb(r2, x.session), n_in))
+    n_in = x.scumsum(np.isfinite(r_in).astype(np.float64))
+    out["vol_session"] = np.sqrt(_div(x.scumsum(r2), n_in))
     v60 = out["vol_cc_60"]
-    out["vol_regime_60_1000"] = _div(v60, nb.rolling_sum_nb(v60, 1000) / 1000.0)
+    out["vol_regime_60_1000"] = _div(v60, x.rsum(v60, 1000) / 1000.0)
     return out
 
 
@@ -257,12 +392,12 @@ def _range(x: _Ctx):
     out["upper_wick"] = np.where(flat, 0.0, _div(x.h - np.maximum(x.o, x.c), rng))
     out["lower_wick"] = np.where(flat, 0.0, _div(np.minimum(x.o, x.c) - x.l, rng))
     for w in (60, 240):
-        hh, ll = nb.rolling_max_nb(x.h, w), nb.rolling_min_nb(x.l, w)
+        hh, ll = x.rmax(x.h, w), x.rmin(x.l, w)
         pos = np.where(hh > ll, _div(x.c - ll, hh - ll), 0.5)
         pos[np.isnan(hh)] = np.nan
         out[f"range_pos_{w}"] = pos
-    sma = nb.rolling_sum_nb(x.c, 20) / 20.0
-    sd = np.sqrt(nb.rolling_var_nb(x.c, 20, 0))
+    sma = x.rsum(x.c, 20) / 20.0
+    sd = np.sqrt(x.rvar(x.c, 20, 0))
     out["bb_pctb_20"] = np.where(sd > 0, _div(x.c - (sma - 2 * sd), 4 * sd), 0.5)
     out["bb_pctb_20"][np.isnan(sma)] = np.nan
     out["bb_width_20"] = _div(4 * sd, sma)
@@ -281,17 +416,19 @@ def _range(x: _Ctx):
 def _volume(x: _Ctx):
     out = {"log_volume": np.log1p(x.v)}
     for w in (30, 120):
-        out[f"volume_z_{w}"] = _zscore(x.v, w)
-    slot = np.floor(x.info.minutes_since_open / x.bar_minutes).astype(np.int64)
-    longest = float(np.nanmax(x.info.session_minutes)) if len(x.info.session_minutes) else 0.0
-    n_slots = int(np.ceil(longest / x.bar_minutes)) + 1
-    slot[(slot >= n_slots) | ~np.isfinite(x.info.minutes_since_open)] = -1
-    tod_mean = nb.same_slot_mean_nb(x.v, slot, x.session, n_slots, 20)
+        out[f"volume_z_{w}"] = x.zscore(x.v, w)
+    # a slot per bar of a day; a bar past its own session's last slot (or with no session) has none
+    since = np.asarray(x.info.minutes_since_open, dtype=np.float64)
+    slot = np.where(np.isfinite(since), np.floor(since / x.bar_minutes), -1.0).astype(np.int64)
+    own = np.ceil(np.asarray(x.info.session_minutes, dtype=np.float64) / x.bar_minutes) + 1
+    slot[~(slot < own)] = -1
+    n_slots = int(np.ceil(1440.0 / x.bar_minutes)) + 1
+    tod_mean = x.same_slot_mean(x.v, slot, n_slots, 20)
     out["volume_rel_tod"] = _div(x.v, tod_mean)
-    out["volume_ratio_5_60"] = _div(nb.rolling_sum_nb(x.v, 5) / 5.0, nb.rolling_sum_nb(x.v, 60) / 60.0)
-    out["volume_session_log"] = np.log1p(nb.session_cumsum_nb(x.v, x.session))
+    out["volume_ratio_5_60"] = _div(x.rsum(x.v, 5) / 5.0, x.rsum(x.v, 60) / 60.0)
+    out["volume_session_log"] = np.log1p(x.scumsum(x.v))
     sv = np.sign(x.r1) * x.v
-    out["signed_volume_30"] = _div(nb.rolling_sum_nb(sv, 30), nb.rolling_sum_nb(x.v, 30))
+    out["signed_volume_30"] = _div(x.rsum(sv, 30), x.rsum(x.v, 30))
     return out
 
 
@@ -314,16 +451,16 @@ def _order_flow(x: _Ctx):
     delta = b - s
     out = {"of_imbalance": _div(delta, x.v)}
     for w in (5, 30):
-        out[f"of_imbalance_{w}"] = _div(nb.rolling_sum_nb(delta, w), nb.rolling_sum_nb(x.v, w))
-    out["of_imbalance_ema_10"] = nb.ewm_nb(out["of_imbalance"], 2.0 / 11.0, 10)
-    cd = nb.session_cumsum_nb(delta, x.session)
+        out[f"of_imbalance_{w}"] = _div(x.rsum(delta, w), x.rsum(x.v, w))
+    out["of_imbalance_ema_10"] = x.ewm(out["of_imbalance"], 2.0 / 11.0, 10)
+    cd = x.scumsum(delta)
     out["of_cum_delta_session"] = cd
-    out["of_cum_delta_session_norm"] = _div(cd, nb.session_cumsum_nb(x.v, x.session))
-    out["of_delta_z_60"] = _zscore(delta, 60)
-    cov = nb.rolling_cov_nb(delta, x.r1, 30, 1)
-    sd = np.sqrt(nb.rolling_var_nb(delta, 30, 1) * nb.rolling_var_nb(x.r1, 30, 1))
+    out["of_cum_delta_session_norm"] = _div(cd, x.scumsum(x.v))
+    out["of_delta_z_60"] = x.zscore(delta, 60)
+    cov = x.rcov(delta, x.r1, 30, 1)
+    sd = np.sqrt(x.rvar(delta, 30, 1) * x.rvar(x.r1, 30, 1))
     out["of_delta_ret_corr_30"] = _div(cov, sd)
-    out["of_vpin_50"] = _div(nb.rolling_sum_nb(np.abs(delta), 50), nb.rolling_sum_nb(x.v, 50))
+    out["of_vpin_50"] = _div(x.rsum(np.abs(delta), 50), x.rsum(x.v, 50))
     return out
 
 
@@ -344,9 +481,9 @@ def _vwap(x: _Ctx):
     typical = (x.h + x.l + x.c) / 3.0
     price = x.cols.get("vwap", typical)
     price = np.where(np.isfinite(price), price, typical)
-    rv = _div(nb.rolling_sum_nb(price * x.v, 60), nb.rolling_sum_nb(x.v, 60))
+    rv = _div(x.rsum(price * x.v, 60), x.rsum(x.v, 60))
     out["vwap_dist_60"] = x.logc - _log(rv)
-    out["vwap_session_slope_15"] = _log(sv) - _log(nb.session_lag_nb(sv, x.session, 15))
+    out["vwap_session_slope_15"] = _log(sv) - _log(x.slag(sv, 15))
     return out
 
 
@@ -362,10 +499,10 @@ def _trades(x: _Ctx):
     size = _div(x.v, t)
     return {
         "trades_log": np.log1p(t),
-        "trades_z_60": _zscore(t, 60),
+        "trades_z_60": x.zscore(t, 60),
         "trade_size": size,
-        "trade_size_z_60": _zscore(size, 60),
-        "trade_intensity_60": _div(t, nb.rolling_sum_nb(t, 60) / 60.0),
+        "trade_size_z_60": x.zscore(size, 60),
+        "trade_intensity_60": _div(t, x.rsum(t, 60) / 60.0),
     }
 
 
@@ -378,18 +515,18 @@ def _trades(x: _Ctx):
                            "signed by buy - sell when present, else by sign(ret)"),
 ])
 def _micro(x: _Ctx):
-    dp = _diff(x.c, 1)
-    cov = nb.rolling_cov_nb(dp, _shift(dp, 1), 60, 1)
+    dp = x.diff(x.c, 1)
+    cov = x.rcov(dp, x.shift(dp, 1), 60, 1)
     out = {"roll_spread_60": 2.0 * np.sqrt(np.maximum(-cov, 0.0)) / x.c}
     out["roll_spread_60"][np.isnan(cov)] = np.nan
     dollar = x.raw_c * x.v  # traded prices: adjusted levels would depend on later rolls
     for w in (30, 120):
-        out[f"amihud_{w}"] = 1e6 * _div(nb.rolling_sum_nb(np.abs(x.r1), w), nb.rolling_sum_nb(dollar, w))
+        out[f"amihud_{w}"] = 1e6 * _div(x.rsum(np.abs(x.r1), w), x.rsum(dollar, w))
     if "buy_volume" in x.cols and "sell_volume" in x.cols:
         sv = x.cols["buy_volume"] - x.cols["sell_volume"]
     else:
         sv = np.sign(x.r1) * x.v
-    out["kyle_lambda_60"] = _div(nb.rolling_cov_nb(x.r1, sv, 60, 1), nb.rolling_var_nb(sv, 60, 1))
+    out["kyle_lambda_60"] = _div(x.rcov(x.r1, sv, 60, 1), x.rvar(sv, 60, 1))
     return out
 
 
@@ -428,16 +565,16 @@ def _time(x: _Ctx):
 def _stats(x: _Ctx):
     out = {}
     for w in (60, 240):
-        out[f"skew_{w}"] = nb.rolling_moment_nb(x.r1, w, 3)
-        out[f"kurt_{w}"] = nb.rolling_moment_nb(x.r1, w, 4)
-        lag = _shift(x.r1, 1)
-        cov = nb.rolling_cov_nb(x.r1, lag, w, 1)
-        out[f"autocorr_1_{w}"] = _div(cov, np.sqrt(nb.rolling_var_nb(x.r1, w, 1) * nb.rolling_var_nb(lag, w, 1)))
-    var1 = nb.rolling_var_nb(x.r1, 240, 1)
-    out["var_ratio_5_240"] = _div(nb.rolling_var_nb(_diff(x.logc, 5), 240, 1), 5.0 * var1)
+        out[f"skew_{w}"] = x.rmoment(x.r1, w, 3)
+        out[f"kurt_{w}"] = x.rmoment(x.r1, w, 4)
+        lag = x.shift(x.r1, 1)
+        cov = x.rcov(x.r1, lag, w, 1)
+        out[f"autocorr_1_{w}"] = _div(cov, np.sqrt(x.rvar(x.r1, w, 1) * x.rvar(lag, w, 1)))
+    var1 = x.rvar(x.r1, 240, 1)
+    out["var_ratio_5_240"] = _div(x.rvar(x.diff(x.logc, 5), 240, 1), 5.0 * var1)
     ks = np.array([1.0, 2.0, 4.0, 8.0])
     logk = np.log(ks)
-    lv = np.vstack([_log(nb.rolling_var_nb(_diff(x.logc, int(k)), 240, 1)) for k in ks])
+    lv = np.vstack([_log(x.rvar(x.diff(x.logc, int(k)), 240, 1)) for k in ks])
     lk = logk - logk.mean()
     slope = (lk[:, None] * (lv - lv.mean(axis=0))).sum(axis=0) / (lk * lk).sum()
     out["hurst_240"] = slope / 2.0
@@ -456,10 +593,10 @@ def _stats(x: _Ctx):
     ("dist_or_low_30", (), "ln(close / low of the session's first 30 minutes)"),
 ])
 def _levels(x: _Ctx):
-    sh = nb.session_cummax_nb(x.h, x.session)
-    sl = nb.session_cummin_nb(x.l, x.session)
-    ph, pl, pc = nb.prev_session_nb(x.h, x.l, x.c, x.session)
-    oh, ol = nb.opening_range_nb(x.h, x.l, x.session, x.info.minutes_since_open, x.bar_minutes, 30.0)
+    sh = x.scummax(x.h)
+    sl = x.scummin(x.l)
+    ph, pl, pc = x.prev_session()
+    oh, ol = x.opening_range(30.0)
     return {
         "dist_session_high": x.logc - np.log(sh),
         "dist_session_low": x.logc - np.log(sl),
@@ -553,12 +690,24 @@ def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minute
             "whenever a later roll is added, so features before a roll depend on it; use "
             "continuous_contract(..., adjust='ratio') for features.", DataQualityWarning, stacklevel=2)
     cal = bars_calendar(bars, calendar)
-    info = cal.sessions(bars.index)
     if bar_minutes is None:
         bar_minutes = bar_minutes_of(bars)
     elif not (isinstance(bar_minutes, (int, float)) and bar_minutes > 0):
         raise ParameterError(f"`bar_minutes` must be a number > 0, got {bar_minutes!r}.")
-    ctx = _Ctx(bars, cal, info, float(bar_minutes))
+    out, skipped = _compute(bars, groups, cal, float(bar_minutes), None)
+    if skipped:
+        need = sorted({r for _, specs in _GROUPS.values() for s in specs if s.name in skipped for r in s.requires})
+        warnings.warn(
+            f"skipped {len(skipped)} feature(s) needing missing column(s) {', '.join(need)}: "
+            f"{', '.join(skipped)}.", MissingOptionalColumnsWarning, stacklevel=2)
+    return out
+
+
+def _compute(bars, groups, cal, bar_minutes: float, store: dict | None):
+    """The features of ``groups`` on ``bars`` (checked), and the names skipped for want of a column;
+    ``store``: the operations' state to resume from (None: from scratch)."""
+    info = cal.sessions(bars.index)
+    ctx = _Ctx(bars, cal, info, bar_minutes, store)
     todo = []
     skipped: list[str] = []
     for g in groups:
@@ -577,12 +726,83 @@ def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minute
             for s in avail:
                 nb.copy_finite_nb(np.asarray(res[s.name], dtype=np.float64), block[k])
                 k += 1
-    if skipped:
-        need = sorted({r for _, specs in _GROUPS.values() for s in specs if s.name in skipped for r in s.requires})
-        warnings.warn(
-            f"skipped {len(skipped)} feature(s) needing missing column(s) {', '.join(need)}: "
-            f"{', '.join(skipped)}.", MissingOptionalColumnsWarning, stacklevel=2)
     out = pd.DataFrame(block.T, index=bars.index, columns=pd.Index(names), copy=False)
     out.attrs["skipped_features"] = skipped
     out.attrs["calendar"] = cal.name
-    return out
+    return out, skipped
+
+
+class StreamingFeatures:
+    """:func:`build_features`, one new bar (or chunk of bars) at a time, from the state of the last one.
+
+    Every operation that reads earlier bars (windows, averages, session scans,
+    shifts) keeps its state between updates instead of reading the history
+    again, so an update costs the same whatever the history's length.  The
+    features of each bar equal those of :func:`build_features` on all the bars
+    up to it (the same kernels run: :class:`_Ctx`); the tests hold every feature
+    of the bundled samples to that, bar by bar.
+
+    Parameters
+    ----------
+    groups : list of str, optional
+        Feature groups (default: all of :data:`FEATURE_GROUPS`).
+    calendar : str or SessionCalendar
+        The session calendar (it gives the sessions and the time features).
+    bar_minutes : float
+        Bar length in minutes.
+
+    Examples
+    --------
+    >>> sf = StreamingFeatures(["momentum"], calendar="B3", bar_minutes=1)   # doctest: +SKIP
+    >>> sf.update(history)          # warm-up: the features of the history   # doctest: +SKIP
+    >>> row = sf.update(new_bar)    # one row: the new bar's features        # doctest: +SKIP
+
+    Notes
+    -----
+    Per update, every operation is O(1) in the history but two: the same-slot
+    mean of ``volume_rel_tod`` averages the last 20 sessions at that slot (20
+    values), and a window's exact re-summation every ``w`` bars (which keeps
+    rounding from drifting, as the batch kernels do) costs ``w`` additions once
+    per ``w`` bars.  The session facts (calendar) are computed per update.
+    """
+
+    def __init__(self, groups=None, *, calendar, bar_minutes: float):
+        from ml.data import get_calendar
+
+        if groups is None:
+            groups = list(_GROUPS)
+        elif isinstance(groups, str):
+            groups = [groups]
+        for g in groups:
+            if g not in _GROUPS:
+                raise ParameterError(f"unknown feature group {g!r} in `groups`; groups: {', '.join(_GROUPS)}."
+                                     f"{did_you_mean(g, _GROUPS)}")
+        if not (isinstance(bar_minutes, (int, float)) and bar_minutes > 0):
+            raise ParameterError(f"`bar_minutes` must be a number > 0, got {bar_minutes!r}.")
+        self.groups = list(groups)
+        self.calendar = calendar if isinstance(calendar, SessionCalendar) else get_calendar(calendar)
+        self.bar_minutes = float(bar_minutes)
+        self._store: dict = {}
+        self._columns = None     # the optional columns of the first update: every later one needs them
+        self.last_time = None
+        self.n_bars = 0
+
+    def update(self, bars: pd.DataFrame) -> pd.DataFrame:
+        """The features of ``bars``, which must follow the bars of the previous updates."""
+        check_bar_frame(bars, sorted_unique=True)
+        if self.last_time is not None and not bars.index[0] > self.last_time:
+            raise BarDataError(f"bar {bars.index[0]} does not follow the last bar streamed ({self.last_time}): "
+                               "updates take new bars in time order, each once.")
+        cols = {c for c in ("trades", "buy_volume", "sell_volume", "vwap") if c in bars.columns}
+        if self._columns is None:
+            self._columns = cols
+        elif cols != self._columns:
+            missing = sorted(self._columns - cols)
+            raise BarDataError(f"bars at {bars.index[0]} lack {missing} (earlier updates had them, and the features "
+                               "built from them need them on every bar)" if missing else
+                               f"bars at {bars.index[0]} bring new columns {sorted(cols - self._columns)} that the "
+                               "first update lacked; stream the same columns throughout")
+        out, _ = _compute(bars, self.groups, self.calendar, self.bar_minutes, self._store)
+        self.last_time = bars.index[-1]
+        self.n_bars += len(bars)
+        return out
