@@ -1,0 +1,250 @@
+"""Paper trading on a replay: a registered model bundle decides bar by bar, backtrader's broker fills.
+
+    python -m runners.paper --model wdo-logit@3 --replay bars.csv.gz               # as fast as possible
+    python -m runners.paper --model wdo-logit --replay bars.parquet --speed 60      # 60x the bars' pace
+
+The bundle (``python -m runners.walkforward --register NAME``) is loaded from
+the registry (``--registry``, default ``$DAYTRADE_ML_REGISTRY`` or
+``~/.daytrade-ml/models``).  Each bar of the replay file reaches
+:class:`engines.live.LiveDecider` as it would arrive live (``--speed``: the
+replay runs that many times faster than the bars' own pace; 0, the default,
+as fast as possible).  The decider updates the bundle's features from their
+state, asks the model, applies the strategy's rule and its safety rules.  The
+sides it decided are then executed through backtrader's broker with the
+bundle's sizing, stops, limits, costs and contract: fills at the next open.
+
+Writes to ``--out`` (default ``runs/paper-<time>``):
+
+- ``decisions.parquet``: one row per bar: bar time, arrival and decision
+  times, the feature vector's hash, probability, side, alert, latency, and the
+  order and fill it led to;
+- ``trades.csv``, ``equity.csv``, ``metrics.json``, ``report.html`` (and
+  ``tearsheet.html`` with two sessions or more);
+- ``run.json`` (settings, bundle, data, parity, latency) and ``run.log``.
+
+**Parity.** The same bars go through the bundle's batch backtest
+(:meth:`ml.registry.ModelBundle.backtest`: features of the whole file, the
+strategy's sides, the same engine).  The report says ``parity: N of N
+decisions equal`` and whether the trades are equal; a difference is listed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml.exceptions import ParameterError
+from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic_write_text, default_out, prepare_out, run_cli
+from runners._pipeline import add_data_flags, data_options, load_instrument, number
+
+
+def build_parser():
+    p = OneLineParser(prog="python -m runners.paper",
+                      description="Run a registered model bundle on a replayed bar file as if live: decisions bar "
+                                  "by bar, fills through backtrader's broker with the bundle's costs, and a "
+                                  "parity check against its batch backtest.")
+    p.add_argument("--model", required=True, metavar="NAME[@VERSION]",
+                   help="the bundle in the registry (python -m runners.walkforward --register NAME)")
+    p.add_argument("--registry", metavar="DIR",
+                   help="model registry folder (default $DAYTRADE_ML_REGISTRY, else ~/.daytrade-ml/models)")
+    p.add_argument("--replay", required=True, metavar="FILE", help="bar file to replay (CSV, CSV.GZ, Parquet)")
+    p.add_argument("--speed", type=number("--speed", 0), default=0.0,
+                   help="replay speed: this many times the bars' own pace; 0 (default) as fast as possible")
+    p.add_argument("--stale-bars", type=number("--stale-bars", 0, strict_lo=True), default=3.0,
+                   help="with --speed > 0: no new order once no bar arrived for this many bar lengths (default 3)")
+    p.add_argument("--initial-equity", type=number("--initial-equity", 0, strict_lo=True), default=100_000.0)
+    add_data_flags(p)
+    p.add_argument("--out", help="output folder (default runs/paper-<time>)")
+    p.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
+    return p
+
+
+def main(argv=None) -> Path:
+    args = build_parser().parse_args(argv)
+    if args.data:
+        raise ParameterError("runners.paper replays --replay FILE; --data is not used here")
+    from ml.registry import ModelRegistry, default_registry_path
+
+    registry = ModelRegistry(args.registry if args.registry else default_registry_path())
+    bundle = registry.load_bundle(args.model)     # an unknown name or version fails before anything else
+    out = Path(args.out) if args.out else default_out("paper")
+    lock, log = prepare_out(out, args.quiet)
+    try:
+        return _run(args, registry, bundle, out, log)
+    finally:
+        lock.release()
+
+
+def _check_fit(bundle, bars, calendar_flag) -> None:
+    """The replay must be the bundle's instrument, calendar, bar length and columns."""
+    from ml.data import bar_minutes_of, bars_calendar
+    from risk.sizing import contract_for
+
+    contract_for(bars, bundle.instrument)          # a symbol of another instrument raises, naming both
+    cal = bars_calendar(bars, calendar_flag).name
+    if cal != bundle.calendar:
+        raise ParameterError(f"the replay's calendar is {cal} but the bundle was fitted on {bundle.calendar}; "
+                             f"pass --calendar {bundle.calendar} if the bars are that market's.")
+    bm = float(bar_minutes_of(bars))
+    if not np.isclose(bm, bundle.bar_minutes):
+        raise ParameterError(f"the replay holds {bm:g}-minute bars but the bundle was fitted on "
+                             f"{bundle.bar_minutes:g}-minute bars; replay bars of its length.")
+    bundle.check_bars(bars)
+
+
+def _run(args, registry, bundle, out, log) -> Path:
+    from engines.bt import run_backtrader
+    from engines.engine import compare
+    from engines.live import LiveDecider
+
+    t_start = time.perf_counter()
+    bars, report = load_instrument([args.replay], log=log, **data_options(args))
+    _check_fit(bundle, bars, args.calendar)
+    log.info("bundle %s: %s", args.model, bundle.describe())
+    log.info("replay: %s, %d bars, %s to %s, speed %s", args.replay, len(bars), bars.index[0], bars.index[-1],
+             "as fast as possible" if args.speed == 0 else f"{args.speed:g}x")
+
+    decider = LiveDecider(bundle, stale_bars=args.stale_bars, speed=args.speed)
+    pace = 0.0 if args.speed == 0 else bundle.bar_minutes * 60.0 / args.speed
+    t0 = time.time()
+    stale_skips = 0
+    for i in range(len(bars)):
+        if pace:
+            wait = t0 + i * pace - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            if decider.stale():
+                stale_skips += 1
+                decider.alert("stale feed")
+        decider.on_bar(bars.iloc[i:i + 1])
+    decisions = decider.decisions()
+    sides = decisions["side"].reindex(bars.index).fillna(0).astype(int)
+    proba = decisions["probability"].reindex(bars.index)
+    configs = bundle.configs()
+    res = run_backtrader(bars, sides, **configs, initial_equity=args.initial_equity, calendar=bundle.calendar,
+                         bar_minutes=bundle.bar_minutes, proba=proba)
+
+    # parity: the batch backtest of the same bundle on the same bars
+    batch_p = bundle.probability(bars)
+    from ml.data import get_calendar
+
+    batch_sides = bundle.strategy_object().sides(batch_p, bars, calendar=get_calendar(bundle.calendar),
+                                                 bar_minutes=bundle.bar_minutes)
+    equal = sides.to_numpy() == batch_sides.to_numpy(dtype=int)
+    first_diff = None if equal.all() else str(bars.index[int(np.flatnonzero(~equal)[0])])
+    batch = bundle.backtest(bars, engine="backtrader", initial_equity=args.initial_equity, proba=batch_p)
+    diff = compare(batch, res)
+    parity = {"decisions_equal": int(equal.sum()), "decisions": int(len(equal)), "first_difference": first_diff,
+              "trades_equal": bool(diff["equal"]), "n_trades": list(diff["n_trades"]),
+              "max_probability_diff": float(np.nanmax(np.abs(proba.to_numpy() - batch_p.to_numpy())))
+              if np.isfinite(proba.to_numpy()).any() else 0.0,
+              "trade_differences": [{k: str(v) for k, v in d.items()} for d in diff["trade_differences"]]}
+    parity_line = (f"parity: {parity['decisions_equal']} of {parity['decisions']} decisions equal; trades "
+                   + ("equal" if parity["trades_equal"] else f"differ ({diff['n_trades'][0]} vs {diff['n_trades'][1]})")
+                   + " to the bundle's batch backtest")
+
+    # the order and fill each decision led to (fills at the next bar: the decision bar is the fill bar - 1)
+    orders = res.orders.copy()
+    order_size = np.zeros(len(bars))
+    fill_price = np.full(len(bars), np.nan)
+    fill_time = pd.Series(pd.NaT, index=bars.index, dtype=f"datetime64[ns, {bars.index.tz}]")
+    if len(orders):
+        signal = orders[orders["reason"].astype(str) != "session"]
+        by_bar = signal.groupby("bar").agg(size=("size", "sum"), price=("price", "last"))
+        for bar, row in by_bar.iterrows():
+            k = int(bar) - 1
+            if 0 <= k < len(bars):
+                order_size[k] = float(row["size"])
+                fill_price[k] = float(row["price"])
+                fill_time.iloc[k] = bars.index[int(bar)]
+    pos = decisions.index.get_indexer(bars.index)
+    ok = pos >= 0
+    decisions["order_size"] = 0.0
+    decisions["fill_price"] = np.nan
+    decisions["fill_time"] = fill_time.iloc[:0].reindex(decisions.index)
+    decisions.iloc[pos[ok], decisions.columns.get_loc("order_size")] = order_size[ok]
+    decisions.iloc[pos[ok], decisions.columns.get_loc("fill_price")] = fill_price[ok]
+    decisions.iloc[pos[ok], decisions.columns.get_loc("fill_time")] = fill_time.to_numpy()[ok]
+    lat = decisions["latency_ms"].to_numpy()
+    latency = {"decisions": int(len(lat)), "p50_ms": float(np.percentile(lat, 50)),
+               "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
+               "bars_per_second": float(len(lat) / max(1e-9, lat.sum() / 1e3)),
+               "measures": "bar arrival to decision: streaming features, model, strategy rule, safety checks"}
+    metrics = {**{k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
+                      else v) for k, v in res.metrics.items()},
+               "parity": parity, "latency": latency, "alerts": dict(decider.alerts), "stale_bars_skipped": stale_skips}
+
+    (out / "run.json").unlink(missing_ok=True)
+    with atomic_output(out / "decisions.parquet") as tmp:
+        decisions.to_parquet(tmp)
+    with atomic_output(out / "trades.csv") as tmp:
+        res.trades.to_csv(tmp, index=False)
+    eq = pd.DataFrame({"equity": res.equity, "returns": res.returns, "position": res.positions, "side": sides,
+                       "probability": proba})
+    eq.index.name = "timestamp"
+    with atomic_output(out / "equity.csv") as tmp:
+        eq.to_csv(tmp)
+    _reports(out, res, bundle, args, parity_line, latency, decider.alerts, bars)
+    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / "run.json", {
+        "runner": "paper", "settings": {k: v for k, v in vars(args).items() if k not in ("quiet",)},
+        "bundle": {"ref": args.model, "registry": str(registry.root), "describe": bundle.describe(),
+                   "training": bundle.training},
+        "data": report, "parity": parity, "latency": latency, "alerts": dict(decider.alerts),
+        "assumptions": {"fills": res.meta.get("fill_order"), "engine": "backtrader",
+                        "contract": bundle.contract, "costs": bundle.costs, "sizing": bundle.sizing,
+                        "stops": bundle.stops, "limits": bundle.limits, "calendar": bundle.calendar},
+        "seconds": round(time.perf_counter() - t_start, 2),
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    })
+    log.info("%s", parity_line)
+    log.info("latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d decisions", latency["p50_ms"],
+             latency["p99_ms"], latency["max_ms"], latency["decisions"])
+    print(parity_line)
+    print(f"latency (bar arrival to decision): p50 {latency['p50_ms']:.2f} ms, p99 {latency['p99_ms']:.2f} ms")
+    print(f"results: {out.resolve()}")
+    return out
+
+
+def _reports(out, res, bundle, args, parity_line, latency, alerts, bars) -> None:
+    import html
+
+    m = res.metrics
+    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
+                   for k, v in m.items() if not isinstance(v, (dict, list)))
+    page = (f"<html><head><meta charset='utf-8'><title>Paper run: {html.escape(args.model)}</title></head><body>"
+            f"<h1>Paper run: {html.escape(args.model)}</h1><p>{html.escape(bundle.describe())}</p>"
+            f"<p><b>{html.escape(parity_line)}</b></p>"
+            f"<p>Decision latency (bar arrival to decision): p50 {latency['p50_ms']:.2f} ms, p99 "
+            f"{latency['p99_ms']:.2f} ms, max {latency['max_ms']:.2f} ms over {latency['decisions']} decisions.</p>"
+            f"<p>Alerts: {html.escape(str(dict(alerts)) if alerts else 'none')}</p>"
+            f"<p>Replay: {html.escape(str(args.replay))}, {len(bars)} bars, {bars.index[0]} to {bars.index[-1]}; "
+            f"fills by backtrader's broker at the next open with the bundle's costs.</p>"
+            f"<table>{rows}</table></body></html>")
+    atomic_write_text(out / "report.html", page)
+    from ml.data import get_calendar
+
+    cal = get_calendar(bundle.calendar)
+    sessions = cal.sessions(res.returns.index).session
+    sheet = out / "tearsheet.html"
+    if int(np.max(sessions)) + 1 >= 2:
+        from engines.report import tearsheet
+
+        with atomic_output(sheet) as tmp:
+            tearsheet(res.returns, path=tmp, calendar=cal, positions=res.positions,
+                      report_sharpe=m.get("sharpe"), title=f"{args.model} paper run")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

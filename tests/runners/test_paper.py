@@ -1,0 +1,168 @@
+"""Paper trading: ``engines.live.LiveDecider`` and ``python -m runners.paper``.
+
+- Parity: on the same bars, with the same bundle, the decisions taken bar by bar (streaming
+  features, the model on one row, the rule's step) equal the batch backtest's sides, and the
+  trades through backtrader's broker equal the batch backtest's trades.
+- Safety: a bar out of order is refused; a NaN or out-of-range probability places no new order;
+  the kill switch makes every later decision flat; a silent feed is stale.
+- The runner refuses, with exit code 2 and one line, an unknown model, a replay of another
+  instrument, and a replay that lacks a column the bundle's features need.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engines.live import LiveDecider
+from ml.data import continuous_contract, get_calendar, load_bars, sample_path
+from ml.models import get_model
+from ml.registry import ModelBundle, ModelRegistry
+from ml.training import WalkForwardConfig, fit_final
+from strategies import ProbabilityThresholdStrategy
+from tests.runners._subprocess import run_runner
+
+
+def _wdo():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_bars(sample_path("wdo"))
+
+
+@pytest.fixture(scope="module")
+def sessions():
+    bars = _wdo()
+    return bars, np.asarray(get_calendar("B3").sessions(bars.index).session)
+
+
+def _bundle(model, features, classes, **kw):
+    base = dict(calendar="B3", bar_minutes=1.0,
+                strategy=ProbabilityThresholdStrategy(long_threshold=0.505, short_threshold=0.495,
+                                                      min_holding=2).get_params(),
+                sizing={"method": "fixed", "contracts": 1}, stops={"sl_atr": 2.0, "tp_atr": 3.0}, limits={},
+                costs={"commission_per_contract": 1.5, "slippage_ticks": 1.0},
+                contract={"multiplier": 10.0, "tick_size": 0.5, "name": "WDO", "currency": "BRL"}, instrument="WDO")
+    base.update(kw)
+    return ModelBundle(model=model, features=features, classes=classes, **base)
+
+
+@pytest.fixture(scope="module")
+def bundle(sessions):
+    bars, s = sessions
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        final = fit_final(continuous_contract(bars.loc[s < 6]),
+                          WalkForwardConfig(model="logistic", train_sessions=6, n_features=8, seed=2))
+    return _bundle(final.model, final.selected, final.classes)
+
+
+@pytest.fixture(scope="module")
+def replay(sessions):
+    bars, s = sessions
+    return bars.loc[(s >= 6) & (s < 8)]
+
+
+def test_decisions_bar_by_bar_equal_the_batch_sides(bundle, replay):
+    dec = LiveDecider(bundle, speed=0)
+    dec.warm_up(replay.iloc[:600])
+    for i in range(600, 800):
+        dec.on_bar(replay.iloc[i:i + 1])
+    d = dec.decisions()
+    p = bundle.probability(replay)
+    sides = bundle.strategy_object().sides(p, replay, calendar="B3")
+    assert d.index.equals(replay.index[600:800])
+    np.testing.assert_array_equal(d["side"].to_numpy(), sides.iloc[600:800].to_numpy())
+    np.testing.assert_allclose(d["probability"].to_numpy(), p.iloc[600:800].to_numpy(), rtol=0, atol=1e-12)
+    assert (d["side"] != 0).sum() > 10 and d["features_hash"].str.len().eq(16).all()
+    assert not dec.alerts
+
+
+class _Scripted:
+    """A model whose up probability is scripted per call (NaN, 2.0, ...)."""
+
+    classes_ = np.array([0.0, 1.0])
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def predict_proba(self, X):
+        p = self.values.pop(0) if self.values else 0.9
+        return np.tile([1.0 - p, p], (len(X), 1))
+
+
+def test_safety_rules(replay):
+    b = _bundle(_Scripted([0.9, 0.9, math.nan, 2.0, 0.9, 0.1]), ["ret_1"], ["0", "1"],
+                strategy=ProbabilityThresholdStrategy(long_threshold=0.6, short_threshold=0.4).get_params())
+    dec = LiveDecider(b, speed=0)
+    bars = replay.iloc[:8]
+    assert dec.on_bar(bars.iloc[0:1]).side == 1
+    assert dec.on_bar(bars.iloc[1:2]).side == 1
+    assert dec.on_bar(bars.iloc[1:2]) is None                      # the same bar again: refused
+    nan = dec.on_bar(bars.iloc[2:3])                                # NaN: no new order, the side is kept
+    assert nan.side == 1 and "invalid probability" in nan.alert
+    out = dec.on_bar(bars.iloc[3:4])                                # 2.0: out of range, the same
+    assert out.side == 1 and "invalid probability" in out.alert
+    dec.kill()
+    assert dec.on_bar(bars.iloc[4:5]).side == 0                     # the kill switch: flat
+    assert dec.on_bar(bars.iloc[5:6]).side == 0
+    assert dec.alerts == {"bar out of order": 1, "invalid probability: no new order": 2, "kill switch": 2}
+    live = LiveDecider(b, speed=1.0, stale_bars=3)
+    live.on_bar(bars.iloc[6:7], arrival=1000.0)
+    assert not live.stale(now=1000.0 + 170) and live.stale(now=1000.0 + 181)   # 3 one-minute bars
+
+
+def test_paper_runner_parity_and_decision_log(tmp_path, bundle, replay):
+    reg = tmp_path / "reg"
+    ModelRegistry(reg).register(bundle, name="wdo-paper")
+    path = tmp_path / "replay.parquet"
+    replay.to_parquet(path)
+    out = tmp_path / "paper"
+    proc = run_runner("runners.paper", ["--model", "wdo-paper@1", "--registry", reg, "--replay", path,
+                                        "--symbol", "WDO", "--out", out, "--quiet"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    n = len(replay)
+    assert f"parity: {n} of {n} decisions equal; trades equal" in proc.stdout
+    run = json.loads((out / "run.json").read_text())
+    assert run["parity"]["decisions_equal"] == n and run["parity"]["trades_equal"]
+    assert run["latency"]["decisions"] == n and run["latency"]["p99_ms"] > 0
+    d = pd.read_parquet(out / "decisions.parquet")
+    assert list(d.columns)[:7] == ["arrival", "decided", "features_hash", "probability", "side", "alert",
+                                   "latency_ms"]
+    assert {"order_size", "fill_price", "fill_time"} <= set(d.columns)
+    filled = d[d["order_size"] != 0]
+    assert len(filled) > 5 and filled["fill_price"].notna().all()
+    trades = pd.read_csv(out / "trades.csv")
+    batch = bundle.backtest(replay, engine="backtrader")
+    assert len(trades) == len(batch.trades)
+    assert np.allclose(trades["entry_price"], batch.trades["entry_price"])
+
+
+@pytest.mark.parametrize("case", ["unknown model", "other instrument", "missing column"])
+def test_paper_runner_refuses_what_does_not_fit(tmp_path, bundle, replay, case):
+    reg = tmp_path / "reg"
+    ModelRegistry(reg).register(bundle, name="wdo-paper")
+    path = tmp_path / "replay.parquet"
+    model, needle = "wdo-paper", ""
+    if case == "unknown model":
+        replay.to_parquet(path)
+        model, needle = "wdo-papr", "Did you mean 'wdo-paper'"
+    elif case == "other instrument":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            load_bars(sample_path("filusdt")).iloc[:500].to_parquet(path)
+        needle = "WDO"
+    else:
+        X = pd.DataFrame({"vwap_dist_bar": np.linspace(-1, 1, 50)})
+        m = get_model("logistic").fit(X, (X["vwap_dist_bar"] > 0).astype(int))
+        ModelRegistry(reg).register(_bundle(m, ["vwap_dist_bar"], ["0", "1"]), name="needs-vwap")
+        replay.drop(columns=["vwap"]).to_parquet(path)
+        model, needle = "needs-vwap", "vwap"
+    proc = run_runner("runners.paper", ["--model", model, "--registry", reg, "--replay", path, "--symbol", "WDO",
+                                        "--out", tmp_path / "o", "--quiet"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-1500:]
+    assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
