@@ -35,7 +35,7 @@ import pandas as pd
 
 from ml.exceptions import BarDataError, ParameterError
 
-__all__ = ["Decision", "LiveDecider"]
+__all__ = ["Decision", "LiveDecider", "time_decisions"]
 
 
 @dataclass
@@ -87,6 +87,13 @@ class LiveDecider:
         self.last_arrival = None
         self.log: list[Decision] = []
         self.alerts: dict[str, int] = {}
+        self._idx = None                                  # the model's features in the stream's vector
+        self._columns = pd.Index(bundle.features)
+        self._required = bundle.required_columns
+        params = bundle.model.get_params() if hasattr(bundle.model, "get_params") else {}
+        self._window = int(params.get("window", 1) or 1)   # sequence models read the last rows
+        self._rows: list = []
+        self.last_frame = None
 
     # ------------------------------------------------------------------ safety
     def kill(self) -> None:
@@ -114,6 +121,8 @@ class LiveDecider:
 
         self.bundle.check_bars(history)
         feats = self.features.update(history)
+        if self._window > 1:
+            self._rows = list(feats[self.bundle.features].to_numpy(dtype=np.float64)[-(self._window - 1):])
         p = self._probabilities(feats)
         btc = self._bars_to_close(history.index)
         lt, st, mh, fb, short, _ = self._args
@@ -123,24 +132,33 @@ class LiveDecider:
         return feats
 
     def on_bar(self, bar: pd.DataFrame, arrival: float | None = None) -> Decision | None:
-        """The decision of one new bar (a one-row frame with the bundle's columns); None if refused."""
+        """The decision of one new bar given as a one-row frame (see :meth:`on_values`)."""
+        arrival = time.time() if arrival is None else arrival
+        row = bar.iloc[0]
+        return self.on_values(bar.index[0], {k: row[k] for k in bar.columns if k != "symbol"}, arrival)
+
+    def on_values(self, t, values, arrival: float | None = None) -> Decision | None:
+        """The decision of one new bar: its open time and a mapping of its values (open, high, low,
+        close, volume and the columns the bundle's features need); None when the bar is refused."""
         from strategies._signals_nb import threshold_step_nb
 
         arrival = time.time() if arrival is None else arrival
-        t = bar.index[0]
+        t = pd.Timestamp(t)
         if self.last_time is not None and not t > self.last_time:
             self.alert("bar out of order")
             return None
-        if len(self.log) == 0 and self.features.n_bars == 0:
-            self.bundle.check_bars(bar)
-        try:
-            feats = self.features.update(bar)
-        except BarDataError:
+        missing = [c for c in self._required if c not in values]
+        if missing:
             self.alert("bar refused")
-            raise
-        x = feats[self.bundle.features].to_numpy(dtype=np.float64)
-        p = float(self._probabilities(feats)[0])
-        btc = float(self._bars_to_close(bar.index)[0])
+            raise BarDataError(f"the bar at {t} lacks {missing}, which the bundle's features need.")
+        row = self.features.update_bar(t, values)
+        if self._idx is None:
+            pos = {n: i for i, n in enumerate(self.features.names)}
+            self._idx = np.array([pos[f] for f in self.bundle.features], dtype=np.int64)
+        x = row[self._idx]
+        p = float(self._probability_row(x))
+        since, to_close = self.features.session_facts(t)[1:3]
+        btc = math.ceil(to_close / self.bar_minutes - 1e-9) - 1.0
         lt, st, mh, fb, short, _ = self._args
         alert = ""
         if not (math.isfinite(p) and 0.0 <= p <= 1.0):
@@ -171,6 +189,21 @@ class LiveDecider:
         return out.set_index("time")
 
     # ------------------------------------------------------------------ helpers
+    def _probability_row(self, x: np.ndarray) -> float:
+        """The traded probability of one feature vector (the model reads a one-row frame, as fitted;
+        a sequence model the last ``window`` rows)."""
+        from ml.training import traded_probability
+
+        if self._window > 1:
+            self._rows.append(np.asarray(x, dtype=np.float64))
+            del self._rows[:-self._window]
+            frame = pd.DataFrame(np.vstack(self._rows), columns=self._columns)
+        else:
+            frame = pd.DataFrame(x[None, :], columns=self._columns)
+        self.last_frame = frame
+        p = self.bundle.model.predict_proba(frame)[-1:]
+        return float(traded_probability(p, self.bundle.classes)[0])
+
     def _probabilities(self, feats: pd.DataFrame) -> np.ndarray:
         from ml.training import traded_probability
 
@@ -181,3 +214,52 @@ class LiveDecider:
         from strategies import session_facts
 
         return session_facts(index, calendar=self.calendar, bar_minutes=self.bar_minutes).bars_to_close
+
+
+def time_decisions(bundle, bars: pd.DataFrame, n: int = 1000) -> dict:
+    """Latency of ``n`` consecutive live decisions on the last ``n`` bars of ``bars``, end to end.
+
+    The bars before them warm the decider up (features and rule state, as a
+    live session started from history would).  Each decision is timed from the
+    bar's arrival (its values handed over) to the decision taken: streaming
+    features, the model, the strategy's rule and the safety checks.  Also timed
+    apart, on the same bars: the model's ``predict_proba`` alone on each
+    feature vector (the reference the end-to-end figure is compared with).
+
+    Returns ``decisions``, ``p50_ms``, ``p99_ms``, ``max_ms``, ``bars_per_second``,
+    ``model_p50_ms``, ``model_p99_ms``, ``features`` and ``feature_groups``.
+    """
+    n = int(min(n, len(bars) - 1))
+    if n <= 0:
+        return {"decisions": 0, "note": "too few bars"}
+    dec = LiveDecider(bundle, speed=0)
+    dec.warm_up(bars.iloc[:len(bars) - n])
+    cols = [c for c in bars.columns if c in ("open", "high", "low", "close", "volume", "trades", "buy_volume",
+                                             "sell_volume", "vwap")]
+    vals = bars[cols].to_numpy(dtype=np.float64)
+    idx = bars.index
+    lat = np.empty(n)
+    frames = []
+    for k, i in enumerate(range(len(bars) - n, len(bars))):
+        values = dict(zip(cols, vals[i]))
+        t0 = time.perf_counter()
+        dec.on_values(idx[i], values, arrival=time.time())
+        lat[k] = time.perf_counter() - t0
+        if k >= n - 200:
+            frames.append(dec.last_frame)
+    # the model alone, on the frames the last decisions handed it
+    model_t = np.empty(len(frames))
+    for k, frame in enumerate(frames):
+        t0 = time.perf_counter()
+        bundle.model.predict_proba(frame)
+        model_t[k] = time.perf_counter() - t0
+    ms = lat * 1e3
+    return {"decisions": int(n), "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+            "bars_per_second": float(n / lat.sum()),
+            "model_p50_ms": float(np.percentile(model_t * 1e3, 50)),
+            "model_p99_ms": float(np.percentile(model_t * 1e3, 99)),
+            "features": len(bundle.features), "feature_groups": bundle.feature_groups,
+            "alerts": dict(dec.alerts),
+            "measures": "bar arrival to decision: streaming features, model.predict_proba on the new row, "
+                        "the strategy's rule and the safety checks (engines.live.LiveDecider)"}

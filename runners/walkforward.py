@@ -54,7 +54,7 @@ from engines.overfit import deflated_sharpe_ratio
 from engines.simulate import simulate
 from ml.data import bar_minutes_of, bars_calendar
 from ml.exceptions import ParameterError
-from ml.features import FEATURE_GROUPS, build_features, feature_catalog
+from ml.features import FEATURE_GROUPS
 from ml.registry import TrialLedger, data_fingerprint
 from ml.training import WalkForwardConfig, train_walkforward
 from risk.rules import Sizing
@@ -81,7 +81,6 @@ from runners._pipeline import (
     contracts_of,
     costs_of,
     data_options,
-    directional_probability,
     execution_of,
     library_versions,
     limits_of,
@@ -192,8 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--target", dest="targets", action=KeyValue,
                    help="KPI target, repeatable: --target sharpe=1.5 (defaults: " +
                         ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TARGETS.items()) + ")")
-    g.add_argument("--latency-decisions", type=whole("--latency-decisions", 0), default=50,
-                   help="decisions timed for the latency figure (0: skip; default 50)")
+    g.add_argument("--latency-decisions", type=whole("--latency-decisions", 0), default=1000,
+                   help="consecutive live decisions timed for the latency figure, on the last bars (0: skip; "
+                        "default 1000)")
     g.add_argument("--search", action=argparse.BooleanOptionalAction, default=False,
                    help="counted search: walk forward with each of the %d variants of SEARCH_MENU (label "
                         "triple_barrier 5 or 30 bars or fixed_horizon 1 bar, x all or 20 features), every one a "
@@ -344,44 +344,31 @@ def _deflated_sharpe(daily: pd.Series, trials: list[dict], n_trials_flag, blown:
     return out
 
 
-def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: int, history: int = 5000) -> dict:
-    """Time ``n`` single decisions as a live loop would make them.
+def decision_latency(bars, fold, cfg: WalkForwardConfig, calendar, strategy, n: int) -> dict:
+    """Time ``n`` consecutive live decisions of the last fold's model (engines.live.time_decisions).
 
-    Each decision rebuilds the feature groups that hold the fold's selected
-    features from the last ``history`` bars, takes the last row(s) of the
-    selected features, asks the fold's model for probabilities and applies
-    the threshold rule.
+    The same measurement as ``benchmarks/latency.py`` and the paper runner: each bar's arrival to its
+    decision through the live decider (streaming features, the model on the new row, the strategy's
+    rule, the safety checks), after a warm-up on the bars before them.
     """
+    from engines.live import time_decisions
+    from ml.data import bar_minutes_of
+    from ml.registry import ModelBundle
+
     model = fold.model
     if model is None or n == 0:
         return {"decisions": 0, "note": "no model kept" if model is None else "skipped"}
-    window = int(model.get_params().get("window", 1) or 1)
-    classes = [float(c) for c in model.classes_]
-    catalog = feature_catalog()
-    groups = sorted(set(catalog.loc[catalog.index.intersection(fold.selected), "group"]))
-    first = min(history, max(window, len(bars) - n))
-    ends = np.unique(np.linspace(first, len(bars), n + 1, dtype=int, endpoint=True)[1:] - 1)
-
-    def decide(end):
-        X = build_features(bars.iloc[max(0, end - history + 1): end + 1], groups=groups, calendar=calendar)
-        p = dict(zip(classes, model.predict_proba(X.iloc[-window:][fold.selected])[-1]))
-        up = directional_probability(p[1.0], p[-1.0]) if -1.0 in p and 1.0 in p else p[max(p)]
-        return 1 if up >= strategy.long_threshold else (-1 if up <= strategy.short_threshold else 0)
-
-    times = []
+    bundle = ModelBundle(model=model, features=list(fold.selected),
+                         classes=[_fmt_class(c) for c in model.classes_], calendar=calendar.name,
+                         bar_minutes=float(bar_minutes_of(bars)), strategy=strategy.get_params(), sizing={},
+                         stops={}, limits={}, costs={}, contract={}, instrument="")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        decide(int(ends[0]))                       # warm-up (first-call costs are not per decision)
-        for end in ends:
-            t0 = time.perf_counter()
-            decide(int(end))
-            times.append(time.perf_counter() - t0)
-    ms = np.asarray(times) * 1000.0
-    return {"decisions": int(len(ms)), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
-            "max_ms": float(ms.max()), "history_bars": history,
-            "feature_groups": groups,
-            "measures": "the selected features' groups rebuilt from the last history_bars bars + "
-                        "model.predict_proba + threshold rule"}
+        return time_decisions(bundle, bars, n)
+
+
+def _fmt_class(c) -> str:
+    return str(int(c)) if float(c).is_integer() else str(c)
 
 
 def _trading(args):
@@ -801,7 +788,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         "deflated_sharpe": dsr.get("dsr"),
         "sharpe_per_session": sharpe_session,
         "n_sessions": int(len(daily)),
-        "decision_latency_ms": latency.get("p95_ms"),
+        "decision_latency_ms": latency.get("p99_ms"),
         "gross_pnl": float(closed["gross_pnl"].sum()) if len(closed) else 0.0,
         "costs": float(closed["costs"].sum()) if len(closed) else 0.0,
         "net_pnl": float(closed["pnl"].sum()) if len(closed) else 0.0,
@@ -857,7 +844,8 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
         f"Deflated Sharpe ratio over {dsr['n_trials']} trial(s) on these data ({dsr['trials_recorded']} counted "
         f"in the trial ledger {counted['ledger']} for data fingerprint {fingerprint}: "
         + ", ".join(f"{n} {k}" for k, n in counted["by_kind"].items()) + "), on session returns.",
-        f"Decision latency: p95 of {latency.get('decisions', 0)} decisions; {latency.get('measures', '')}.",
+        f"Decision latency: p99 of {latency.get('decisions', 0)} consecutive decisions; "
+        f"{latency.get('measures', '')}.",
         "The strategy trades P(up) / (P(up) + P(down)) when the labels have up and down classes, else P(up); "
         "its calibration is shown against up among the up / down labels.",
         "Backtest metrics are annualised from the session calendar; win rate and profit factor are per closed "

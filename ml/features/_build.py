@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ml._checks import did_you_mean
-from ml.data._calendar import SessionCalendar, SessionInfo, bars_calendar
+from ml.data._calendar import SessionCalendar, bars_calendar
 from ml.data._frame import bar_minutes_of
 from ml.data._frame import check_bar_frame, check_bar_index
 from ml.exceptions import BarDataError, DataQualityWarning, MissingOptionalColumnsWarning, ParameterError
@@ -50,25 +50,25 @@ class _Ctx:
     them (the same on every chunk; a mismatch raises).
     """
 
-    def __init__(self, bars: pd.DataFrame, cal: SessionCalendar, info: SessionInfo, bar_minutes: float,
-                 store: dict | None = None):
-        self.index = bars.index
+    def __init__(self, arrays: dict, index, cal: SessionCalendar, info, bar_minutes: float,
+                 store: dict | None = None, local=None):
+        self.index = index
         self.cal = cal
-        self.info = info
+        self.info = info      # start, minutes_since_open, minutes_to_close, session_minutes per bar
         # a session id that holds across chunks: the session's scheduled open (UTC ns)
         self.session = np.asarray(info.start, dtype=np.int64)
-        self.n = len(bars)
+        self.n = len(arrays["close"])
         self.store = {} if store is None else store
         self.fresh = not self.store     # these bars start the series
         self._calls = 0
-        self.o = bars["open"].to_numpy(np.float64)
-        self.h = bars["high"].to_numpy(np.float64)
-        self.l = bars["low"].to_numpy(np.float64)
-        self.c = bars["close"].to_numpy(np.float64)
-        self.v = bars["volume"].to_numpy(np.float64)
-        self.cols = {k: bars[k].to_numpy(np.float64) for k in
-                     ("trades", "buy_volume", "sell_volume", "vwap") if k in bars.columns}
-        self.raw_c = _raw_close(bars)
+        self._local = local   # (local minute of day, weekday) when the caller has them
+        self.o = arrays["open"]
+        self.h = arrays["high"]
+        self.l = arrays["low"]
+        self.c = arrays["close"]
+        self.v = arrays["volume"]
+        self.cols = {k: arrays[k] for k in _OPTIONAL if k in arrays}
+        self.raw_c = arrays.get("raw_close", self.c)
         self.logc = np.log(self.c)
         self.bar_minutes = bar_minutes
         self._cache: dict = {}
@@ -207,6 +207,14 @@ class _Ctx:
         m = self.rsum(x, w) / w
         s = np.sqrt(self.rvar(x, w, 1))
         return _div(x - m, s)
+
+    def local_time(self):
+        """``(minute of the local day, weekday)`` of each bar in the calendar's time zone."""
+        if self._local is None:
+            local = self.index.tz_convert(self.cal.tz)
+            mod = (local.hour * 60 + local.minute + local.second / 60.0).to_numpy(np.float64)
+            self._local = (mod, local.day_of_week.to_numpy(np.float64))
+        return self._local
 
     # -- shared derived arrays
     def cached(self, key, fn):
@@ -539,8 +547,7 @@ def _micro(x: _Ctx):
     ("day_of_week", (), "local day of week, Monday = 0"),
 ])
 def _time(x: _Ctx):
-    local = x.index.tz_convert(x.cal.tz)
-    mod = (local.hour * 60 + local.minute + local.second / 60.0).to_numpy(np.float64)
+    mod, dow = x.local_time()
     ang = 2.0 * np.pi * mod / 1440.0
     return {
         "minutes_since_open": x.info.minutes_since_open.astype(np.float64),
@@ -548,7 +555,7 @@ def _time(x: _Ctx):
         "session_progress": x.info.minutes_since_open / x.info.session_minutes,
         "tod_sin": np.sin(ang),
         "tod_cos": np.cos(ang),
-        "day_of_week": local.day_of_week.to_numpy(np.float64),
+        "day_of_week": dow,
     }
 
 
@@ -703,11 +710,41 @@ def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minute
     return out
 
 
+_OPTIONAL = ("trades", "buy_volume", "sell_volume", "vwap")
+
+
+@dataclass(frozen=True)
+class _BarInfo:
+    """The session facts the groups read (a :class:`~ml.data.SessionInfo` subset), for the live path."""
+
+    start: np.ndarray
+    minutes_since_open: np.ndarray
+    minutes_to_close: np.ndarray
+    session_minutes: np.ndarray
+
+
+def _arrays(bars: pd.DataFrame) -> dict:
+    """The columns the groups read, as float64 arrays (and the close as traded)."""
+    out = {k: bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume")}
+    out.update({k: bars[k].to_numpy(np.float64) for k in _OPTIONAL if k in bars.columns})
+    out["raw_close"] = _raw_close(bars)
+    return out
+
+
 def _compute(bars, groups, cal, bar_minutes: float, store: dict | None):
     """The features of ``groups`` on ``bars`` (checked), and the names skipped for want of a column;
     ``store``: the operations' state to resume from (None: from scratch)."""
-    info = cal.sessions(bars.index)
-    ctx = _Ctx(bars, cal, info, bar_minutes, store)
+    block, names, skipped = _compute_arrays(_arrays(bars), bars.index, groups, cal, bar_minutes, store,
+                                            cal.sessions(bars.index))
+    out = pd.DataFrame(block.T, index=bars.index, columns=pd.Index(names), copy=False)
+    out.attrs["skipped_features"] = skipped
+    out.attrs["calendar"] = cal.name
+    return out, skipped
+
+
+def _compute_arrays(arrays, index, groups, cal, bar_minutes, store, info, local=None):
+    """``(block of shape (n_features, n_bars), names, skipped names)`` from the bars' arrays."""
+    ctx = _Ctx(arrays, index, cal, info, bar_minutes, store, local)
     todo = []
     skipped: list[str] = []
     for g in groups:
@@ -718,7 +755,7 @@ def _compute(bars, groups, cal, bar_minutes: float, store: dict | None):
             todo.append((fn, avail))
     names = [s.name for _, avail in todo for s in avail]
     # One (n_features, n_bars) block, handed to pandas without a copy.
-    block = np.empty((len(names), len(bars)), dtype=np.float64)
+    block = np.empty((len(names), ctx.n), dtype=np.float64)
     k = 0
     with np.errstate(invalid="ignore", divide="ignore"):
         for fn, avail in todo:
@@ -726,10 +763,7 @@ def _compute(bars, groups, cal, bar_minutes: float, store: dict | None):
             for s in avail:
                 nb.copy_finite_nb(np.asarray(res[s.name], dtype=np.float64), block[k])
                 k += 1
-    out = pd.DataFrame(block.T, index=bars.index, columns=pd.Index(names), copy=False)
-    out.attrs["skipped_features"] = skipped
-    out.attrs["calendar"] = cal.name
-    return out, skipped
+    return block, names, skipped
 
 
 class StreamingFeatures:
@@ -784,6 +818,8 @@ class StreamingFeatures:
         self.bar_minutes = float(bar_minutes)
         self._store: dict = {}
         self._columns = None     # the optional columns of the first update: every later one needs them
+        self._grid: dict = {}
+        self.names: list = []
         self.last_time = None
         self.n_bars = 0
 
@@ -803,6 +839,57 @@ class StreamingFeatures:
                                f"bars at {bars.index[0]} bring new columns {sorted(cols - self._columns)} that the "
                                "first update lacked; stream the same columns throughout")
         out, _ = _compute(bars, self.groups, self.calendar, self.bar_minutes, self._store)
+        self.names = list(out.columns)
         self.last_time = bars.index[-1]
         self.n_bars += len(bars)
         return out
+
+    def update_bar(self, time, values) -> np.ndarray:
+        """The features of one new bar, without pandas: the live path.
+
+        ``time``: the bar's open time (tz-aware); ``values``: a mapping with
+        ``open, high, low, close, volume`` and the optional columns of the
+        first update.  Returns a float64 vector in :attr:`names` order, equal
+        to :meth:`update` on a one-row frame of the same bar.  The session facts
+        come from a per-day grid of bar times computed once a day.
+        """
+        t = pd.Timestamp(time)
+        if t.tzinfo is None:
+            raise BarDataError(f"bar time {t} has no time zone; pass a tz-aware timestamp.")
+        if self.last_time is not None and not t > self.last_time:
+            raise BarDataError(f"bar {t} does not follow the last bar streamed ({self.last_time}): updates take "
+                               "new bars in time order, each once.")
+        cols = {c for c in _OPTIONAL if c in values}
+        if self._columns is None:
+            self._columns = cols
+        elif not self._columns <= cols:
+            raise BarDataError(f"bar at {t} lacks {sorted(self._columns - cols)} (earlier updates had them, and the "
+                               "features built from them need them on every bar)")
+        start, since, to_close, length, mod, dow = self.session_facts(t)
+        arrays = {k: np.array([float(values[k])]) for k in ("open", "high", "low", "close", "volume",
+                                                             *sorted(self._columns))}
+        info = _BarInfo(np.array([start], np.int64), np.array([since]), np.array([to_close]), np.array([length]))
+        block, names, _ = _compute_arrays(arrays, None, self.groups, self.calendar, self.bar_minutes, self._store,
+                                          info, local=(np.array([mod]), np.array([dow])))
+        self.names = names
+        self.last_time = t
+        self.n_bars += 1
+        return block[:, 0]
+
+    def session_facts(self, time) -> tuple:
+        """``(session open in UTC ns, minutes since open, minutes to close, session minutes, local minute of
+        day, weekday)`` of a bar time, from a grid of a day of bar times (computed once a day)."""
+        t = pd.Timestamp(time)
+        got = self._grid.get(t.value)
+        if got is None:
+            idx = pd.date_range(t, periods=int(1440 / self.bar_minutes) + 1,
+                                freq=pd.Timedelta(minutes=self.bar_minutes))
+            info = self.calendar.sessions(idx)
+            local = idx.tz_convert(self.calendar.tz)
+            mod = (local.hour * 60 + local.minute + local.second / 60.0).to_numpy(np.float64)
+            self._grid = dict(zip(idx.as_unit("ns").asi8.tolist(), zip(
+                np.asarray(info.start, np.int64).tolist(), np.asarray(info.minutes_since_open, float).tolist(),
+                np.asarray(info.minutes_to_close, float).tolist(), np.asarray(info.session_minutes, float).tolist(),
+                mod.tolist(), local.day_of_week.to_numpy(np.float64).tolist())))
+            got = self._grid[t.value]
+        return got

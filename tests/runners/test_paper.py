@@ -166,3 +166,11 @@ def test_paper_runner_refuses_what_does_not_fit(tmp_path, bundle, replay, case):
                                         "--out", tmp_path / "o", "--quiet"], tmp_path)
     assert proc.returncode == 2, proc.stderr[-1500:]
     assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_time_decisions_is_the_live_measurement(bundle, replay):
+    from engines.live import time_decisions
+
+    r = time_decisions(bundle, replay, 60)
+    assert r["decisions"] == 60 and 0 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"]
+    assert r["model_p99_ms"] > 0 and r["bars_per_second"] > 0 and not r["alerts"]
