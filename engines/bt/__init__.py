@@ -143,21 +143,30 @@ References
 from __future__ import annotations
 
 from engines.bt._broker import MARGIN_PER_CONTRACT, FuturesCommInfo, Participation, SquareRootImpact
+from engines.bt._feeds import BundleFollower, QueueFeed, bundle_cerebro, replay_feed, run_bundle_live
 from engines.bt._live import ProbabilityFollower, feed_times_are_utc, model_predictor, run_backtrader_live
+from engines.bt._net import BarClient, BarServer
 from engines.bt._run import BtResult, run_backtrader
 from engines.bt._strategy import SideFeed, SideFollower
 
 __all__ = [
     "MARGIN_PER_CONTRACT",
+    "BarClient",
+    "BarServer",
     "BtResult",
+    "BundleFollower",
     "FuturesCommInfo",
     "Participation",
     "ProbabilityFollower",
+    "QueueFeed",
     "SideFeed",
     "SideFollower",
     "SquareRootImpact",
     "feed_times_are_utc",
+    "bundle_cerebro",
     "model_predictor",
+    "replay_feed",
     "run_backtrader",
     "run_backtrader_live",
+    "run_bundle_live",
 ]
