@@ -58,6 +58,9 @@ def build_parser():
     p.add_argument("--stale-bars", type=number("--stale-bars", 0, strict_lo=True), default=3.0,
                    help="with --speed > 0: no new order once no bar arrived for this many bar lengths (default 3)")
     p.add_argument("--initial-equity", type=number("--initial-equity", 0, strict_lo=True), default=100_000.0)
+    p.add_argument("--stop-after", type=int, metavar="N",
+                   help="stop after deciding N bars, as a crash would (the decision log is kept; rerunning the "
+                        "same command resumes from it without deciding a bar twice)")
     add_data_flags(p)
     p.add_argument("--out", help="output folder (default runs/paper-<time>)")
     p.add_argument("--quiet", action="store_true", help="only errors on the terminal (run.log keeps all)")
@@ -97,6 +100,56 @@ def _check_fit(bundle, bars, calendar_flag) -> None:
     bundle.check_bars(bars)
 
 
+_CHECKPOINT_EVERY = 200   # bars between two writes of the decision log (a restart resumes from it)
+_LOG = "decisions.partial.parquet"
+
+
+def _save_log(out: Path, key: dict, logged: pd.DataFrame, decider) -> None:
+    """The decisions so far (earlier runs' and this one's), atomically, with what they were taken on."""
+    d = decider.decisions()
+    d = pd.concat([logged, d]) if len(logged) else d
+    d.attrs = {}
+    with atomic_output(out / _LOG) as tmp:
+        d.to_parquet(tmp)
+    atomic_write_json(out / "decisions.partial.json", key)
+
+
+def _resume(out: Path, key: dict, decider, bars: pd.DataFrame, log) -> tuple[pd.DataFrame, int]:
+    """``(decisions logged by an interrupted run, first bar to decide)``; the decider is warmed up to it.
+
+    The log is reused only for the same bundle and replay data; its sides must be what the rule gives
+    on the same bars, else the run refuses to continue from it (one line naming the first difference).
+    """
+    import json
+
+    path, meta = out / _LOG, out / "decisions.partial.json"
+    if not (path.exists() and meta.exists()):
+        return pd.DataFrame(), 0
+    if json.loads(meta.read_text()) != json.loads(json.dumps(key, default=str)):
+        log.info("the decision log in %s was made with another bundle or replay: starting afresh", out)
+        return pd.DataFrame(), 0
+    logged = pd.read_parquet(path)
+    k = len(logged)
+    if k == 0 or k >= len(bars) or not logged.index.equals(bars.index[:k]):
+        return pd.DataFrame(), 0
+    decider.warm_up(bars.iloc[:k])
+    # the rule's state after the history must be the logged one: replay the rule on the history
+    from ml.data import get_calendar
+
+    p = decider.bundle.probability(bars.iloc[:k])
+    sides = decider.bundle.strategy_object().sides(p, bars.iloc[:k], calendar=get_calendar(decider.bundle.calendar),
+                                                   bar_minutes=decider.bundle.bar_minutes).to_numpy(dtype=int)
+    bad = np.flatnonzero(sides != logged["side"].to_numpy(dtype=int))
+    if len(bad) and not logged["alert"].astype(str).str.len().gt(0).any():
+        raise ParameterError(f"the decision log in {out} disagrees with the bundle at {bars.index[int(bad[0])]}; "
+                             "remove it (or use another --out) to start afresh")
+    if logged["alert"].astype(str).str.contains("kill switch").any():
+        decider.kill()
+    decider.side = int(logged["side"].iloc[-1])
+    log.info("resuming from the decision log: %d bar(s) decided before, continuing at %s", k, bars.index[k])
+    return logged, k
+
+
 def _run(args, registry, bundle, out, log) -> Path:
     from engines.bt import run_backtrader
     from engines.engine import compare
@@ -110,19 +163,29 @@ def _run(args, registry, bundle, out, log) -> Path:
              "as fast as possible" if args.speed == 0 else f"{args.speed:g}x")
 
     decider = LiveDecider(bundle, stale_bars=args.stale_bars, speed=args.speed)
+    key = {"bundle": args.model, "registry": str(registry.root), "replay": report.get("data_hash"),
+           "n_bars": len(bars)}
+    logged, start = _resume(out, key, decider, bars, log)
     pace = 0.0 if args.speed == 0 else bundle.bar_minutes * 60.0 / args.speed
     t0 = time.time()
     stale_skips = 0
-    for i in range(len(bars)):
+    stop = len(bars) if args.stop_after is None else min(len(bars), start + args.stop_after)
+    for i in range(start, len(bars)):
+        if i >= stop:   # --stop-after: as a crash would, with the decisions so far in the log
+            _save_log(out, key, logged, decider)
+            raise ParameterError(f"stopped after deciding {i - start} bar(s) (--stop-after); rerun the same command "
+                                 "to resume from the decision log")
         if pace:
-            wait = t0 + i * pace - time.time()
+            wait = t0 + (i - start) * pace - time.time()
             if wait > 0:
                 time.sleep(wait)
             if decider.stale():
                 stale_skips += 1
                 decider.alert("stale feed")
         decider.on_bar(bars.iloc[i:i + 1])
-    decisions = decider.decisions()
+        if (i + 1 - start) % _CHECKPOINT_EVERY == 0:
+            _save_log(out, key, logged, decider)
+    decisions = pd.concat([logged, decider.decisions()]) if len(logged) else decider.decisions()
     sides = decisions["side"].reindex(bars.index).fillna(0).astype(int)
     proba = decisions["probability"].reindex(bars.index)
     configs = bundle.configs()
@@ -202,6 +265,8 @@ def _run(args, registry, bundle, out, log) -> Path:
         "seconds": round(time.perf_counter() - t_start, 2),
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     })
+    (out / _LOG).unlink(missing_ok=True)
+    (out / "decisions.partial.json").unlink(missing_ok=True)
     log.info("%s", parity_line)
     log.info("latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d decisions", latency["p50_ms"],
              latency["p99_ms"], latency["max_ms"], latency["decisions"])

@@ -174,3 +174,41 @@ def test_time_decisions_is_the_live_measurement(bundle, replay):
     r = time_decisions(bundle, replay, 60)
     assert r["decisions"] == 60 and 0 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"]
     assert r["model_p99_ms"] > 0 and r["bars_per_second"] > 0 and not r["alerts"]
+
+
+def test_a_restart_resumes_from_the_decision_log_without_deciding_twice(tmp_path, bundle, replay):
+    reg = tmp_path / "reg"
+    ModelRegistry(reg).register(bundle, name="wdo-paper")
+    path = tmp_path / "replay.parquet"
+    replay.to_parquet(path)
+    out = tmp_path / "paper"
+    cmd = ["--model", "wdo-paper", "--registry", reg, "--replay", path, "--symbol", "WDO", "--out", out, "--quiet"]
+    crash = run_runner("runners.paper", [*cmd, "--stop-after", "450"], tmp_path)
+    assert crash.returncode == 2 and "stopped after deciding 450 bar(s)" in crash.stderr
+    first = pd.read_parquet(out / "decisions.partial.parquet")
+    assert len(first) == 450
+    again = run_runner("runners.paper", cmd, tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    n = len(replay)
+    assert f"parity: {n} of {n} decisions equal; trades equal" in again.stdout
+    d = pd.read_parquet(out / "decisions.parquet")
+    assert d.index.is_unique and len(d) == n
+    # the first 450 decisions are the logged ones (their arrival times included): none was taken again
+    pd.testing.assert_frame_equal(d.iloc[:450][first.columns], first, check_freq=False)
+    assert "resuming from the decision log: 450 bar(s)" in (out / "run.log").read_text()
+    assert not (out / "decisions.partial.parquet").exists()
+
+
+def test_daily_limits_hold_on_the_live_path(bundle, replay):
+    """The bundle's daily limits (trades per session, the position cap) bind bar by bar as in its backtest."""
+    from engines.bt import replay_feed, run_bundle_live
+    from engines.engine import compare
+
+    limited = ModelBundle(**{**bundle.__dict__, "limits": {"max_trades_per_day": 2, "max_daily_loss": 150.0},
+                             "stops": {}})
+    ref = limited.backtest(replay, engine="backtrader")
+    res = run_bundle_live(limited, replay_feed(replay))
+    diff = compare(ref, res)
+    assert diff["equal"], diff
+    per_session = pd.to_datetime(res.trades["entry_time"]).dt.date.value_counts()
+    assert per_session.max() <= 2 and len(res.trades) >= 2
