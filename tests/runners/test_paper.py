@@ -116,32 +116,6 @@ def test_safety_rules(replay):
     assert not live.stale(now=1000.0 + 170) and live.stale(now=1000.0 + 181)   # 3 one-minute bars
 
 
-def test_paper_runner_parity_and_decision_log(tmp_path, bundle, replay):
-    reg = tmp_path / "reg"
-    ModelRegistry(reg).register(bundle, name="wdo-paper")
-    path = tmp_path / "replay.parquet"
-    replay.to_parquet(path)
-    out = tmp_path / "paper"
-    proc = run_runner("runners.paper", ["--model", "wdo-paper@1", "--registry", reg, "--replay", path,
-                                        "--symbol", "WDO", "--out", out, "--quiet"], tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    n = len(replay)
-    assert f"parity: {n} of {n} decisions equal; trades equal" in proc.stdout
-    run = json.loads((out / "run.json").read_text())
-    assert run["parity"]["decisions_equal"] == n and run["parity"]["trades_equal"]
-    assert run["latency"]["decisions"] == n and run["latency"]["p99_ms"] > 0
-    d = pd.read_parquet(out / "decisions.parquet")
-    assert list(d.columns)[:7] == ["arrival", "decided", "features_hash", "probability", "side", "alert",
-                                   "latency_ms"]
-    assert {"order_size", "fill_price", "fill_time"} <= set(d.columns)
-    filled = d[d["order_size"] != 0]
-    assert len(filled) > 5 and filled["fill_price"].notna().all()
-    trades = pd.read_csv(out / "trades.csv")
-    batch = bundle.backtest(replay, engine="backtrader")
-    assert len(trades) == len(batch.trades)
-    assert np.allclose(trades["entry_price"], batch.trades["entry_price"])
-
-
 @pytest.mark.parametrize("case", ["unknown model", "other instrument", "missing column"])
 def test_paper_runner_refuses_what_does_not_fit(tmp_path, bundle, replay, case):
     reg = tmp_path / "reg"
@@ -176,7 +150,7 @@ def test_time_decisions_is_the_live_measurement(bundle, replay):
     assert r["model_p99_ms"] > 0 and r["bars_per_second"] > 0 and not r["alerts"]
 
 
-def test_a_restart_resumes_from_the_decision_log_without_deciding_twice(tmp_path, bundle, replay):
+def test_paper_runner_parity_decision_log_and_restart(tmp_path, bundle, replay):
     reg = tmp_path / "reg"
     ModelRegistry(reg).register(bundle, name="wdo-paper")
     path = tmp_path / "replay.parquet"
@@ -197,6 +171,18 @@ def test_a_restart_resumes_from_the_decision_log_without_deciding_twice(tmp_path
     pd.testing.assert_frame_equal(d.iloc[:450][first.columns], first, check_freq=False)
     assert "resuming from the decision log: 450 bar(s)" in (out / "run.log").read_text()
     assert not (out / "decisions.partial.parquet").exists()
+    # the decision log and the run: parity, latency, the order and fill of each decision
+    run = json.loads((out / "run.json").read_text())
+    assert run["parity"]["decisions_equal"] == n and run["parity"]["trades_equal"]
+    assert run["latency"]["decisions"] == n and run["latency"]["p99_ms"] > 0
+    assert list(d.columns)[:7] == ["arrival", "decided", "features_hash", "probability", "side", "alert",
+                                   "latency_ms"]
+    filled = d[d["order_size"] != 0]
+    assert len(filled) > 5 and filled["fill_price"].notna().all()
+    trades = pd.read_csv(out / "trades.csv")
+    batch = bundle.backtest(replay, engine="backtrader")
+    assert len(trades) == len(batch.trades)
+    assert np.allclose(trades["entry_price"], batch.trades["entry_price"])
 
 
 def test_daily_limits_hold_on_the_live_path(bundle, replay):
