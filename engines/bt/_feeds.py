@@ -164,21 +164,8 @@ class BundleFollower(ProbabilityFollower):
         self.decisions = self.decider.log
 
     def _bar_inputs(self, i):
+        ts, bar, sess, btc, atr, sigma = self._record_bar(i)
         d = self.data
-        sess, btc = self._bar_facts(i)
-        h = self.hist
-        pc = h["close"][-1] if h["close"] else math.nan
-        ts = self._ts()
-        bar = (ts.value, float(d.open[0]), float(d.high[0]), float(d.low[0]), float(d.close[0]),
-               float(d.volume[0]))
-        for k, v in zip(("ts", "open", "high", "low", "close", "volume"), bar):
-            h[k].append(v)
-        hi, lo = bar[2], bar[3]
-        self.tr.append(max(hi - lo, abs(hi - pc), abs(lo - pc)) if pc == pc else hi - lo)
-        w = self.p.atr_window
-        atr = float(np.mean(self.tr[-w:])) if len(self.tr) >= w else math.nan
-        sw = self.p.sigma_window
-        sigma = float(np.std(np.diff(np.log(h["close"][-sw - 1:])), ddof=1)) if len(h["close"]) > sw else math.nan
         values = {"open": bar[1], "high": bar[2], "low": bar[3], "close": bar[4], "volume": bar[5]}
         for k in self._extra:
             values[k] = float(getattr(d.lines, k)[0])

@@ -117,7 +117,8 @@ class ProbabilityFollower(SideFollower):
     def _bar_proba(self):
         return float(self.proba[-1]) if self.proba else math.nan
 
-    def _bar_inputs(self, i):
+    def _record_bar(self, i):
+        """Keep bar ``i`` in the history; ``(time, bar, session, bars to close, ATR, sigma)`` from past bars."""
         d = self.data
         sess, btc = self._bar_facts(i)
         h = self.hist
@@ -136,6 +137,11 @@ class ProbabilityFollower(SideFollower):
             sigma = float(np.std(np.diff(np.log(h["close"][-sw - 1:])), ddof=1))
         else:
             sigma = math.nan
+        return ts, bar, sess, btc, atr, sigma
+
+    def _bar_inputs(self, i):
+        ts, bar, sess, btc, atr, sigma = self._record_bar(i)
+        h = self.hist
         k0 = max(0, len(h["ts"]) - self.p.lookback)
         window = pd.DataFrame({k: h[k][k0:] for k in ("open", "high", "low", "close", "volume")},
                               index=self._index(k0))

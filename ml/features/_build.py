@@ -640,6 +640,19 @@ def _check_bars(bars) -> None:
     check_bar_index(idx, name="bars.index")
 
 
+def _check_groups(groups) -> list:
+    """The feature groups asked for (default all), each checked by name."""
+    if groups is None:
+        groups = list(_GROUPS)
+    elif isinstance(groups, str):
+        groups = [groups]
+    for g in groups:
+        if g not in _GROUPS:
+            raise ParameterError(f"unknown feature group {g!r} in `groups`; groups: {', '.join(_GROUPS)}."
+                                 f"{did_you_mean(g, _GROUPS)}")
+    return list(groups)
+
+
 def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minutes=None) -> pd.DataFrame:
     """Compute the causal feature set for one instrument's bars.
 
@@ -677,14 +690,7 @@ def build_features(bars: pd.DataFrame, groups=None, *, calendar=None, bar_minute
     ``feature_catalog()`` documents every feature.
     """
     _check_bars(bars)
-    if groups is None:
-        groups = list(_GROUPS)
-    elif isinstance(groups, str):
-        groups = [groups]
-    for g in groups:
-        if g not in _GROUPS:
-            raise ParameterError(f"unknown feature group {g!r} in `groups`; groups: {', '.join(_GROUPS)}."
-                                 f"{did_you_mean(g, _GROUPS)}")
+    groups = _check_groups(groups)
     if "symbol" in bars.columns and "contract" not in bars.columns and bars["symbol"].nunique() > 1:
         warnings.warn(
             f"`bars` hold {bars['symbol'].nunique()} contracts in sequence "
@@ -803,14 +809,7 @@ class StreamingFeatures:
     def __init__(self, groups=None, *, calendar, bar_minutes: float):
         from ml.data import get_calendar
 
-        if groups is None:
-            groups = list(_GROUPS)
-        elif isinstance(groups, str):
-            groups = [groups]
-        for g in groups:
-            if g not in _GROUPS:
-                raise ParameterError(f"unknown feature group {g!r} in `groups`; groups: {', '.join(_GROUPS)}."
-                                     f"{did_you_mean(g, _GROUPS)}")
+        groups = _check_groups(groups)
         if not (isinstance(bar_minutes, (int, float)) and bar_minutes > 0):
             raise ParameterError(f"`bar_minutes` must be a number > 0, got {bar_minutes!r}.")
         self.groups = list(groups)
