@@ -15,8 +15,9 @@ Safety rules, each logged on the decision (``alert``) and counted:
 - a probability that is NaN, infinite or outside [0, 1] places no new order: the
   previous side is kept;
 - :meth:`LiveDecider.kill` (the kill switch) makes every later decision flat;
-- :meth:`LiveDecider.stale` tells whether the feed has been silent for ``stale_bars``
-  bar lengths of wall-clock time (the caller checks it between bars and sends no order).
+- a bar that arrives after the feed was silent for ``stale_bars`` bar lengths of
+  wall-clock time (at the replay ``speed``) places no new order; :meth:`LiveDecider.stale`
+  tells the caller between bars.
 
 The decision log (:attr:`LiveDecider.log`, :meth:`LiveDecider.decisions`) holds per
 bar: bar time, arrival and decision times, a hash of the feature vector, the
@@ -161,7 +162,10 @@ class LiveDecider:
         btc = math.ceil(to_close / self.bar_minutes - 1e-9) - 1.0
         lt, st, mh, fb, short, _ = self._args
         alert = ""
-        if not (math.isfinite(p) and 0.0 <= p <= 1.0):
+        if self.stale(now=arrival):
+            # the feed was silent for stale_bars bar lengths: this late bar places no new order
+            alert = self.alert("stale feed: no new order")
+        elif not (math.isfinite(p) and 0.0 <= p <= 1.0):
             alert = self.alert("invalid probability: no new order")
             if not math.isnan(p):
                 p = math.nan

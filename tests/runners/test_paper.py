@@ -111,9 +111,15 @@ def test_safety_rules(replay):
     assert dec.on_bar(bars.iloc[4:5]).side == 0                     # the kill switch: flat
     assert dec.on_bar(bars.iloc[5:6]).side == 0
     assert dec.alerts == {"bar out of order": 1, "invalid probability: no new order": 2, "kill switch": 2}
-    live = LiveDecider(b, speed=1.0, stale_bars=3)
-    live.on_bar(bars.iloc[6:7], arrival=1000.0)
+    live = LiveDecider(_bundle(_Scripted([0.9, 0.1, 0.1]), ["ret_1"], ["0", "1"],
+                               strategy=ProbabilityThresholdStrategy(long_threshold=0.6,
+                                                                     short_threshold=0.4).get_params()),
+                       speed=1.0, stale_bars=3)
+    assert live.on_bar(bars.iloc[6:7], arrival=1000.0).side == 1
     assert not live.stale(now=1000.0 + 170) and live.stale(now=1000.0 + 181)   # 3 one-minute bars
+    late = live.on_bar(bars.iloc[7:8], arrival=1000.0 + 200)       # after a silence: no new order
+    assert late.side == 1 and late.alert == "stale feed: no new order"
+    assert live.on_bar(replay.iloc[8:9], arrival=1000.0 + 260).side == -1   # on time again: the rule decides
 
 
 @pytest.mark.parametrize("case", ["unknown model", "other instrument", "missing column"])
