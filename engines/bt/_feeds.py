@@ -158,6 +158,14 @@ class BundleFollower(ProbabilityFollower):
         if missing:
             raise ParameterError(f"the feed carries no {missing} line, which the bundle's features need; feed "
                                  f"bars with those columns (e.g. QueueFeed(columns={tuple(missing)!r})).")
+        from engines.bt._broker import _Broker
+
+        # in a Cerebro set up otherwise the run would be silently wrong: no fill at the next open
+        # without cheat_on_open, no costs with backtrader's own broker
+        if not self.cerebro.p.cheat_on_open or not isinstance(self.cerebro.broker, _Broker):
+            raise ParameterError("BundleFollower needs the project's broker and cheat_on_open=True (fills at the "
+                                 "next open with the bundle's costs); build the Cerebro with "
+                                 "engines.bt.bundle_cerebro(bundle, feed).")
         super().__init__()
         self.decider = LiveDecider(self.p.bundle, speed=0)
         self._extra = [c for c in _EXTRA if _feed_has(self.data, c)]

@@ -84,3 +84,18 @@ def test_a_silent_queue_ends_after_its_timeout():
         warnings.simplefilter("ignore")
         cerebro.run()
     assert len(feed) == 0
+
+
+def test_a_plain_cerebro_is_refused_instead_of_trading_without_costs(bundle, replay):  # noqa: F811
+    from engines.bt import BundleFollower
+    from engines.contexts import exec_context, rules_context
+
+    c = bundle.configs()
+    cerebro = bt.Cerebro(stdstats=False)              # no cheat_on_open, backtrader's own broker
+    cerebro.adddata(replay_feed(replay.iloc[:50]))
+    cerebro.addstrategy(BundleFollower, bundle=bundle, calendar="B3", bar_minutes=1.0, rule=bundle.strategy_object(),
+                        ex=exec_context(c["contract"], c["costs"], 100_000.0), ru=rules_context(c["sizing"],
+                                                                                               c["stops"],
+                                                                                               c["limits"]))
+    with pytest.raises(ParameterError, match="bundle_cerebro"):
+        cerebro.run()
