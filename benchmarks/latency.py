@@ -11,7 +11,7 @@ alone, measured in the same run, as the reference: **end-to-end p99 / model
 p99** says what the live path adds to the model.  Goal (issue 14, item 7):
 p99 <= 2 ms on a 2-core machine.
 
-    python -m benchmarks.latency [--decisions 1000] [--features 20]
+    python -m benchmarks.latency [--decisions 1000] [--features 20] [--models catboost,ensemble]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--decisions", type=int, default=1000)
     ap.add_argument("--features", type=int, default=20)
+    ap.add_argument("--models", default="catboost,ensemble", help="comma-separated (default catboost,ensemble)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     from engines.live import time_decisions
@@ -42,7 +43,7 @@ def main(argv=None) -> None:
     train = bars.loc[session < 20]
     print(f"data: bundled WDO sample, {len(bars):,} one-minute bars; fitted on {len(train):,} bars (20 sessions); "
           f"{os.cpu_count()} cores; python {platform.python_version()}")
-    for model in ("catboost", "ensemble"):
+    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
         t0 = time.perf_counter()
         final = fit_final(train, WalkForwardConfig(model=model, train_sessions=20, n_features=args.features, seed=0))
         bundle = ModelBundle(model=final.model, features=final.selected, classes=final.classes, calendar="B3",

@@ -88,12 +88,35 @@ class _Ctx:
 
     # -- operations reading earlier bars
     def shift(self, x, k):
-        """``x`` ``k`` bars earlier (NaN before the first)."""
-        tail = self._state("shift", (k,), lambda: [np.empty(0)])
-        full = np.concatenate([tail[0], np.asarray(x, dtype=np.float64)])
+        """``x`` ``k`` bars earlier (NaN before the first).
+
+        State: the last ``k`` values, either as an array (chunks) or as a ring
+        in which bar ``t`` (counted from the series' start) sits at ``t % k``
+        (one bar at a time, the live path), and the bars seen.
+        """
+        st = self._state("shift", (k,), lambda: {"tail": np.empty(0), "ring": None, "seen": 0})
+        seen = st["seen"]
+        if self.n == 1 and k > 0:
+            ring = st["ring"]
+            if ring is None:   # from the tail array: its values are bars seen - m .. seen - 1
+                ring = st["ring"] = np.full(k, np.nan)
+                tail = st["tail"]
+                for j, v in enumerate(tail):
+                    ring[(seen - len(tail) + j) % k] = v
+            v = float(x[0])
+            out = np.array([ring[seen % k] if seen >= k else np.nan])
+            ring[seen % k] = v
+            st["seen"] = seen + 1
+            return out
+        if st["ring"] is not None:   # back to the tail array
+            m = min(seen, k)
+            st["tail"] = np.array([st["ring"][t % k] for t in range(seen - m, seen)], dtype=np.float64)
+            st["ring"] = None
+        full = np.concatenate([st["tail"], np.asarray(x, dtype=np.float64)])
         idx = np.arange(self.n) + (len(full) - self.n - k)   # position in `full` of the bar k earlier
         out = np.where(idx >= 0, full[np.maximum(idx, 0)], np.nan) if len(full) else np.empty(0)
-        tail[0] = full[max(0, len(full) - k):] if k > 0 else full[:0]
+        st["tail"] = full[max(0, len(full) - k):] if k > 0 else full[:0]
+        st["seen"] = seen + self.n
         return out
 
     def diff(self, x, k):
@@ -260,15 +283,14 @@ def _raw_close(bars: pd.DataFrame) -> np.ndarray:
 
 
 def _div(a, b):
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = a / b
+    """``a / b`` with every non-finite result NaN (the groups run under ``np.errstate(all ignored)``)."""
+    out = a / b
     out[~np.isfinite(out)] = np.nan
     return out
 
 
 def _log(x):
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.log(x)
+    out = np.log(x)
     out[~np.isfinite(out)] = np.nan
     return out
 
@@ -755,20 +777,28 @@ def _compute_arrays(arrays, index, groups, cal, bar_minutes, store, info, local=
     skipped: list[str] = []
     for g in groups:
         fn, specs = _GROUPS[g]
-        avail = [s for s in specs if all(r in ctx.cols for r in s.requires)]
-        skipped += [s.name for s in specs if s not in avail]
+        ok = [all(r in ctx.cols for r in s.requires) for s in specs]
+        avail = [s for s, good in zip(specs, ok) if good]
+        skipped += [s.name for s, good in zip(specs, ok) if not good]
         if avail:
             todo.append((fn, avail))
     names = [s.name for _, avail in todo for s in avail]
     # One (n_features, n_bars) block, handed to pandas without a copy.
     block = np.empty((len(names), ctx.n), dtype=np.float64)
     k = 0
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):
         for fn, avail in todo:
             res = fn(ctx)
-            for s in avail:
-                nb.copy_finite_nb(np.asarray(res[s.name], dtype=np.float64), block[k])
-                k += 1
+            if ctx.n == 1:   # one bar (the live path): plain assignments, non-finite made NaN below
+                for s in avail:
+                    block[k, 0] = res[s.name][0]
+                    k += 1
+            else:
+                for s in avail:
+                    nb.copy_finite_nb(np.asarray(res[s.name], dtype=np.float64), block[k])
+                    k += 1
+    if ctx.n == 1:
+        block[~np.isfinite(block)] = np.nan
     return block, names, skipped
 
 
