@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 
 from ml.exceptions import BarDataError, ParameterError
+from strategies._base import bars_to_close
+from strategies._signals_nb import threshold_step_nb
 
 __all__ = ["Decision", "LiveDecider", "time_decisions"]
 
@@ -118,8 +120,6 @@ class LiveDecider:
         """Feed ``history`` (no decisions logged): the features' state and the rule's state at its end.
 
         The rule's state (side, bars held) is what its batch run over the history leaves."""
-        from strategies._signals_nb import threshold_step_nb
-
         self.bundle.check_bars(history)
         feats = self.features.update(history)
         if self._window > 1:
@@ -141,8 +141,6 @@ class LiveDecider:
     def on_values(self, t, values, arrival: float | None = None) -> Decision | None:
         """The decision of one new bar: its open time and a mapping of its values (open, high, low,
         close, volume and the columns the bundle's features need); None when the bar is refused."""
-        from strategies._signals_nb import threshold_step_nb
-
         arrival = time.time() if arrival is None else arrival
         t = pd.Timestamp(t)
         if self.last_time is not None and not t > self.last_time:
@@ -158,8 +156,7 @@ class LiveDecider:
             self._idx = np.array([pos[f] for f in self.bundle.features], dtype=np.int64)
         x = row[self._idx]
         p = float(self._probability_row(x))
-        since, to_close = self.features.session_facts(t)[1:3]
-        btc = math.ceil(to_close / self.bar_minutes - 1e-9) - 1.0
+        btc = float(bars_to_close(self.features.session_facts(t)[2], self.bar_minutes))
         lt, st, mh, fb, short, _ = self._args
         alert = ""
         if self.stale(now=arrival):

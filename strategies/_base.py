@@ -75,6 +75,13 @@ def _index_of(bars) -> pd.DatetimeIndex:
     return idx
 
 
+def bars_to_close(minutes_to_close, bar_minutes: float):
+    """Bars left in the session after a bar whose open is ``minutes_to_close`` minutes before the close:
+    bars whose open lies in ``[t + bar, end)``, ``ceil(mtc / bar) - 1`` (a tiny tolerance absorbs float
+    noise of the nanosecond division).  Array or scalar."""
+    return np.ceil(minutes_to_close / bar_minutes - 1e-9) - 1.0
+
+
 def session_facts(bars, calendar=None, bar_minutes=None) -> SessionFacts:
     """Session number and bars left in the session for every bar.
 
@@ -116,7 +123,7 @@ def session_facts(bars, calendar=None, bar_minutes=None) -> SessionFacts:
     info = cal.sessions(idx)
     # Bars whose open time lies in [t + bar, end): ceil(mtc / bar) - 1 (a tiny
     # tolerance absorbs float noise of the nanosecond division).
-    btc = np.ceil(np.asarray(info.minutes_to_close, dtype=np.float64) / bar_minutes - 1e-9) - 1.0
+    btc = bars_to_close(np.asarray(info.minutes_to_close, dtype=np.float64), bar_minutes)
     return SessionFacts(index=idx, session=np.array(info.session, dtype=np.int64),
                         bars_to_close=np.array(btc, dtype=np.float64), bar_minutes=bar_minutes,
                         calendar=cal.name)
