@@ -119,7 +119,8 @@ class LiveDecider:
     def warm_up(self, history: pd.DataFrame) -> pd.DataFrame:
         """Feed ``history`` (no decisions logged): the features' state and the rule's state at its end.
 
-        The rule's state (side, bars held) is what its batch run over the history leaves."""
+        The rule's state (side, bars held) is what its batch run over the history leaves; its sides
+        there are :attr:`warm_sides`."""
         self.bundle.check_bars(history)
         feats = self.features.update(history)
         if self._window > 1:
@@ -127,8 +128,11 @@ class LiveDecider:
         p = self._probabilities(feats)
         btc = self._bars_to_close(history.index)
         lt, st, mh, fb, short, _ = self._args
+        sides = np.empty(len(history), dtype=np.int64)
         for i in range(len(history)):
             self.side, self.held = threshold_step_nb(p[i], lt, st, mh, btc[i], fb, short, True, self.side, self.held)
+            sides[i] = self.side
+        self.warm_sides = pd.Series(sides, index=history.index, name="side")   # what the rule decided there
         self.last_time = history.index[-1]
         return feats
 

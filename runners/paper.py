@@ -133,13 +133,8 @@ def _resume(out: Path, key: dict, decider, bars: pd.DataFrame, log) -> tuple[pd.
     if k == 0 or k >= len(bars) or not logged.index.equals(bars.index[:k]):
         return pd.DataFrame(), 0
     decider.warm_up(bars.iloc[:k])
-    # the rule's state after the history must be the logged one: replay the rule on the history
-    from ml.data import get_calendar
-
-    p = decider.bundle.probability(bars.iloc[:k])
-    sides = decider.bundle.strategy_object().sides(p, bars.iloc[:k], calendar=get_calendar(decider.bundle.calendar),
-                                                   bar_minutes=decider.bundle.bar_minutes).to_numpy(dtype=int)
-    bad = np.flatnonzero(sides != logged["side"].to_numpy(dtype=int))
+    # the rule's state after the history must be the logged one: the rule's sides there are the logged sides
+    bad = np.flatnonzero(decider.warm_sides.to_numpy() != logged["side"].to_numpy(dtype=int))
     if len(bad) and not logged["alert"].astype(str).str.len().gt(0).any():
         raise ParameterError(f"the decision log in {out} disagrees with the bundle at {bars.index[int(bad[0])]}; "
                              "remove it (or use another --out) to start afresh")
