@@ -20,7 +20,8 @@ Writes to ``--out`` (default ``runs/paper-<time>``):
   order and fill it led to;
 - ``trades.csv``, ``equity.csv``, ``metrics.json``, ``report.html`` (and
   ``tearsheet.html`` with two sessions or more);
-- ``run.json`` (settings, bundle, data, parity, latency) and ``run.log``.
+- ``run.json`` (settings, bundle, data, parity, latency), ``config.toml``
+  (``--config config.toml`` replays the run) and ``run.log``.
 
 **Parity.** The same bars go through the bundle's batch backtest
 (:meth:`ml.registry.ModelBundle.backtest`: features of the whole file, the
@@ -40,6 +41,7 @@ import pandas as pd
 
 from ml.exceptions import ParameterError
 from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic_write_text, default_out, prepare_out, run_cli
+from runners._config import parse_args_with_config, write_toml
 from runners._pipeline import add_data_flags, data_options, load_instrument, number
 
 
@@ -48,11 +50,13 @@ def build_parser():
                       description="Run a registered model bundle on a replayed bar file as if live: decisions bar "
                                   "by bar, fills through backtrader's broker with the bundle's costs, and a "
                                   "parity check against its batch backtest.")
-    p.add_argument("--model", required=True, metavar="NAME[@VERSION]",
-                   help="the bundle in the registry (python -m runners.walkforward --register NAME)")
+    p.add_argument("--config", metavar="FILE", help="TOML file of settings (flag names with underscores); flags "
+                                                    "override it")
+    p.add_argument("--model", metavar="NAME[@VERSION]",
+                   help="required: the bundle in the registry (python -m runners.walkforward --register NAME)")
     p.add_argument("--registry", metavar="DIR",
                    help="model registry folder (default $DAYTRADE_ML_REGISTRY, else ~/.daytrade-ml/models)")
-    p.add_argument("--replay", required=True, metavar="FILE", help="bar file to replay (CSV, CSV.GZ, Parquet)")
+    p.add_argument("--replay", metavar="FILE", help="required: bar file to replay (CSV, CSV.GZ, Parquet)")
     p.add_argument("--speed", type=number("--speed", 0), default=0.0,
                    help="replay speed: this many times the bars' own pace; 0 (default) as fast as possible")
     p.add_argument("--stale-bars", type=number("--stale-bars", 0, strict_lo=True), default=3.0,
@@ -68,7 +72,11 @@ def build_parser():
 
 
 def main(argv=None) -> Path:
-    args = build_parser().parse_args(argv)
+    args = parse_args_with_config(build_parser(), argv)
+    for flag, value in (("--model", args.model), ("--replay", args.replay)):
+        if not value:
+            raise ParameterError(f"{flag} is required (e.g. --model wdo-logit@3 --replay bars.parquet), on the "
+                                 "command line or in --config")
     if args.data:
         raise ParameterError("runners.paper replays --replay FILE; --data is not used here")
     from ml.registry import ModelRegistry, default_registry_path
@@ -249,6 +257,11 @@ def _run(args, registry, bundle, out, log) -> Path:
         eq.to_csv(tmp)
     _reports(out, res, bundle, args, parity_line, latency, decider.alerts, bars)
     atomic_write_json(out / "metrics.json", metrics)
+    settings = {k: v for k, v in vars(args).items() if k not in ("config", "out", "quiet", "stop_after") and v is not None}
+    settings["replay"] = str(Path(args.replay).resolve())
+    write_toml(out / "config.toml", settings,
+               header="Settings of this paper run; `python -m runners.paper --config config.toml --out DIR` "
+                      "replays it (flags override the file).")
     atomic_write_json(out / "run.json", {
         "runner": "paper", "settings": {k: v for k, v in vars(args).items() if k not in ("quiet",)},
         "bundle": {"ref": args.model, "registry": str(registry.root), "describe": bundle.describe(),

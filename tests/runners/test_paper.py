@@ -177,6 +177,8 @@ def test_paper_runner_parity_decision_log_and_restart(tmp_path, bundle, replay):
     pd.testing.assert_frame_equal(d.iloc[:450][first.columns], first, check_freq=False)
     assert "resuming from the decision log: 450 bar(s)" in (out / "run.log").read_text()
     assert not (out / "decisions.partial.parquet").exists()
+    config = (out / "config.toml").read_text()
+    assert 'model = "wdo-paper"' in config and "replay.parquet" in config and "stop_after" not in config
     # the decision log and the run: parity, latency, the order and fill of each decision
     run = json.loads((out / "run.json").read_text())
     assert run["parity"]["decisions_equal"] == n and run["parity"]["trades_equal"]
@@ -204,3 +206,12 @@ def test_daily_limits_hold_on_the_live_path(bundle, replay):
     assert diff["equal"], diff
     per_session = pd.to_datetime(res.trades["entry_time"]).dt.date.value_counts()
     assert per_session.max() <= 2 and len(res.trades) >= 2
+
+
+def test_paper_runner_needs_a_model_and_a_replay_on_the_line_or_in_the_config(tmp_path):
+    proc = run_runner("runners.paper", ["--replay", tmp_path / "x.parquet", "--out", tmp_path / "o"], tmp_path)
+    assert proc.returncode == 2 and "--model is required" in proc.stderr
+    (tmp_path / "c.toml").write_text('model = "nothing-here"\n')
+    proc = run_runner("runners.paper", ["--config", tmp_path / "c.toml", "--out", tmp_path / "o"], tmp_path)
+    assert proc.returncode == 2 and "--replay is required" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
