@@ -215,27 +215,14 @@ def _run(args, registry, bundle, out, log) -> Path:
                    + " to the bundle's batch backtest")
 
     # the order and fill each decision led to (fills at the next bar: the decision bar is the fill bar - 1)
-    orders = res.orders.copy()
-    order_size = np.zeros(len(bars))
-    fill_price = np.full(len(bars), np.nan)
-    fill_time = pd.Series(pd.NaT, index=bars.index, dtype=f"datetime64[ns, {bars.index.tz}]")
-    if len(orders):
-        signal = orders[orders["reason"].astype(str) != "session"]
-        by_bar = signal.groupby("bar").agg(size=("size", "sum"), price=("price", "last"))
-        for bar, row in by_bar.iterrows():
-            k = int(bar) - 1
-            if 0 <= k < len(bars):
-                order_size[k] = float(row["size"])
-                fill_price[k] = float(row["price"])
-                fill_time.iloc[k] = bars.index[int(bar)]
-    pos = decisions.index.get_indexer(bars.index)
-    ok = pos >= 0
-    decisions["order_size"] = 0.0
-    decisions["fill_price"] = np.nan
-    decisions["fill_time"] = fill_time.iloc[:0].reindex(decisions.index)
-    decisions.iloc[pos[ok], decisions.columns.get_loc("order_size")] = order_size[ok]
-    decisions.iloc[pos[ok], decisions.columns.get_loc("fill_price")] = fill_price[ok]
-    decisions.iloc[pos[ok], decisions.columns.get_loc("fill_time")] = fill_time.to_numpy()[ok]
+    signal = res.orders[res.orders["reason"].astype(str) != "session"]
+    fills = signal.groupby("bar").agg(size=("size", "sum"), price=("price", "last"))
+    fills = fills[(fills.index >= 1) & (fills.index < len(bars))]
+    decided_at = bars.index[fills.index.to_numpy(dtype=np.int64) - 1]
+    decisions["order_size"] = fills["size"].set_axis(decided_at).reindex(decisions.index, fill_value=0.0)
+    decisions["fill_price"] = fills["price"].set_axis(decided_at).reindex(decisions.index)
+    decisions["fill_time"] = pd.Series(bars.index[fills.index.to_numpy(dtype=np.int64)],
+                                       index=decided_at).reindex(decisions.index)
     lat = decisions["latency_ms"].to_numpy()
     latency = {"decisions": int(len(lat)), "p50_ms": float(np.percentile(lat, 50)),
                "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),

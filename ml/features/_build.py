@@ -852,12 +852,15 @@ class StreamingFeatures:
         self.last_time = None
         self.n_bars = 0
 
+    def _check_next(self, t) -> None:
+        if self.last_time is not None and not t > self.last_time:
+            raise BarDataError(f"bar {t} does not follow the last bar streamed ({self.last_time}): updates take new "
+                               "bars in time order, each once.")
+
     def update(self, bars: pd.DataFrame) -> pd.DataFrame:
         """The features of ``bars``, which must follow the bars of the previous updates."""
         check_bar_frame(bars, sorted_unique=True)
-        if self.last_time is not None and not bars.index[0] > self.last_time:
-            raise BarDataError(f"bar {bars.index[0]} does not follow the last bar streamed ({self.last_time}): "
-                               "updates take new bars in time order, each once.")
+        self._check_next(bars.index[0])
         cols = {c for c in ("trades", "buy_volume", "sell_volume", "vwap") if c in bars.columns}
         if self._columns is None:
             self._columns = cols
@@ -885,9 +888,7 @@ class StreamingFeatures:
         t = pd.Timestamp(time)
         if t.tzinfo is None:
             raise BarDataError(f"bar time {t} has no time zone; pass a tz-aware timestamp.")
-        if self.last_time is not None and not t > self.last_time:
-            raise BarDataError(f"bar {t} does not follow the last bar streamed ({self.last_time}): updates take "
-                               "new bars in time order, each once.")
+        self._check_next(t)
         cols = {c for c in _OPTIONAL if c in values}
         if self._columns is None:
             self._columns = cols

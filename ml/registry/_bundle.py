@@ -95,12 +95,7 @@ class ModelBundle:
     @property
     def required_columns(self) -> list:
         """Bar columns a decision needs: OHLCV plus the optional inputs of :attr:`features`."""
-        from ml.features import feature_catalog
-
-        cat = feature_catalog()
-        extra = set()
-        for req in cat.loc[self.features, "requires"]:
-            extra.update(c.strip() for c in str(req).split(",") if c.strip())
+        extra = {c for f in self.features for c in self._requires(f)}
         return [*_BASE_COLUMNS, *sorted(extra - set(_BASE_COLUMNS))]
 
     def check_bars(self, bars: pd.DataFrame) -> None:
