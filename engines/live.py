@@ -16,8 +16,10 @@ Safety rules, each logged on the decision (``alert``) and counted:
   previous side is kept;
 - :meth:`LiveDecider.kill` (the kill switch) makes every later decision flat;
 - a bar that arrives after the feed was silent for ``stale_bars`` bar lengths of
-  wall-clock time (at the replay ``speed``) places no new order; :meth:`LiveDecider.stale`
-  tells the caller between bars.
+  wall-clock time (at the replay ``speed``) places no new order (with ``flatten_on_stale``
+  it closes the position instead); :meth:`LiveDecider.stale` tells the caller between bars;
+- the order-rate cap (``max_orders`` orders per ``order_window`` minutes of bar time) refuses
+  an order that would open or reverse a position past the cap; closing is always allowed.
 
 The decision log (:attr:`LiveDecider.log`, :meth:`LiveDecider.decisions`) holds per
 bar: bar time, arrival and decision times, a hash of the feature vector, the
@@ -65,9 +67,19 @@ class LiveDecider:
         :meth:`stale` is True once no bar arrived for this many bar lengths.
     speed : float, default 1
         Replay speed the wall clock runs at (0: as fast as possible, no staleness).
+    flatten_on_stale : bool, default False
+        On the first bar after a stale feed, close the position (otherwise keep it).
+    max_orders : int or None, default None
+        Order-rate cap: at most this many side changes that open or reverse a position within
+        ``order_window`` minutes of bar time (None: no cap). A change that would exceed it is
+        refused (a reversal becomes a close); closing a position is never refused.
+    order_window : float, default 60
+        The cap's window in minutes.
     """
 
-    def __init__(self, bundle, *, stale_bars: float = 3.0, speed: float = 1.0):
+    def __init__(self, bundle, *, stale_bars: float = 3.0, speed: float = 1.0,
+                 flatten_on_stale: bool = False, max_orders: int | None = None,
+                 order_window: float = 60.0):
         from ml.data import get_calendar
         from ml.features import StreamingFeatures
         from strategies import ProbabilityThresholdStrategy
@@ -83,6 +95,14 @@ class LiveDecider:
         self._args = strategy.kernel_args()   # (long, short, min_holding, flat bars before close, short ok, meta)
         self.stale_bars = float(stale_bars)
         self.speed = float(speed)
+        self.flatten_on_stale = bool(flatten_on_stale)
+        if max_orders is not None and int(max_orders) < 1:
+            raise ParameterError(f"max_orders must be at least 1 (or None for no cap), got {max_orders}.")
+        if not order_window > 0:
+            raise ParameterError(f"order_window must be positive minutes, got {order_window}.")
+        self.max_orders = None if max_orders is None else int(max_orders)
+        self.order_window = pd.Timedelta(minutes=float(order_window))
+        self._opened: list[pd.Timestamp] = []           # bar times of the orders that opened exposure
         self.side = 0
         self.held = 0
         self.killed = False
@@ -165,14 +185,21 @@ class LiveDecider:
         alert = ""
         if self.stale(now=arrival):
             # the feed was silent for stale_bars bar lengths: this late bar places no new order
-            alert = self.alert("stale feed: no new order")
+            if self.flatten_on_stale and self.side != 0:
+                alert = self.alert("stale feed: flattened")
+                self.side, self.held = 0, 0
+            else:
+                alert = self.alert("stale feed: no new order")
         elif not (math.isfinite(p) and 0.0 <= p <= 1.0):
             alert = self.alert("invalid probability: no new order")
             if not math.isnan(p):
                 p = math.nan
             # the previous side is kept: no order either way (the rule's state does not move)
         else:
+            before = self.side
             self.side, self.held = threshold_step_nb(p, lt, st, mh, btc, fb, short, True, self.side, self.held)
+            if self.max_orders is not None and self.side != 0 and self.side != before:
+                alert = self._rate_cap(t)
         side = self.side
         if self.killed:
             alert = alert or self.alert("kill switch")
@@ -194,6 +221,16 @@ class LiveDecider:
         return out.set_index("time")
 
     # ------------------------------------------------------------------ helpers
+    def _rate_cap(self, t: pd.Timestamp) -> str:
+        """Apply the order-rate cap to a change from ``before`` that opens exposure at bar ``t``."""
+        self._opened = [u for u in self._opened if u > t - self.order_window]
+        if len(self._opened) < self.max_orders:
+            self._opened.append(t)
+            return ""
+        # past the cap: no new exposure; a reversal closes instead, an entry from flat stays flat
+        self.side, self.held = 0, 0
+        return self.alert("order-rate cap: no new order")
+
     def _probability_row(self, x: np.ndarray) -> float:
         """The traded probability of one feature vector (the model reads a one-row frame, as fitted;
         a sequence model the last ``window`` rows)."""

@@ -61,6 +61,13 @@ def build_parser():
                    help="replay speed: this many times the bars' own pace; 0 (default) as fast as possible")
     p.add_argument("--stale-bars", type=number("--stale-bars", 0, strict_lo=True), default=3.0,
                    help="with --speed > 0: no new order once no bar arrived for this many bar lengths (default 3)")
+    p.add_argument("--flatten-on-stale", action="store_true",
+                   help="close the position on the first bar after a stale feed (default: keep it, no new order)")
+    p.add_argument("--max-orders", type=int, metavar="N",
+                   help="order-rate cap: at most N orders that open or reverse a position per --order-window "
+                        "minutes of bar time (closing is never refused; default no cap)")
+    p.add_argument("--order-window", type=number("--order-window", 0, strict_lo=True), default=60.0,
+                   help="the order-rate cap's window in minutes (default 60)")
     p.add_argument("--initial-equity", type=number("--initial-equity", 0, strict_lo=True), default=100_000.0)
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="stop after deciding N bars, as a crash would (the decision log is kept; rerunning the "
@@ -165,7 +172,9 @@ def _run(args, registry, bundle, out, log) -> Path:
     log.info("replay: %s, %d bars, %s to %s, speed %s", args.replay, len(bars), bars.index[0], bars.index[-1],
              "as fast as possible" if args.speed == 0 else f"{args.speed:g}x")
 
-    decider = LiveDecider(bundle, stale_bars=args.stale_bars, speed=args.speed)
+    decider = LiveDecider(bundle, stale_bars=args.stale_bars, speed=args.speed,
+                          flatten_on_stale=args.flatten_on_stale, max_orders=args.max_orders,
+                          order_window=args.order_window)
     key = {"bundle": args.model, "registry": str(registry.root), "replay": report.get("data_hash"),
            "n_bars": len(bars)}
     logged, start = _resume(out, key, decider, bars, log)
@@ -256,7 +265,10 @@ def _run(args, registry, bundle, out, log) -> Path:
         "data": report, "parity": parity, "latency": latency, "alerts": dict(decider.alerts),
         "assumptions": {"fills": res.meta.get("fill_order"), "engine": "backtrader",
                         "contract": bundle.contract, "costs": bundle.costs, "sizing": bundle.sizing,
-                        "stops": bundle.stops, "limits": bundle.limits, "calendar": bundle.calendar},
+                        "stops": bundle.stops, "limits": bundle.limits, "calendar": bundle.calendar,
+                        "safety": {"stale_bars": args.stale_bars, "flatten_on_stale": args.flatten_on_stale,
+                                   "order_rate_cap": None if args.max_orders is None
+                                   else f"{args.max_orders} per {args.order_window:g} min"}},
         "seconds": round(time.perf_counter() - t_start, 2),
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     })

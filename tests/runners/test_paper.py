@@ -21,6 +21,7 @@ import pytest
 
 from engines.live import LiveDecider
 from ml.data import continuous_contract, get_calendar, load_bars, sample_path
+from ml.exceptions import ParameterError
 from ml.models import get_model
 from ml.registry import ModelBundle, ModelRegistry
 from ml.training import WalkForwardConfig, fit_final
@@ -122,6 +123,32 @@ def test_safety_rules(replay):
     assert live.on_bar(replay.iloc[8:9], arrival=1000.0 + 260).side == -1   # on time again: the rule decides
 
 
+def test_order_rate_cap_and_flatten_on_stale(replay):
+    """The cap refuses the third opening order inside its window (a reversal becomes a close), lets closes
+    through, and frees up once the window has passed; a stale feed with flatten_on_stale closes."""
+    rule = ProbabilityThresholdStrategy(long_threshold=0.6, short_threshold=0.4).get_params()
+    # long, flat, short (reversal through flat), long (reversal: refused -> flat), ..., long after the window
+    probs = [0.9, 0.5, 0.1, 0.9, 0.9, 0.5, 0.9]
+    dec = LiveDecider(_bundle(_Scripted(probs), ["ret_1"], ["0", "1"], strategy=rule), speed=0,
+                      max_orders=2, order_window=4)
+    bars = replay.iloc[:7]
+    sides = [dec.on_bar(bars.iloc[i:i + 1]).side for i in range(5)]
+    # bar 0 opens (1 of 2), bar 1 closes (free), bar 2 opens short (2 of 2), bar 3 would reverse to long:
+    # refused, closes instead; bar 4 is 4 minutes after bar 0, which leaves the window: the entry is allowed
+    assert sides == [1, 0, -1, 0, 1]
+    assert dec.alerts == {"order-rate cap: no new order": 1}
+    assert dec.log[3].alert == "order-rate cap: no new order"
+    with pytest.raises(ParameterError):
+        LiveDecider(_bundle(_Scripted([]), ["ret_1"], ["0", "1"], strategy=rule), max_orders=0)
+
+    live = LiveDecider(_bundle(_Scripted([0.9, 0.9, 0.9]), ["ret_1"], ["0", "1"], strategy=rule),
+                       speed=1.0, stale_bars=3, flatten_on_stale=True)
+    assert live.on_bar(bars.iloc[0:1], arrival=1000.0).side == 1
+    late = live.on_bar(bars.iloc[1:2], arrival=1000.0 + 200)
+    assert late.side == 0 and late.alert == "stale feed: flattened"
+    assert live.on_bar(bars.iloc[2:3], arrival=1000.0 + 260).side == 1     # on time again: the rule decides
+
+
 @pytest.mark.parametrize("case", ["unknown model", "other instrument", "missing column"])
 def test_paper_runner_refuses_what_does_not_fit(tmp_path, bundle, replay, case):
     reg = tmp_path / "reg"
@@ -162,7 +189,8 @@ def test_paper_runner_parity_decision_log_and_restart(tmp_path, bundle, replay):
     path = tmp_path / "replay.parquet"
     replay.to_parquet(path)
     out = tmp_path / "paper"
-    cmd = ["--model", "wdo-paper", "--registry", reg, "--replay", path, "--symbol", "WDO", "--out", out, "--quiet"]
+    cmd = ["--model", "wdo-paper", "--registry", reg, "--replay", path, "--symbol", "WDO", "--out", out, "--quiet",
+           "--max-orders", "1000"]   # a cap that does not bind: parity holds, and run.json states it
     crash = run_runner("runners.paper", [*cmd, "--stop-after", "450"], tmp_path)
     assert crash.returncode == 2 and "stopped after deciding 450 bar(s)" in crash.stderr
     first = pd.read_parquet(out / "decisions.partial.parquet")
@@ -183,6 +211,8 @@ def test_paper_runner_parity_decision_log_and_restart(tmp_path, bundle, replay):
     run = json.loads((out / "run.json").read_text())
     assert run["parity"]["decisions_equal"] == n and run["parity"]["trades_equal"]
     assert run["latency"]["decisions"] == n and run["latency"]["p99_ms"] > 0
+    assert run["assumptions"]["safety"] == {"stale_bars": 3.0, "flatten_on_stale": False,
+                                            "order_rate_cap": "1000 per 60 min"}
     assert list(d.columns)[:7] == ["arrival", "decided", "features_hash", "probability", "side", "alert",
                                    "latency_ms"]
     filled = d[d["order_size"] != 0]
