@@ -55,6 +55,7 @@ class Decision:
     side: int                   #: the desired side after this bar: +1, 0, -1 (filled at the next open)
     alert: str                  #: "" or why a safety rule acted
     latency_ms: float           #: arrival to decision
+    close: float = float("nan")  #: the bar's close (the dashboard's provisional equity)
 
 
 class LiveDecider:
@@ -117,6 +118,7 @@ class LiveDecider:
         self._window = int(params.get("window", 1) or 1)   # sequence models read the last rows
         self._rows: list = []
         self.last_frame = None
+        self.last_x = None
 
     # ------------------------------------------------------------------ safety
     def kill(self) -> None:
@@ -153,6 +155,8 @@ class LiveDecider:
             self.side, self.held = threshold_step_nb(p[i], lt, st, mh, btc[i], fb, short, True, self.side, self.held)
             sides[i] = self.side
         self.warm_sides = pd.Series(sides, index=history.index, name="side")   # what the rule decided there
+        self.warm_probability = pd.Series(p, index=history.index, name="probability")
+        self.warm_features = feats[self.bundle.features]
         self.last_time = history.index[-1]
         return feats
 
@@ -179,6 +183,7 @@ class LiveDecider:
             pos = {n: i for i, n in enumerate(self.features.names)}
             self._idx = np.array([pos[f] for f in self.bundle.features], dtype=np.int64)
         x = row[self._idx]
+        self.last_x = x                                   # the model's feature vector (for the monitor)
         p = float(self._probability_row(x))
         btc = float(bars_to_close(self.features.session_facts(t)[2], self.bar_minutes))
         lt, st, mh, fb, short, _ = self._args
@@ -208,7 +213,8 @@ class LiveDecider:
         decided = time.time()
         d = Decision(time=t, arrival=arrival, decided=decided,
                      features_hash=hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16],
-                     probability=p, side=int(side), alert=alert, latency_ms=(decided - arrival) * 1e3)
+                     probability=p, side=int(side), alert=alert, latency_ms=(decided - arrival) * 1e3,
+                     close=float(values["close"]))
         self.log.append(d)
         self.last_time = t
         self.last_arrival = arrival

@@ -31,6 +31,7 @@ decisions equal`` and whether the trades are equal; a difference is listed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import sys
 import time
@@ -41,7 +42,7 @@ import pandas as pd
 
 from ml.exceptions import ParameterError
 from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic_write_text, default_out, prepare_out, run_cli
-from runners._config import parse_args_with_config, write_toml
+from runners._config import KeyValue, parse_args_with_config, write_toml
 from runners._pipeline import add_data_flags, data_options, load_instrument, number
 
 
@@ -68,6 +69,13 @@ def build_parser():
                         "minutes of bar time (closing is never refused; default no cap)")
     p.add_argument("--order-window", type=number("--order-window", 0, strict_lo=True), default=60.0,
                    help="the order-rate cap's window in minutes (default 60)")
+    p.add_argument("--monitor", action=KeyValue, dest="monitor",
+                   help="a model-monitor threshold (ml.monitoring.MonitorThresholds), repeatable, e.g. "
+                        "--monitor window=300 --monitor feature_psi=0.4; a [monitor] table in --config")
+    p.add_argument("--webhook", metavar="URL", help="also POST each alert as JSON to URL (2 retries, 2 s timeout)")
+    p.add_argument("--challenger", metavar="NAME[@VERSION]",
+                   help="shadow mode: this bundle decides on the same bars beside --model but does not trade; its "
+                        "decisions go to shadow_decisions.parquet and the report compares the two")
     p.add_argument("--initial-equity", type=number("--initial-equity", 0, strict_lo=True), default=100_000.0)
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="stop after deciding N bars, as a crash would (the decision log is kept; rerunning the "
@@ -90,43 +98,35 @@ def main(argv=None) -> Path:
 
     registry = ModelRegistry(args.registry if args.registry else default_registry_path())
     bundle = registry.load_bundle(args.model)     # an unknown name or version fails before anything else
+    challenger = registry.load_bundle(args.challenger) if args.challenger else None
+    from ml.monitoring import MonitorThresholds
+
+    args.monitor_thresholds = MonitorThresholds.from_dict(args.monitor)   # a bad threshold fails now
     out = Path(args.out) if args.out else default_out("paper")
     lock, log = prepare_out(out, args.quiet)
     try:
-        return _run(args, registry, bundle, out, log)
+        return _run(args, registry, bundle, out, log, challenger)
     finally:
         lock.release()
 
 
-def _check_fit(bundle, bars, calendar_flag) -> None:
-    """The replay must be the bundle's instrument, calendar, bar length and columns."""
-    from ml.data import bar_minutes_of, bars_calendar
-    from risk.sizing import contract_for
-
-    contract_for(bars, bundle.instrument)          # a symbol of another instrument raises, naming both
-    cal = bars_calendar(bars, calendar_flag).name
-    if cal != bundle.calendar:
-        raise ParameterError(f"the replay's calendar is {cal} but the bundle was fitted on {bundle.calendar}; "
-                             f"pass --calendar {bundle.calendar} if the bars are that market's.")
-    bm = float(bar_minutes_of(bars))
-    if not np.isclose(bm, bundle.bar_minutes):
-        raise ParameterError(f"the replay holds {bm:g}-minute bars but the bundle was fitted on "
-                             f"{bundle.bar_minutes:g}-minute bars; replay bars of its length.")
-    bundle.check_bars(bars)
-
-
 _CHECKPOINT_EVERY = 200   # bars between two writes of the decision log (a restart resumes from it)
+_CHECKPOINT_SECONDS = 2.0  # and, on a paced replay, at most this many seconds (the dashboard reads it)
 _LOG = "decisions.partial.parquet"
 
 
-def _save_log(out: Path, key: dict, logged: pd.DataFrame, decider) -> None:
-    """The decisions so far (earlier runs' and this one's), atomically, with what they were taken on."""
+def _save_log(out: Path, key: dict, logged: pd.DataFrame, decider, monitor=None) -> None:
+    """The decisions so far (earlier runs' and this one's), atomically, with what they were taken on; and
+    the monitor's checks so far (``drift.partial.csv``, read by the dashboard while the run goes)."""
     d = decider.decisions()
     d = pd.concat([logged, d]) if len(logged) else d
     d.attrs = {}
     with atomic_output(out / _LOG) as tmp:
         d.to_parquet(tmp)
     atomic_write_json(out / "decisions.partial.json", key)
+    if monitor is not None and monitor.history:
+        with atomic_output(out / "drift.partial.csv") as tmp:
+            monitor.drift_table().to_csv(tmp, index=False)
 
 
 def _resume(out: Path, key: dict, decider, bars: pd.DataFrame, log) -> tuple[pd.DataFrame, int]:
@@ -160,14 +160,30 @@ def _resume(out: Path, key: dict, decider, bars: pd.DataFrame, log) -> tuple[pd.
     return logged, k
 
 
-def _run(args, registry, bundle, out, log) -> Path:
+def _monitor(bundle, args, out: Path, log):
+    """The bundle's model monitor, its alerts going to ``alerts.jsonl``, the log and ``--webhook``; None (said
+    in the log) for a bundle registered without a monitoring reference."""
+    from ml.monitoring import Alerts, JsonLines, ModelMonitor, Webhook
+
+    if bundle.reference is None:
+        log.warning("the bundle has no monitoring reference (registered before monitoring existed): drift is "
+                    "not monitored; register it again with runners.walkforward --register")
+        return None
+    (out / "alerts.jsonl").unlink(missing_ok=True)
+    sinks = [JsonLines(out / "alerts.jsonl"), lambda a: log.warning("ALERT %s: %s", a.rule, a.message)]
+    if args.webhook:
+        sinks.append(Webhook(args.webhook))
+    return ModelMonitor(bundle.reference, args.monitor_thresholds, Alerts(sinks), random_state=0)
+
+
+def _run(args, registry, bundle, out, log, challenger=None) -> Path:
     from engines.bt import run_backtrader
     from engines.engine import compare
     from engines.live import LiveDecider
 
     t_start = time.perf_counter()
     bars, report = load_instrument([args.replay], log=log, **data_options(args))
-    _check_fit(bundle, bars, args.calendar)
+    bundle.check_fit(bars, args.calendar)
     log.info("bundle %s: %s", args.model, bundle.describe())
     log.info("replay: %s, %d bars, %s to %s, speed %s", args.replay, len(bars), bars.index[0], bars.index[-1],
              "as fast as possible" if args.speed == 0 else f"{args.speed:g}x")
@@ -178,13 +194,36 @@ def _run(args, registry, bundle, out, log) -> Path:
     key = {"bundle": args.model, "registry": str(registry.root), "replay": report.get("data_hash"),
            "n_bars": len(bars)}
     logged, start = _resume(out, key, decider, bars, log)
+    monitor = _monitor(bundle, args, out, log)
+    if monitor is not None and start:
+        # the bars decided before the restart: the monitor's window again, without alerting twice
+        sinks, monitor.alerts.sinks = monitor.alerts.sinks, monitor.alerts.sinks[:1]
+        for t, x, p, c in zip(bars.index[:start], decider.warm_features.to_numpy(),
+                              decider.warm_probability.to_numpy(), bars["close"].to_numpy()[:start]):
+            monitor.update(t, x, p, c)
+        monitor.alerts.sinks = sinks
+    shadow = None
+    if challenger is not None:
+        challenger.check_fit(bars, args.calendar)
+        shadow = LiveDecider(challenger, stale_bars=args.stale_bars, speed=args.speed)
+        if start:
+            shadow.warm_up(bars.iloc[:start])
+    close = bars["close"].to_numpy()
+    saved = time.time()
+    contract = bundle.contract
+    atomic_write_json(out / "live.json", {
+        "model": args.model, "describe": bundle.describe(), "challenger": args.challenger,
+        "instrument": bundle.instrument, "currency": contract.get("currency", ""),
+        "multiplier": contract.get("multiplier", 1.0), "contracts": bundle.sizing.get("contracts", 1.0),
+        "timezone": str(bars.index.tz), "bars": len(bars), "speed": args.speed,
+        "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds")})
     pace = 0.0 if args.speed == 0 else bundle.bar_minutes * 60.0 / args.speed
     t0 = time.time()
     stale_skips = 0
     stop = len(bars) if args.stop_after is None else min(len(bars), start + args.stop_after)
     for i in range(start, len(bars)):
         if i >= stop:   # --stop-after: as a crash would, with the decisions so far in the log
-            _save_log(out, key, logged, decider)
+            _save_log(out, key, logged, decider, monitor)
             raise ParameterError(f"stopped after deciding {i - start} bar(s) (--stop-after); rerun the same command "
                                  "to resume from the decision log")
         if pace:
@@ -194,9 +233,15 @@ def _run(args, registry, bundle, out, log) -> Path:
             if decider.stale():
                 stale_skips += 1
                 decider.alert("stale feed")
-        decider.on_bar(bars.iloc[i:i + 1])
-        if (i + 1 - start) % _CHECKPOINT_EVERY == 0:
-            _save_log(out, key, logged, decider)
+        bar = bars.iloc[i:i + 1]
+        d = decider.on_bar(bar)
+        if monitor is not None and d is not None:
+            monitor.update(d.time, decider.last_x, d.probability, close[i])
+        if shadow is not None:
+            shadow.on_bar(bar)
+        if (i + 1 - start) % _CHECKPOINT_EVERY == 0 or (pace and time.time() - saved > _CHECKPOINT_SECONDS):
+            _save_log(out, key, logged, decider, monitor)
+            saved = time.time()
     decisions = pd.concat([logged, decider.decisions()]) if len(logged) else decider.decisions()
     sides = decisions["side"].reindex(bars.index).fillna(0).astype(int)
     proba = decisions["probability"].reindex(bars.index)
@@ -232,6 +277,43 @@ def _run(args, registry, bundle, out, log) -> Path:
     decisions["fill_price"] = fills["price"].set_axis(decided_at).reindex(decisions.index)
     decisions["fill_time"] = pd.Series(bars.index[fills.index.to_numpy(dtype=np.int64)],
                                        index=decided_at).reindex(decisions.index)
+    # the monitor: drift as the bars came (above), results against the walk-forward's bands now
+    from engines.metrics import daily_returns
+
+    sessions = daily_returns(res.returns, bundle.calendar)
+    monitoring = None
+    if monitor is not None:
+        closed = res.trades[res.trades["closed"]] if len(res.trades) else res.trades
+        wins = (closed["net_pnl"] > 0).astype(float).to_numpy() if len(closed) else None
+        performance = monitor.performance(sessions, wins, time=bars.index[-1])
+        with atomic_output(out / "drift.csv") as tmp:
+            monitor.drift_table().to_csv(tmp, index=False)
+        monitoring = {"thresholds": dataclasses.asdict(monitor.thresholds), "checks": len(monitor.history),
+                      "performance": performance, "alerts": [dataclasses.asdict(a) for a in monitor.alerts.raised],
+                      "reference": {"brier": monitor.reference.brier, "ece": monitor.reference.ece,
+                                    "sessions": int(len(monitor.reference.session_returns)),
+                                    "trades": int(len(monitor.reference.trade_wins))}}
+    shadow_result = None
+    if shadow is not None:
+        sd = shadow.decisions()
+        ch_sides = (pd.concat([shadow.warm_sides, sd["side"]]) if start else sd["side"]).reindex(bars.index)
+        ch_sides = ch_sides.fillna(0).astype(int)
+        with atomic_output(out / "shadow_decisions.parquet") as tmp:
+            sd.to_parquet(tmp)
+        ch_res = run_backtrader(bars, ch_sides, **challenger.configs(), initial_equity=args.initial_equity,
+                                calendar=challenger.calendar, bar_minutes=challenger.bar_minutes,
+                                proba=sd["probability"].reindex(bars.index))
+        from ml.monitoring import paired_session_test
+
+        shadow_result = {"challenger": args.challenger, "describe": challenger.describe(),
+                         "decisions": int(len(sd)), "n_trades": int(len(ch_res.trades)),
+                         "net_pnl": float(ch_res.metrics.get("net_pnl", np.nan)),
+                         "champion_net_pnl": float(res.metrics.get("net_pnl", np.nan)),
+                         "comparison": paired_session_test(sessions, daily_returns(ch_res.returns,
+                                                                                   challenger.calendar))}
+        log.info("shadow %s: %d trades, net P&L %.2f vs %.2f; %s", args.challenger, shadow_result["n_trades"],
+                 shadow_result["net_pnl"], shadow_result["champion_net_pnl"],
+                 shadow_result["comparison"]["verdict"])
     lat = decisions["latency_ms"].to_numpy()
     latency = {"decisions": int(len(lat)), "p50_ms": float(np.percentile(lat, 50)),
                "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
@@ -239,7 +321,8 @@ def _run(args, registry, bundle, out, log) -> Path:
                "measures": "bar arrival to decision: streaming features, model, strategy rule, safety checks"}
     metrics = {**{k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
                       else v) for k, v in res.metrics.items()},
-               "parity": parity, "latency": latency, "alerts": dict(decider.alerts), "stale_bars_skipped": stale_skips}
+               "parity": parity, "latency": latency, "alerts": dict(decider.alerts), "stale_bars_skipped": stale_skips,
+               "monitor": monitoring, "shadow": shadow_result}
 
     (out / "run.json").unlink(missing_ok=True)
     with atomic_output(out / "decisions.parquet") as tmp:
@@ -253,13 +336,13 @@ def _run(args, registry, bundle, out, log) -> Path:
         eq.to_csv(tmp)
     _reports(out, res, bundle, args, parity_line, latency, decider.alerts, bars)
     atomic_write_json(out / "metrics.json", metrics)
-    settings = {k: v for k, v in vars(args).items() if k not in ("config", "out", "quiet", "stop_after") and v is not None}
+    settings = {k: v for k, v in vars(args).items() if k not in ("config", "out", "quiet", "stop_after", "monitor_thresholds") and v is not None}
     settings["replay"] = str(Path(args.replay).resolve())
     write_toml(out / "config.toml", settings,
                header="Settings of this paper run; `python -m runners.paper --config config.toml --out DIR` "
                       "replays it (flags override the file).")
     atomic_write_json(out / "run.json", {
-        "runner": "paper", "settings": {k: v for k, v in vars(args).items() if k not in ("quiet",)},
+        "runner": "paper", "settings": {k: v for k, v in vars(args).items() if k not in ("quiet", "monitor_thresholds")},
         "bundle": {"ref": args.model, "registry": str(registry.root), "describe": bundle.describe(),
                    "training": bundle.training},
         "data": report, "parity": parity, "latency": latency, "alerts": dict(decider.alerts),
@@ -274,6 +357,7 @@ def _run(args, registry, bundle, out, log) -> Path:
     })
     (out / _LOG).unlink(missing_ok=True)
     (out / "decisions.partial.json").unlink(missing_ok=True)
+    (out / "drift.partial.csv").unlink(missing_ok=True)
     log.info("%s", parity_line)
     log.info("latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d decisions", latency["p50_ms"],
              latency["p99_ms"], latency["max_ms"], latency["decisions"])

@@ -898,6 +898,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     registered = None
     if args.register is not None:
         registered = _register(args, bars, cfg, strategy, stops, sizing, limits, costs, contract, instrument, cal,
+                               (preds, res, trades),
                                metrics, out, log)
         timings["register_s"] = registered.pop("seconds")
     atomic_write_json(out / "metrics.json", {"verdict": metrics["verdict"], **metrics})   # the verdict first
@@ -933,14 +934,25 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     return out
 
 
-def _register(args, bars, cfg, strategy, stops, sizing, limits, costs, contract, instrument, cal, metrics, out,
-              log) -> dict:
-    """--register: the final model (ml.training.fit_final) as a model bundle, the next version of the name."""
+def _register(args, bars, cfg, strategy, stops, sizing, limits, costs, contract, instrument, cal, oos_run,
+              metrics, out, log) -> dict:
+    """--register: the final model (ml.training.fit_final) as a model bundle, the next version of the name,
+    with the monitor's reference (its training features; the walk-forward's out-of-sample probabilities,
+    session returns and trades)."""
+    from ml.monitoring import MonitorReference
     from ml.registry import ModelBundle, ModelRegistry, data_fingerprint, default_registry_path
     from ml.training import fit_final
+    from ml.training._walkforward import _DEFAULT_LABEL_PARAMS
 
     t0 = time.perf_counter()
     final = fit_final(bars, cfg)
+    preds, res, trades = oos_run
+    label_params = {**_DEFAULT_LABEL_PARAMS[cfg.label], **(cfg.label_params or {})}
+    horizon = int(label_params.get("horizon", label_params.get("max_holding", 10)))
+    wins = (trades["net_pnl"] > 0).astype(float).to_numpy() if len(trades) else np.empty(0)
+    reference = MonitorReference.from_walkforward(
+        final.features, preds["probability"], bars["close"], daily_returns(res.returns, cal).to_numpy(), wins,
+        horizon, calendar=cal)
     bundle = ModelBundle(
         model=final.model, features=final.selected, classes=final.classes, calendar=cal.name,
         bar_minutes=float(bar_minutes_of(bars)), strategy=strategy.get_params(),
@@ -950,7 +962,8 @@ def _register(args, bars, cfg, strategy, stops, sizing, limits, costs, contract,
                   "train_end": final.train_end, "n_train": final.n_train, "params": final.params,
                   "walkforward": {k: getattr(cfg, k) for k in ("model", "label", "label_params", "train_sessions",
                                                                "n_features", "selector", "feature_groups",
-                                                               "tune_trials", "seed")}})
+                                                               "tune_trials", "seed")}},
+        reference=reference)
     registry = ModelRegistry(args.registry if args.registry else default_registry_path())
     summary = {k: metrics.get(k) for k in ("sharpe", "deflated_sharpe", "n_trades", "net_pnl", "auc")}
     version = registry.register(bundle, {"metrics": summary, "verdict": metrics["verdict"],

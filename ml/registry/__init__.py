@@ -6,7 +6,9 @@ model under ``root/<name>/v<k>``; ``load``, ``metadata``, ``list``,
 ``latest_version`` and ``delete`` read and manage them.  A
 :class:`ModelBundle` (model, features, strategy, risk rules, costs, contract,
 calendar, training data) is stored the same way and loaded with
-``load_bundle("NAME@VERSION")``.
+``load_bundle("NAME@VERSION")``. Versions move through the stages candidate,
+challenger, champion and retired (``promote``, ``rollback``, ``stage_history``);
+``NAME@champion`` loads the champion.
 """
 
 from ml.registry._env import code_version, library_versions
@@ -20,6 +22,7 @@ from ml.registry._registry import (
     default_registry_path,
     parse_ref,
 )
+from ml.registry._stages import STAGES
 
 __all__ = sorted([
     "CorruptModelError",
@@ -32,6 +35,7 @@ __all__ = sorted([
     "REGISTRY_ENV",
     "default_registry_path",
     "parse_ref",
+    "STAGES",
     "code_version",
     "library_versions",
     "to_jsonable",

@@ -32,6 +32,7 @@ __all__ = ["BUNDLE_FILE", "ModelBundle"]
 
 BUNDLE_FILE = "bundle.json"
 _MODEL_DIR = "model"
+_REFERENCE_DIR = "monitoring"
 _BASE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
@@ -62,6 +63,10 @@ class ModelBundle:
     training : dict
         What the model was fitted on: data fingerprint, first and last bar,
         labelled rows, the walk-forward settings.
+    reference : ml.monitoring.MonitorReference, optional
+        What the model monitor compares live bars with: training feature rows
+        and the walk-forward's out-of-sample probabilities, outcomes, session
+        returns and trades (stored as Parquet files in ``monitoring/``).
     """
 
     model: object
@@ -77,6 +82,7 @@ class ModelBundle:
     contract: dict
     instrument: str
     training: dict = field(default_factory=dict)
+    reference: object = None
 
     # ------------------------------------------------------------------ what it needs
     @property
@@ -107,6 +113,52 @@ class ModelBundle:
                                  + (f" ({', '.join(readers)})" if readers else "")
                                  + "; feed bars with those columns, or register a model without them "
                                    "(--feature-groups).")
+
+    def check_fit(self, bars: pd.DataFrame, calendar: str | None = None) -> None:
+        """Raise (one line naming the mismatch and the fix) unless ``bars`` are the bundle's instrument,
+        calendar (``calendar``: the user's override, else detected from the bars), bar length and columns."""
+        import numpy as np
+
+        from ml.data import bar_minutes_of, bars_calendar
+        from risk.sizing import contract_for
+
+        contract_for(bars, self.instrument)          # a symbol of another instrument raises, naming both
+        cal = bars_calendar(bars, calendar).name
+        if cal != self.calendar:
+            raise ParameterError(f"the bars' calendar is {cal} but the bundle was fitted on {self.calendar}; "
+                                 f"pass --calendar {self.calendar} if the bars are that market's.")
+        bm = float(bar_minutes_of(bars))
+        if not np.isclose(bm, self.bar_minutes):
+            raise ParameterError(f"the bars are {bm:g}-minute bars but the bundle was fitted on "
+                                 f"{self.bar_minutes:g}-minute bars; use bars of its length.")
+        self.check_bars(bars)
+
+    def validate(self, bars: pd.DataFrame | None = None, calendar: str | None = None) -> list:
+        """Problems that make the bundle unfit to trade (empty when none): its features must exist in this
+        code; on ``bars``, it must fit them (:meth:`check_fit`) and give a probability in [0, 1] on most
+        bars (NaN only while its features warm up)."""
+        import numpy as np
+
+        problems = []
+        if not self.features:
+            problems.append("the bundle reads no feature")
+        try:
+            self.feature_groups
+        except ParameterError as exc:
+            problems.append(str(exc))
+        if bars is None or problems:
+            return problems
+        try:
+            self.check_fit(bars, calendar)
+            p = self.probability(bars).to_numpy()
+        except ParameterError as exc:
+            return problems + [str(exc)]
+        finite = np.isfinite(p)
+        if (finite & ((p < 0) | (p > 1))).any():
+            problems.append("the model gives probabilities outside [0, 1]")
+        if finite.mean() < 0.5:
+            problems.append(f"the model gives a probability on only {finite.mean():.0%} of the bars")
+        return problems
 
     @staticmethod
     def _requires(feature: str) -> list:
@@ -177,7 +229,7 @@ class ModelBundle:
     # ------------------------------------------------------------------ storage
     def to_dict(self) -> dict:
         """Everything but the model, as JSON values."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "reference")}
         return to_jsonable(out, strict=True, _where="bundle")
 
     def save(self, path) -> Path:
@@ -196,6 +248,12 @@ class ModelBundle:
             storage = "joblib"
         meta = {**self.to_dict(), "model_class": f"{cls.__module__}:{cls.__qualname__}", "model_storage": storage,
                 "model_file": Path(os.path.relpath(written, folder)).as_posix()}
+        if self.reference is not None:
+            rdir = folder / _REFERENCE_DIR
+            rdir.mkdir(exist_ok=True)
+            for key, frame in self.reference.to_frames().items():
+                frame.to_parquet(rdir / f"{key}.parquet")
+            meta["reference_horizon"] = int(self.reference.horizon)
         target = folder / BUNDLE_FILE
         target.write_text(json.dumps(meta, indent=1, sort_keys=True))
         return target
@@ -217,8 +275,16 @@ class ModelBundle:
             model = model_cls.load(model_path)
         else:
             model = joblib.load(model_path)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(model=model, **{k: v for k, v in meta.items() if k in known})
+        reference = None
+        if "reference_horizon" in meta:
+            from ml.monitoring import MonitorReference
+
+            rdir = path.parent / _REFERENCE_DIR
+            reference = MonitorReference.from_frames(
+                {k: pd.read_parquet(rdir / f"{k}.parquet") for k in ("features", "oos", "sessions", "trades")},
+                horizon=meta["reference_horizon"])
+        known = {f.name for f in dataclasses.fields(cls)} - {"reference"}
+        return cls(model=model, reference=reference, **{k: v for k, v in meta.items() if k in known})
 
     def describe(self) -> str:
         """One line: model, features, instrument, calendar, strategy thresholds and the training window."""

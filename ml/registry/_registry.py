@@ -37,6 +37,7 @@ from ml._checks import did_you_mean
 from ml.exceptions import CorruptModelError, ParameterError
 from ml.registry._env import code_version, library_versions
 from ml.registry._json import to_jsonable
+from ml.registry._stages import StagesMixin
 
 __all__ = ["CorruptModelError", "ModelRegistry", "REGISTRY_ENV", "default_registry_path", "parse_ref"]
 
@@ -70,7 +71,7 @@ _MAX_NAME_LEN = 128
 _MAX_RENAME_TRIES = 10_000
 
 
-class ModelRegistry:
+class ModelRegistry(StagesMixin):
     """Versioned store of fitted models and their metadata under ``root``.
 
     Parameters
@@ -304,7 +305,7 @@ class ModelRegistry:
 
     def list(self, name: str | None = None) -> pd.DataFrame:
         """One row per version: ``name``, ``version``, ``created`` (UTC),
-        ``model_class``, then one column per number found in the metadata's
+        ``model_class``, ``stage``, then one column per number found in the metadata's
         ``"metrics"`` and ``"cv_metrics"`` dicts.
 
         Parameters
@@ -320,6 +321,7 @@ class ModelRegistry:
                 raise self._unknown_name(names[0])
         rows = []
         for n in names:
+            stages = self.stages(n) if self._versions(n) else {}
             for v in self._versions(n):
                 try:
                     meta = self._read_metadata(self.root / n / f"v{v}")
@@ -327,7 +329,7 @@ class ModelRegistry:
                     warnings.warn(f"skipping {n} v{v}: {exc}", stacklevel=2)
                     continue
                 row = {"name": n, "version": v, "created": meta.get("created"),
-                       "model_class": meta.get("model_class")}
+                       "model_class": meta.get("model_class"), "stage": stages.get(v, "candidate")}
                 for key in METRIC_KEYS:
                     block = meta.get(key)
                     if isinstance(block, dict):
@@ -335,7 +337,7 @@ class ModelRegistry:
                             if isinstance(val, (int, float)) and not isinstance(val, bool):
                                 row.setdefault(m, val)
                 rows.append(row)
-        cols = ["name", "version", "created", "model_class"]
+        cols = ["name", "version", "created", "model_class", "stage"]
         df = pd.DataFrame(rows, columns=cols + [c for r in rows for c in r if c not in cols])
         df = df.loc[:, ~df.columns.duplicated()]
         df["created"] = pd.to_datetime(df["created"], utc=True, format="ISO8601")
@@ -393,10 +395,16 @@ class ModelRegistry:
             s = version.strip().lower()
             if s == "latest":
                 return found[-1]
+            if s in ("champion", "challenger"):
+                at = self.version_at(name, s)
+                if at is None:
+                    raise ParameterError(f"{name!r} has no {s}; stages: {self.stages(name)} (promote one with "
+                                         f"python -m runners.registry promote {name}@VERSION).")
+                return at
             if re.fullmatch(r"v?[0-9]+", s):
                 version = int(s.lstrip("v"))
             else:
-                raise ParameterError(f"`version` must be an int >= 1 or 'latest', got "
+                raise ParameterError(f"`version` must be an int >= 1, 'latest', 'champion' or 'challenger', got "
                                      f"{version!r}; versions of {name!r}: {found}.")
         elif isinstance(version, bool) or not isinstance(version, int) \
                 and not hasattr(version, "__index__"):

@@ -34,6 +34,7 @@ class FinalFit:
     n_train: int            #: labelled training rows
     n_trials: int           #: tuning trials run
     config: WalkForwardConfig
+    features: pd.DataFrame = None   #: the selected features over the training window (the monitor's reference)
 
 
 def fit_final(bars: pd.DataFrame, config: WalkForwardConfig | None = None, **overrides) -> FinalFit:
@@ -62,7 +63,7 @@ def fit_final(bars: pd.DataFrame, config: WalkForwardConfig | None = None, **ove
     classes = np.unique(labels["label"].dropna().to_numpy())
     return FinalFit(model=model, selected=list(selected), classes=[_fmt(c) for c in classes], params=params,
                     train_start=bars.index[train[0]], train_end=bars.index[train[-1]], n_train=int(len(tr)),
-                    n_trials=int(n_trials), config=cfg)
+                    n_trials=int(n_trials), config=cfg, features=X.iloc[train][list(selected)])
 
 
 def directional_probability(up, down):

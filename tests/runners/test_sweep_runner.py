@@ -1,4 +1,4 @@
-"""runners.sweep, invoked as a user would: subprocesses on the bundled WDO sample.
+"""runners.sweep, invoked as a user would (tests.runners._subprocess.run_runner) on the bundled WDO sample.
 
 One sweep over written predictions is shared by most tests (module fixture);
 resume, config file and flag override reuse its folder; one small run trains
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.runners._subprocess import runner_env
+from tests.runners._subprocess import run_runner, runner_env
 
 GRID = "long=0.52:0.58:0.02,holding=5,10,stop_atr=0,2"  # 4 x 2 x 2 = 16 combinations
 N_COMBOS = 16
@@ -37,7 +37,7 @@ def finish(proc, timeout=600):
 
 
 def run(args, cwd):
-    return finish(start(args, cwd))
+    return run_runner("runners.sweep", args, cwd)
 
 
 def results_dir(proc) -> Path:
@@ -321,11 +321,8 @@ def error_runs(predictions, tmp_path_factory):
     (d / "bad.toml").write_text('gird = "long=0.6"\n')
     paths = {"preds": predictions, "nocol": d / "nocol.parquet", "shifted": d / "shifted.parquet",
              "badtoml": d / "bad.toml"}
-    procs = {}
-    for name, (args, _) in ERRORS.items():  # all at once: each is mostly interpreter start-up
-        argv = [a.format(**paths) for a in args]
-        procs[name] = start(["--quiet", "--out", d / name, *argv], d)
-    return {name: finish(p) for name, p in procs.items()}
+    return {name: run(["--quiet", "--out", d / name, *[a.format(**paths) for a in args]], d)
+            for name, (args, _) in ERRORS.items()}
 
 
 @pytest.mark.parametrize("case", list(ERRORS))

@@ -17,8 +17,8 @@ FAST = ["--model", "random_forest", "--model-param", "n_estimators=30", "--model
         "--latency-decisions", "5", "--quiet"]
 
 
-def run(args, cwd):
-    return run_runner("runners.walkforward", args, cwd)
+def run(args, cwd, fresh=False):
+    return run_runner("runners.walkforward", args, cwd, fresh=fresh)
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +260,8 @@ def test_scorecard_states_and_config_round_trip():
 
 
 def test_a_user_error_in_a_subprocess_has_no_traceback(tmp_path, small_csv):
-    proc = run(["--data", str(small_csv), *FAST, "--target", "sharp=2", "--out", str(tmp_path / "o")], tmp_path)
+    proc = run(["--data", str(small_csv), *FAST, "--target", "sharp=2", "--out", str(tmp_path / "o")], tmp_path,
+               fresh=True)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "target 'sharp' is not a measured metric" in lines[0], proc.stderr
@@ -296,7 +297,7 @@ def test_bad_data_is_one_line(tmp_path, small_csv, capsys):
 
 
 def test_no_arguments_runs_the_bundled_sample_and_says_where(tmp_path):
-    proc = run(["--quiet"], tmp_path)
+    proc = run(["--quiet"], tmp_path, fresh=True)      # the README's first command, as a newcomer runs it
     assert proc.returncode == 0, proc.stderr
     out = Path(proc.stdout.strip().split("results: ")[-1])
     assert out.parent == (tmp_path / "runs").resolve() and out.name.startswith("walkforward-")

@@ -30,13 +30,18 @@ from tests.runners._subprocess import run_runner, wdo_sessions_file
 CFG = WalkForwardConfig(model="logistic", train_sessions=4, test_sessions=2, n_features=8, seed=3)
 
 
-@pytest.fixture(scope="module")
-def wdo():
+def _six_sessions():
+    """The bundled WDO sample's first 6 sessions, one contract: one fold of 4 training + 2 test sessions."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bars = continuous_contract(load_bars(sample_path("wdo")))
     session = get_calendar("B3").sessions(bars.index).session
-    return bars.loc[np.asarray(session) < 6]          # 6 sessions: one fold of 4 training + 2 test
+    return bars.loc[np.asarray(session) < 6]
+
+
+@pytest.fixture(scope="module")
+def wdo():
+    return _six_sessions()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,18 @@
+"""Model monitoring: drift of features, predictions and calibration, adversarial validation, live results
+against the walk-forward's bands, and alerts.
+
+- :class:`ModelMonitor` watches a model bar by bar against its :class:`MonitorReference`
+  (fixed when the bundle is registered) with :class:`MonitorThresholds`;
+- :class:`Alerts` raises each condition once while it persists and sends it to sinks:
+  :class:`JsonLines`, any Python callable, :class:`Webhook`;
+- the statistics (:func:`psi`, :func:`ks`, :func:`ece`, :func:`adversarial_auc`,
+  :func:`session_bands`) work on plain arrays.
+"""
+
+from ml.monitoring._alerts import Alert, Alerts, JsonLines, Webhook
+from ml.monitoring._monitor import ModelMonitor, MonitorReference, MonitorThresholds, forward_outcome
+from ml.monitoring._stats import adversarial_auc, bin_edges, compare_bundles, ece, ks, paired_session_test, psi, session_bands
+
+__all__ = ["Alert", "Alerts", "JsonLines", "ModelMonitor", "MonitorReference", "MonitorThresholds", "Webhook",
+           "adversarial_auc", "bin_edges", "compare_bundles", "ece", "forward_outcome", "ks", "paired_session_test", "psi",
+           "session_bands"]
