@@ -10,9 +10,9 @@ against the walk-forward's bands, and alerts.
 """
 
 from ml.monitoring._alerts import Alert, Alerts, JsonLines, Webhook
-from ml.monitoring._monitor import ModelMonitor, MonitorReference, MonitorThresholds, forward_outcome
+from ml.monitoring._monitor import ModelMonitor, MonitorReference, MonitorThresholds, forward_outcome, monitor_bars
 from ml.monitoring._stats import adversarial_auc, bin_edges, compare_bundles, ece, ks, paired_session_test, psi, session_bands
 
-__all__ = ["Alert", "Alerts", "JsonLines", "ModelMonitor", "MonitorReference", "MonitorThresholds", "Webhook",
+__all__ = ["Alert", "Alerts", "JsonLines", "ModelMonitor", "MonitorReference", "MonitorThresholds", "Webhook", "monitor_bars",
            "adversarial_auc", "bin_edges", "compare_bundles", "ece", "forward_outcome", "ks", "paired_session_test", "psi",
            "session_bands"]

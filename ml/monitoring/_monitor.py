@@ -24,7 +24,7 @@ from ml.exceptions import ParameterError
 from ml.monitoring._alerts import Alerts
 from ml.monitoring._stats import adversarial_auc, bin_edges, ece, ks, psi, session_bands
 
-__all__ = ["ModelMonitor", "MonitorReference", "MonitorThresholds", "forward_outcome"]
+__all__ = ["ModelMonitor", "MonitorReference", "MonitorThresholds", "forward_outcome", "monitor_bars"]
 
 
 @dataclass(frozen=True)
@@ -428,3 +428,35 @@ class ModelMonitor:
                               message=f"hit rate {wins.mean():.1%} over {len(wins)} trade(s) is below the "
                                       f"{th.band:.0%} band {lo:.1%} of the out-of-sample trades")
         return out
+
+
+def monitor_bars(bundle, bars: pd.DataFrame, thresholds: MonitorThresholds | None = None,
+                 alerts: Alerts | None = None, *, random_state: int = 0) -> ModelMonitor:
+    """Run the monitor of ``bundle`` (a :class:`~ml.registry.ModelBundle` with a reference) over ``bars`` bar
+    by bar, as a live run feeds it (the batch features equal the streaming ones bit for bit), then check the
+    bundle's backtest on them against the walk-forward's bands. Returns the monitor (its ``alerts``,
+    ``history`` and ``performance_`` hold the results)."""
+    import warnings
+
+    from engines.metrics import daily_returns
+    from ml.features import build_features
+
+    if bundle.reference is None:
+        raise ParameterError("the bundle has no monitoring reference (registered before monitoring existed); "
+                             "register it again with python -m runners.walkforward --register NAME.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # skipped optional features: check_bars rules ours out
+        bundle.check_bars(bars)
+        X = build_features(bars, groups=bundle.feature_groups, calendar=bundle.calendar,
+                           bar_minutes=bundle.bar_minutes)[bundle.features]
+    p = bundle.probability(bars)
+    mon = ModelMonitor(bundle.reference, thresholds, alerts, random_state=random_state)
+    close = bars["close"].to_numpy()
+    prob = p.to_numpy()
+    for i, (t, x) in enumerate(zip(bars.index, X.to_numpy())):
+        mon.update(t, x, prob[i], close[i])
+    res = bundle.backtest(bars, proba=p)
+    closed = res.trades[res.trades["closed"]] if len(res.trades) else res.trades
+    wins = (closed["net_pnl"] > 0).astype(float).to_numpy() if len(closed) else None
+    mon.performance_ = mon.performance(daily_returns(res.returns, bundle.calendar), wins, time=bars.index[-1])
+    return mon
