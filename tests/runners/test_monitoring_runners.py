@@ -36,7 +36,9 @@ def setup(tmp_path_factory):
     later_sid = np.asarray(get_calendar("B3").sessions(later.index).session)
     shift_at = later.index[np.flatnonzero(later_sid == later_sid[0] + 1)[0]]
     shifted = scale_volatility(later, 3.0, start=shift_at, calendar="B3")
+    history = pd.concat([train, shifted])          # what a user retrains on: the latest sessions, shift included
     return {"dir": d, "reg": d / "reg", "plain": write_bars(later, d / "plain.parquet"),
+            "history": write_bars(history, d / "history.parquet"),
             "shifted": write_bars(shifted, d / "shifted.parquet"), "shift_at": shift_at}
 
 
@@ -97,3 +99,24 @@ def test_paper_runner_monitors_and_runs_a_shadow_challenger(setup):
     assert (shadow_log["side"].to_numpy() == pd.read_parquet(out / "decisions.parquet")["side"].to_numpy()).all()
     live = json.loads((out / "live.json").read_text())
     assert live["currency"] == "BRL" and live["challenger"] == "wdo-mon@2"
+
+
+def test_retrain_on_drift_stages_a_challenger_and_keeps_the_champion(setup):
+    d = setup["dir"]
+    reg = ModelRegistry(setup["reg"])
+    reg.promote("wdo-mon", 1)
+    base = ["--model", "wdo-mon@champion", "--registry", setup["reg"], "--symbol", "WDO", "--quiet"]
+    calm = run_runner("runners.monitor", [*base, "--data", setup["plain"], "--out", d / "r-plain", "--retrain",
+                                          "drift"], d)
+    assert calm.returncode == 0 and "retrain: not due (drift)" in calm.stdout, calm.stderr[-2000:]
+    proc = run_runner("runners.monitor", [*base, "--data", setup["shifted"], "--out", d / "r-shift", "--retrain",
+                                          "drift", "--retrain-data", setup["history"]], d)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    retrain = json.loads((d / "r-shift" / "monitor.json").read_text())["retrain"]
+    assert retrain["due"] and retrain["reason"].startswith("drift: feature_drift")
+    v = retrain["version"]
+    assert reg.stage("wdo-mon", v) == "challenger" and reg.version_at("wdo-mon", "champion") == 1
+    new = reg.load_bundle(f"wdo-mon@{v}")
+    assert pd.Timestamp(new.training["train_end"]) > pd.Timestamp(reg.load_bundle("wdo-mon@1").training["train_end"])
+    assert reg.stage_history("wdo-mon")[-1]["reason"] == "retrain"
+    assert f"wdo-mon@{v} staged as challenger" in proc.stdout
