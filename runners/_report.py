@@ -296,9 +296,9 @@ def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict,
                   fold_metrics: pd.DataFrame, calibration: pd.DataFrame, calibration_traded: pd.DataFrame,
                   importance: pd.DataFrame,
                   selection_frequency: pd.Series, stability: dict, equity: pd.Series, notes: list[str],
-                  evidence: dict | None = None, currency: str = "") -> str:
+                  evidence: dict | None = None, currency: str = "", extra: str = "") -> str:
     """The HTML text of ``report.html``; ``evidence`` (verdict, traded AUC, frictionless run,
-    break-even cost) comes first."""
+    break-even cost) comes first; ``extra`` (HTML sections) comes before the notes."""
     mean_imp = importance.mean(axis=1, skipna=True).sort_values(ascending=False).dropna()
     charts = _charts(equity, calibration, mean_imp)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -345,6 +345,7 @@ def render_report(*, title: str, facts: dict, score: list[dict], backtest: dict,
     parts.append(charts.get("importance", ""))
     parts.append("</div>")
 
+    parts.append(extra)
     parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)

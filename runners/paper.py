@@ -334,7 +334,21 @@ def _run(args, registry, bundle, out, log, challenger=None) -> Path:
     eq.index.name = "timestamp"
     with atomic_output(out / "equity.csv") as tmp:
         eq.to_csv(tmp)
-    _reports(out, res, bundle, args, parity_line, latency, decider.alerts, bars)
+    lines = []
+    if monitoring is not None:
+        rules = sorted({a["rule"] for a in monitoring["alerts"]})
+        perf = monitoring["performance"]
+        lines.append(f"Monitor: {monitoring['checks']} drift checks, {len(monitoring['alerts'])} alert(s)"
+                     + (f" ({', '.join(rules)})" if rules else "") + " (alerts.jsonl, drift.csv)"
+                     + (f"; cumulative return {perf['cumulative_return']:.3%} against the walk-forward band "
+                        f"[{perf['band_low']:.3%}, {perf['band_high']:.3%}]" if "band_low" in perf else ""))
+    if shadow_result is not None:
+        lines.append(f"Shadow challenger {shadow_result['challenger']}: {shadow_result['n_trades']} trades, net "
+                     f"{shadow_result['net_pnl']:,.2f} vs {shadow_result['champion_net_pnl']:,.2f}; "
+                     f"{shadow_result['comparison']['verdict']}")
+    for line in lines:
+        log.info("%s", line)
+    _reports(out, res, bundle, args, parity_line, latency, decider.alerts, bars, lines)
     atomic_write_json(out / "metrics.json", metrics)
     settings = {k: v for k, v in vars(args).items() if k not in ("config", "out", "quiet", "stop_after", "monitor_thresholds") and v is not None}
     settings["replay"] = str(Path(args.replay).resolve())
@@ -367,8 +381,12 @@ def _run(args, registry, bundle, out, log, challenger=None) -> Path:
     return out
 
 
-def _reports(out, res, bundle, args, parity_line, latency, alerts, bars) -> None:
+def _reports(out, res, bundle, args, parity_line, latency, alerts, bars, lines=()) -> None:
     import html
+
+    from engines.attribution import attribution, attribution_html
+
+    cur = bundle.contract.get("currency", "")
 
     m = res.metrics
     rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
@@ -379,9 +397,11 @@ def _reports(out, res, bundle, args, parity_line, latency, alerts, bars) -> None
             f"<p>Decision latency (bar arrival to decision): p50 {latency['p50_ms']:.2f} ms, p99 "
             f"{latency['p99_ms']:.2f} ms, max {latency['max_ms']:.2f} ms over {latency['decisions']} decisions.</p>"
             f"<p>Alerts: {html.escape(str(dict(alerts)) if alerts else 'none')}</p>"
+            + "".join(f"<p>{html.escape(line)}</p>" for line in lines) +
             f"<p>Replay: {html.escape(str(args.replay))}, {len(bars)} bars, {bars.index[0]} to {bars.index[-1]}; "
             f"fills by backtrader's broker at the next open with the bundle's costs.</p>"
-            f"<table>{rows}</table></body></html>")
+            f"<table>{rows}</table>{attribution_html(attribution(res.trades, bars, calendar=bundle.calendar), cur)}"
+            "</body></html>")
     atomic_write_text(out / "report.html", page)
     from ml.data import get_calendar
 

@@ -802,6 +802,10 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
     metrics["folds"] = wf.fold_metrics.reset_index().to_dict(orient="records")
     metrics["dsr"] = dsr
     metrics["latency"] = latency
+    from engines.attribution import attribution, attribution_html
+
+    attr = attribution(res.trades, oos, calendar=cal)
+    metrics["attribution"] = {k: v.reset_index().to_dict(orient="records") for k, v in attr.items()}
     metrics["engine"] = {"name": args.engine, "contract": instrument.name, "costs": dataclasses.asdict(costs),
                          "periods_per_year": res.meta.get("periods_per_year"),
                          "fill_order": res.meta.get("fill_order"), **check}
@@ -871,7 +875,7 @@ def _run(args, cfg, targets, strategy, stops, limits, out, log, t_start) -> Path
                          fold_metrics=wf.fold_metrics, calibration=calib, calibration_traded=calib_traded,
                          importance=wf.importance, selection_frequency=wf.selection_frequency,
                          stability=wf.stability, equity=res.equity, notes=notes, evidence=honest,
-                         currency=instrument.currency)
+                         currency=instrument.currency, extra=attribution_html(attr, instrument.currency))
 
     # Results are written together at the end, each atomically; run.json last marks a finished run.
     (out / "run.json").unlink(missing_ok=True)

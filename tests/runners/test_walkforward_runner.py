@@ -107,13 +107,19 @@ def test_files_agree_with_each_other(fast_run):
     assert (p[longs["signal_idx"].to_numpy()] > 0.55).all()
     # three classes: the strategy trades P(up) / (P(up) + P(down))
     np.testing.assert_allclose(preds["probability"], preds["p_1"] / (preds["p_1"] + preds["p_-1"]))
+    # the attribution tables add up to the closed trades
+    closed = trades[trades["closed"]]
+    for key in ("hour", "side", "exit_reason", "regime"):
+        rows = m["attribution"][key]
+        assert sum(r["trades"] for r in rows) == len(closed), key
+        assert sum(r["net_pnl"] for r in rows) == pytest.approx(closed["net_pnl"].sum()), key
 
 
 def test_report_html_has_the_scorecard_and_diagnostics(fast_run):
     out, _, _ = fast_run
     page = (out / "report.html").read_text()
     for text in ("KPI scorecard", "win_rate", "decision_latency_ms", "Per fold", "Calibration of P(up)",
-                 "Feature importance and its stability", "<svg"):
+                 "Feature importance and its stability", "<svg", "Attribution", "By market regime at entry"):
         assert text in page, text
     assert "<script" not in page and "<link" not in page and "src=" not in page      # works offline
 
