@@ -76,6 +76,9 @@ def build_parser():
     p.add_argument("--challenger", metavar="NAME[@VERSION]",
                    help="shadow mode: this bundle decides on the same bars beside --model but does not trade; its "
                         "decisions go to shadow_decisions.parquet and the report compares the two")
+    p.add_argument("--canary", type=number("--canary", 0, strict_lo=True), metavar="FRACTION",
+                   help="with --challenger: canary mode, the challenger trades too, at this fraction of its size "
+                        "(fixed sizing: at least one lot); canary_trades.csv and the report show its results")
     p.add_argument("--initial-equity", type=number("--initial-equity", 0, strict_lo=True), default=100_000.0)
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="stop after deciding N bars, as a crash would (the decision log is kept; rerunning the "
@@ -99,6 +102,13 @@ def main(argv=None) -> Path:
     registry = ModelRegistry(args.registry if args.registry else default_registry_path())
     bundle = registry.load_bundle(args.model)     # an unknown name or version fails before anything else
     challenger = registry.load_bundle(args.challenger) if args.challenger else None
+    if args.canary is not None:
+        if challenger is None:
+            raise ParameterError("--canary needs --challenger NAME@VERSION: the model that trades at a fraction of "
+                                 "its size")
+        if args.canary > 1 or challenger.sizing.get("method", "fixed") != "fixed":
+            raise ParameterError(f"--canary scales a fixed size by a fraction in (0, 1]; got {args.canary:g} with "
+                                 f"{challenger.sizing.get('method', 'fixed')} sizing")
     from ml.monitoring import MonitorThresholds
 
     args.monitor_thresholds = MonitorThresholds.from_dict(args.monitor)   # a bad threshold fails now
@@ -300,12 +310,23 @@ def _run(args, registry, bundle, out, log, challenger=None) -> Path:
         ch_sides = ch_sides.fillna(0).astype(int)
         with atomic_output(out / "shadow_decisions.parquet") as tmp:
             sd.to_parquet(tmp)
-        ch_res = run_backtrader(bars, ch_sides, **challenger.configs(), initial_equity=args.initial_equity,
+        ch_configs = challenger.configs()
+        mode = "shadow"
+        if args.canary is not None:
+            # canary: the challenger trades, at a fraction of its size (whole lots, at least one)
+            lot = float(ch_configs["contract"].lot_size)
+            contracts = max(lot, np.floor(challenger.sizing.get("contracts", 1.0) * args.canary / lot) * lot)
+            ch_configs["sizing"] = dataclasses.replace(ch_configs["sizing"], contracts=float(contracts))
+            mode = f"canary at {args.canary:g} of its size ({contracts:g} contract(s))"
+        ch_res = run_backtrader(bars, ch_sides, **ch_configs, initial_equity=args.initial_equity,
                                 calendar=challenger.calendar, bar_minutes=challenger.bar_minutes,
                                 proba=sd["probability"].reindex(bars.index))
+        if args.canary is not None:
+            with atomic_output(out / "canary_trades.csv") as tmp:
+                ch_res.trades.to_csv(tmp, index=False)
         from ml.monitoring import paired_session_test
 
-        shadow_result = {"challenger": args.challenger, "describe": challenger.describe(),
+        shadow_result = {"challenger": args.challenger, "mode": mode, "describe": challenger.describe(),
                          "decisions": int(len(sd)), "n_trades": int(len(ch_res.trades)),
                          "net_pnl": float(ch_res.metrics.get("net_pnl", np.nan)),
                          "champion_net_pnl": float(res.metrics.get("net_pnl", np.nan)),
@@ -343,7 +364,8 @@ def _run(args, registry, bundle, out, log, challenger=None) -> Path:
                      + (f"; cumulative return {perf['cumulative_return']:.3%} against the walk-forward band "
                         f"[{perf['band_low']:.3%}, {perf['band_high']:.3%}]" if "band_low" in perf else ""))
     if shadow_result is not None:
-        lines.append(f"Shadow challenger {shadow_result['challenger']}: {shadow_result['n_trades']} trades, net "
+        lines.append(f"Challenger {shadow_result['challenger']} ({shadow_result['mode']}): "
+                     f"{shadow_result['n_trades']} trades, net "
                      f"{shadow_result['net_pnl']:,.2f} vs {shadow_result['champion_net_pnl']:,.2f}; "
                      f"{shadow_result['comparison']['verdict']}")
     for line in lines:

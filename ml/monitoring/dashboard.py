@@ -161,7 +161,7 @@ def build_app(run_dir, *, refresh: float = 1.0):
         shadow = _read_json(folder / "metrics.json").get("shadow") if r["finished"] else None
         if shadow:
             c = shadow["comparison"]
-            challenger = [f"{shadow['challenger']} (shadow, does not trade): {shadow['n_trades']} trades, net "
+            challenger = [f"{shadow['challenger']} ({shadow.get('mode', 'shadow')}): {shadow['n_trades']} trades, net "
                           f"{_money(shadow['net_pnl'], currency)} vs the champion's "
                           f"{_money(shadow['champion_net_pnl'], currency)}", html.Br(), c["verdict"]]
         elif live.get("challenger"):

@@ -120,3 +120,23 @@ def test_retrain_on_drift_stages_a_challenger_and_keeps_the_champion(setup):
     assert pd.Timestamp(new.training["train_end"]) > pd.Timestamp(reg.load_bundle("wdo-mon@1").training["train_end"])
     assert reg.stage_history("wdo-mon")[-1]["reason"] == "retrain"
     assert f"wdo-mon@{v} staged as challenger" in proc.stdout
+
+
+def test_canary_trades_the_challenger_at_a_fraction_of_its_size(setup):
+    d = setup["dir"]
+    reg = ModelRegistry(setup["reg"])
+    b = reg.load_bundle("wdo-mon@1")
+    big = type(b)(**{**b.__dict__, "sizing": {**b.sizing, "contracts": 4.0}})
+    v = reg.register(big, name="wdo-canary")
+    base = ["--model", "wdo-mon@1", "--registry", setup["reg"], "--replay", setup["plain"], "--symbol", "WDO",
+            "--quiet"]
+    refused = run_runner("runners.paper", [*base, "--canary", "0.5", "--out", d / "c0"], d)
+    assert refused.returncode == 2 and "--canary needs --challenger" in refused.stderr
+    proc = run_runner("runners.paper", [*base, "--challenger", f"wdo-canary@{v}", "--canary", "0.5",
+                                        "--out", d / "canary"], d)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shadow = json.loads((d / "canary" / "metrics.json").read_text())["shadow"]
+    assert shadow["mode"] == "canary at 0.5 of its size (2 contract(s))"
+    trades = pd.read_csv(d / "canary" / "canary_trades.csv")
+    assert len(trades) and set(trades["qty"]) == {2.0}
+    assert "Challenger wdo-canary@" in (d / "canary" / "report.html").read_text()
