@@ -21,6 +21,8 @@ what the monitor's window and check interval allow at best.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import tempfile
 import time
 import warnings
@@ -41,10 +43,10 @@ def _register(bars: pd.DataFrame, folder: Path) -> tuple:
     frame = bars.reset_index()
     frame.attrs = {}
     frame.rename(columns={frame.columns[0]: "timestamp"}).to_parquet(data, index=False)
-    code = run_cli(main, ["--data", str(data), "--out", str(folder / "wf"), "--quiet", "--latency-decisions", "0",
-                          "--train-sessions", "10", "--test-sessions", "5", "--register", "drift", "--registry",
-                          str(folder / "reg"), "--ledger",
-                          str(folder / "ledger.jsonl")])
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = run_cli(main, ["--data", str(data), "--out", str(folder / "wf"), "--quiet", "--latency-decisions", "0",
+                              "--train-sessions", "10", "--test-sessions", "5", "--register", "drift",
+                              "--registry", str(folder / "reg"), "--ledger", str(folder / "ledger.jsonl")])
     if code != 0:
         raise SystemExit(f"the walk-forward failed (exit {code})")
     return ModelRegistry(folder / "reg").load_bundle("drift@1")

@@ -324,12 +324,12 @@ def _run(args, registry, bundle, out, log, challenger=None) -> Path:
         if args.canary is not None:
             with atomic_output(out / "canary_trades.csv") as tmp:
                 ch_res.trades.to_csv(tmp, index=False)
+        from engines.verdict import closed_pnl
         from ml.monitoring import paired_session_test
 
         shadow_result = {"challenger": args.challenger, "mode": mode, "describe": challenger.describe(),
                          "decisions": int(len(sd)), "n_trades": int(len(ch_res.trades)),
-                         "net_pnl": float(ch_res.metrics.get("net_pnl", np.nan)),
-                         "champion_net_pnl": float(res.metrics.get("net_pnl", np.nan)),
+                         "net_pnl": closed_pnl(ch_res.trades), "champion_net_pnl": closed_pnl(res.trades),
                          "comparison": paired_session_test(sessions, daily_returns(ch_res.returns,
                                                                                    challenger.calendar))}
         log.info("shadow %s: %d trades, net P&L %.2f vs %.2f; %s", args.challenger, shadow_result["n_trades"],

@@ -115,7 +115,7 @@ class Alerts:
         self.active.add(key)
         alert = Alert(rule=rule, subject=subject, value=float(value), threshold=float(threshold),
                       time=str(time), message=message or f"{rule} of {subject} is {value:.4g} "
-                                                         f"({'above' if above else 'below'} {threshold:g})")
+                                                         f"({'above' if above else 'below'} {threshold:.4g})")
         self.raised.append(alert)
         for sink in self.sinks:
             try:

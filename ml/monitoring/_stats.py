@@ -178,7 +178,9 @@ def paired_session_test(champion, challenger) -> dict:
         out["t_test_p"] = float(ttest_rel(b, a, alternative="greater").pvalue)
         out["wilcoxon_p"] = float(wilcoxon(d, alternative="greater", zero_method="zsplit").pvalue)
     p = out["t_test_p"]
-    out["verdict"] = ("not enough sessions to compare" if not np.isfinite(p) else
+    out["verdict"] = ("not enough sessions to compare" if len(d) < 3 else
+                      "the same session returns: nothing to choose between them" if not np.any(d != 0) else
+                      "no spread in the differences to test" if not np.isfinite(p) else
                       f"challenger better (paired t-test p = {p:.3f})" if p < 0.05 else
                       f"no evidence the challenger is better (paired t-test p = {p:.3f})")
     return out

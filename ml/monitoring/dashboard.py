@@ -87,8 +87,7 @@ def read_run(folder) -> dict:
 def _money(v, currency: str) -> str:
     if v is None or not np.isfinite(v):
         return "n/a"
-    sign = "-" if v < 0 else ""
-    return f"{sign}{currency} {abs(v):,.2f}".strip()
+    return f"{currency} {v:,.2f}".strip()
 
 
 def _figure(series: pd.Series | None, title: str, tz: str | None, yaxis: str, color: str):
@@ -115,7 +114,7 @@ def build_app(run_dir, *, refresh: float = 1.0):
     card = {"border": "1px solid #ddd", "borderRadius": "6px", "padding": "10px", "margin": "6px"}
     app.layout = html.Div(style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1200px", "margin": "auto"},
                           children=[
-        html.H2(f"Run {folder.name}", id="title"),
+        html.H2(f"Paper run {folder.name}", id="title"),
         html.Div(id="status", style=card),
         html.Div(style={"display": "flex"}, children=[
             html.Div(dcc.Graph(id="equity"), style={**card, "flex": "1"}),
@@ -153,9 +152,9 @@ def build_app(run_dir, *, refresh: float = 1.0):
         if n:
             side = int(d["side"].iloc[-1])
             held = {1: "long", -1: "short", 0: "flat"}[side]
-            position = [html.Span(held, id="position-side"),
-                        f" {abs(side) * float(live.get('contracts', 1)):g} contract(s) of {live.get('instrument', '')}"
-                        f" since the decision at {last}"]
+            size = (f" {float(live.get('contracts', 1)):g} contract(s) of {live.get('instrument', '')}" if side
+                    else "")
+            position = [html.Span(held, id="position-side"), f"{size} after the decision at {last}"]
         else:
             position = _EMPTY
         shadow = _read_json(folder / "metrics.json").get("shadow") if r["finished"] else None
@@ -176,8 +175,12 @@ def build_app(run_dir, *, refresh: float = 1.0):
             keep = [c for c in ("time", "probability", "side", "alert", "latency_ms", "order_size", "fill_price")
                     if c in show]
             show = show[keep]
-            for c in ("probability", "latency_ms"):
-                show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+            for c, fmt in (("probability", "{:.3f}"), ("latency_ms", "{:.2f}"), ("fill_price", "{:,.2f}"),
+                           ("order_size", "{:+g}")):
+                if c in show:
+                    blank_zero = c == "order_size"
+                    show[c] = show[c].map(lambda v, f=fmt, z=blank_zero: "" if pd.isna(v) or (z and v == 0)
+                                          else f.format(v))
             cell = {"padding": "2px 10px", "borderBottom": "1px solid #eee", "fontSize": "13px"}
             table = html.Table([html.Thead(html.Tr([html.Th(c.replace("_", " "), style=cell) for c in keep])),
                                 html.Tbody([html.Tr([html.Td("" if pd.isna(v) else str(v), style=cell)

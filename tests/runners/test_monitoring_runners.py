@@ -93,8 +93,10 @@ def test_paper_runner_monitors_and_runs_a_shadow_challenger(setup):
     # the shadow challenger is the same model: the same decisions, no trade of its own, nothing to prefer
     shadow = metrics["shadow"]
     assert shadow["decisions"] == len(pd.read_parquet(out / "decisions.parquet"))
+    trades = pd.read_csv(out / "trades.csv")
     assert shadow["net_pnl"] == pytest.approx(shadow["champion_net_pnl"])
-    assert shadow["comparison"]["verdict"].startswith(("no evidence", "not enough"))
+    assert shadow["net_pnl"] == pytest.approx(trades.loc[trades["closed"], "net_pnl"].sum())   # a number
+    assert shadow["comparison"]["verdict"] == "the same session returns: nothing to choose between them"
     shadow_log = pd.read_parquet(out / "shadow_decisions.parquet")
     assert (shadow_log["side"].to_numpy() == pd.read_parquet(out / "decisions.parquet")["side"].to_numpy()).all()
     live = json.loads((out / "live.json").read_text())
