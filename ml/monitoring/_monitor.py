@@ -61,6 +61,9 @@ class MonitorThresholds:
         day), the rule cannot say anything and is off, which the monitor states.
     adversarial_every : int, optional
         Bars between two adversarial checks (default: ``window``; it fits a classifier).
+    persist : int, default 3
+        Checks in a row a single-statistic rule (prediction PSI, Brier, ECE) must be past its
+        limit before it alerts (the feature rule needs several features at once instead).
     brier_increase : float, default 0.05
         Rise of the window's Brier score over the out-of-sample one.
     ece : float, default 0.2
@@ -80,12 +83,13 @@ class MonitorThresholds:
     prediction_psi: float = 0.25
     adversarial_auc: float = 0.75
     adversarial_every: int | None = None
+    persist: int = 3
     brier_increase: float = 0.05
     ece: float = 0.2
     band: float = 0.05
 
     def __post_init__(self):
-        for name in ("window", "every", "min_features", "adversarial_every"):
+        for name in ("window", "every", "min_features", "adversarial_every", "persist"):
             v = getattr(self, name)
             if v is None and name in ("window", "adversarial_every"):
                 continue
@@ -323,6 +327,7 @@ class ModelMonitor:
         self._p = deque(maxlen=self.window)
         self._close = deque(maxlen=self.window)
         self.n = 0
+        self._streak: dict[str, int] = {}
         self.history: list[dict] = []     # one row per check
 
     def update(self, time, features, probability: float, close: float) -> list:
@@ -363,13 +368,13 @@ class ModelMonitor:
                                   + ", ".join(f"{n} PSI {v:.2f} ({r:.1f}x its limit)" for r, v, n in drifted[:5]))
         # predictions
         row["prediction_psi"] = psi(self.reference.probability, p, edges=self._p_edges)
-        self.alerts.check("prediction_psi", "prediction", row["prediction_psi"], lim["prediction_psi"], time)
+        self._persistent("prediction_psi", "prediction", row["prediction_psi"], lim["prediction_psi"], time)
         # calibration: the outcome of the window's bars that are `horizon` bars old
         h = self.reference.horizon
         c = np.array(self._close)
         k = len(p) - h                          # window bars whose outcome is known
         if k > 0:
-            off = len(c) - len(p)                 # the closes reach `horizon` bars before the window
+            off = len(c) - len(p)                 # 0: the closes are the window's own
             pp = p[:k]
             d = c[off + h:off + h + k] - c[off:off + k]
             y = np.where(d > 0, 1.0, np.where(d < 0, 0.0, np.nan))
@@ -377,16 +382,27 @@ class ModelMonitor:
             if ok.sum() >= 50:
                 row["brier"] = float(np.mean((pp[ok] - y[ok]) ** 2))
                 row["ece"] = ece(pp, y)
-                self.alerts.check("brier_increase", "calibration", row["brier"] - self.reference.brier,
-                                  th.brier_increase, time,
-                                  message=f"Brier {row['brier']:.4f} vs {self.reference.brier:.4f} out of sample")
-                self.alerts.check("ece", "calibration", row["ece"], lim["ece"], time)
+                self._persistent("brier_increase", "calibration", row["brier"] - self.reference.brier,
+                                 th.brier_increase, time,
+                                 message=f"Brier {row['brier']:.4f} vs {self.reference.brier:.4f} out of sample")
+                self._persistent("ece", "calibration", row["ece"], lim["ece"], time)
         # adversarial validation, less often (it fits a classifier)
         if lim["adversarial_auc"] is not None and (self.n - self.window) % self.adversarial_every == 0:
             row["adversarial_auc"] = adversarial_auc(self._ref, X, random_state=self.random_state)
             self.alerts.check("adversarial_auc", "features", row["adversarial_auc"], lim["adversarial_auc"], time)
         self.history.append(row)
         return self.alerts.raised[before:]
+
+    def _persistent(self, rule: str, subject: str, value: float, limit: float, time, message: str = "") -> None:
+        """A single-statistic rule alerts once it has been past its limit on ``persist`` checks in a row: the
+        limit comes from a handful of reference sessions, so one check past it is not yet a drift."""
+        past = bool(np.isfinite(value) and value > limit)
+        self._streak[rule] = self._streak.get(rule, 0) + 1 if past else 0
+        shown = value if self._streak[rule] >= self.thresholds.persist else float("nan")
+        if not past or self._streak[rule] >= self.thresholds.persist:
+            self.alerts.check(rule, subject, shown, limit, time,
+                              message=message or (f"{rule} of {subject} is {value:.4g}, above its limit {limit:.4g} "
+                                                  f"on {self._streak[rule]} checks in a row" if past else ""))
 
     def drift_table(self) -> pd.DataFrame:
         """One row per check: time, PSI and KS per feature, prediction PSI, Brier, ECE, adversarial AUC."""

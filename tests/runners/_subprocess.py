@@ -53,6 +53,12 @@ def _in_process(module: str, args: list, cwd) -> subprocess.CompletedProcess:
     os.chdir(cwd)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            # as a fresh interpreter: no filter of the test process, and no warning already "shown once"
+            warnings.resetwarnings()
+            for mod in list(sys.modules.values()):
+                registry = getattr(mod, "__warningregistry__", None)
+                if isinstance(registry, dict):
+                    registry.clear()
             try:
                 code = run_cli(main, args)
             except SystemExit as exc:                       # argparse

@@ -189,7 +189,7 @@ def test_metadata_reserved_keys_and_bad_values(reg, forest):
 
 
 def test_list(reg, forest):
-    assert list(reg.list().columns) == ["name", "version", "created", "model_class"]
+    assert list(reg.list().columns) == ["name", "version", "created", "model_class", "stage"]
     assert reg.list().empty
     reg.register(forest, {"cv_metrics": {"auc": 0.6, "note": "x"}}, name="rf")
     reg.register(forest, {"metrics": {"auc": 0.7, "sharpe": 1.2}}, name="rf")
@@ -201,6 +201,7 @@ def test_list(reg, forest):
     assert df["auc"].tolist()[1:] == [0.6, 0.7]
     assert np.isnan(df["auc"].iloc[0]) and "note" not in df
     assert reg.list("rf")["version"].tolist() == [1, 2]
+    assert set(df["stage"]) == {"candidate"}                  # every version starts a candidate
 
 
 # ------------------------------------------------------------------- integrity
