@@ -445,3 +445,10 @@ def signal_probability(predictions: pd.DataFrame) -> pd.Series:
 
     return f(predictions)
 
+
+def add_monitor_flags(p) -> None:
+    """``--monitor KEY=VALUE`` (the monitor's thresholds) and ``--webhook URL``."""
+    p.add_argument("--monitor", action=KeyValue, dest="monitor",
+                   help="a model-monitor threshold (ml.monitoring.MonitorThresholds), repeatable, e.g. "
+                        "--monitor window=300 --monitor null_factor=3; a [monitor] table in --config")
+    p.add_argument("--webhook", metavar="URL", help="also POST each alert as JSON to URL (2 retries, 2 s timeout)")

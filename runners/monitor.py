@@ -27,8 +27,8 @@ from pathlib import Path
 
 from ml.exceptions import ParameterError
 from runners._cli import OneLineParser, atomic_output, atomic_write_json, default_out, prepare_out, run_cli
-from runners._config import KeyValue, parse_args_with_config
-from runners._pipeline import add_data_flags, data_options, load_instrument
+from runners._config import parse_args_with_config
+from runners._pipeline import add_data_flags, add_monitor_flags, data_options, load_instrument
 
 __all__ = ["build_parser", "main"]
 
@@ -41,9 +41,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--model", metavar="NAME[@VERSION|@champion]", help="required: the bundle in the registry")
     p.add_argument("--registry", metavar="DIR",
                    help="model registry folder (default $DAYTRADE_ML_REGISTRY, else ~/.daytrade-ml/models)")
-    p.add_argument("--monitor", action=KeyValue, dest="monitor",
-                   help="a threshold of ml.monitoring.MonitorThresholds, repeatable (a [monitor] table in --config)")
-    p.add_argument("--webhook", metavar="URL", help="also POST each alert as JSON to URL")
+    add_monitor_flags(p)
     p.add_argument("--retrain", choices=("drift", "schedule", "both"),
                    help="retrain on --data when the policy says so and stage the result as challenger")
     p.add_argument("--retrain-data", nargs="+", metavar="FILE",
@@ -63,7 +61,7 @@ def main(argv=None) -> Path:
         raise ParameterError("--model is required (e.g. --model wdo-logit@champion --data bars.parquet)")
     if not args.data:
         raise ParameterError("--data is required: the bars to monitor the model on")
-    from ml.monitoring import Alerts, JsonLines, MonitorThresholds, Webhook, monitor_bars
+    from ml.monitoring import MonitorThresholds, monitor_bars, run_alerts
     from ml.registry import ModelRegistry, default_registry_path
 
     thresholds = MonitorThresholds.from_dict(args.monitor)
@@ -78,11 +76,7 @@ def main(argv=None) -> Path:
         t0 = time.perf_counter()
         bars, report = load_instrument(args.data, log=log, **data_options(args))
         bundle.check_fit(bars, args.calendar)
-        (out / "alerts.jsonl").unlink(missing_ok=True)
-        sinks = [JsonLines(out / "alerts.jsonl"), lambda a: log.warning("ALERT %s: %s", a.rule, a.message)]
-        if args.webhook:
-            sinks.append(Webhook(args.webhook))
-        mon = monitor_bars(bundle, bars, thresholds, Alerts(sinks))
+        mon = monitor_bars(bundle, bars, thresholds, run_alerts(out / "alerts.jsonl", log, args.webhook))
         for note in mon.notes:
             log.info("%s", note)
         with atomic_output(out / "drift.csv") as tmp:

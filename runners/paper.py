@@ -42,8 +42,8 @@ import pandas as pd
 
 from ml.exceptions import ParameterError
 from runners._cli import OneLineParser, atomic_output, atomic_write_json, atomic_write_text, default_out, prepare_out, run_cli
-from runners._config import KeyValue, parse_args_with_config, write_toml
-from runners._pipeline import add_data_flags, data_options, load_instrument, number
+from runners._config import parse_args_with_config, write_toml
+from runners._pipeline import add_data_flags, add_monitor_flags, data_options, load_instrument, number
 
 
 def build_parser():
@@ -69,10 +69,7 @@ def build_parser():
                         "minutes of bar time (closing is never refused; default no cap)")
     p.add_argument("--order-window", type=number("--order-window", 0, strict_lo=True), default=60.0,
                    help="the order-rate cap's window in minutes (default 60)")
-    p.add_argument("--monitor", action=KeyValue, dest="monitor",
-                   help="a model-monitor threshold (ml.monitoring.MonitorThresholds), repeatable, e.g. "
-                        "--monitor window=300 --monitor feature_psi=0.4; a [monitor] table in --config")
-    p.add_argument("--webhook", metavar="URL", help="also POST each alert as JSON to URL (2 retries, 2 s timeout)")
+    add_monitor_flags(p)
     p.add_argument("--challenger", metavar="NAME[@VERSION]",
                    help="shadow mode: this bundle decides on the same bars beside --model but does not trade; its "
                         "decisions go to shadow_decisions.parquet and the report compares the two")
@@ -173,17 +170,14 @@ def _resume(out: Path, key: dict, decider, bars: pd.DataFrame, log) -> tuple[pd.
 def _monitor(bundle, args, out: Path, log):
     """The bundle's model monitor, its alerts going to ``alerts.jsonl``, the log and ``--webhook``; None (said
     in the log) for a bundle registered without a monitoring reference."""
-    from ml.monitoring import Alerts, JsonLines, ModelMonitor, Webhook
+    from ml.monitoring import ModelMonitor, run_alerts
 
     if bundle.reference is None:
         log.warning("the bundle has no monitoring reference (registered before monitoring existed): drift is "
                     "not monitored; register it again with runners.walkforward --register")
         return None
-    (out / "alerts.jsonl").unlink(missing_ok=True)
-    sinks = [JsonLines(out / "alerts.jsonl"), lambda a: log.warning("ALERT %s: %s", a.rule, a.message)]
-    if args.webhook:
-        sinks.append(Webhook(args.webhook))
-    return ModelMonitor(bundle.reference, args.monitor_thresholds, Alerts(sinks), random_state=0)
+    return ModelMonitor(bundle.reference, args.monitor_thresholds, run_alerts(out / "alerts.jsonl", log, args.webhook),
+                        random_state=0)
 
 
 def _run(args, registry, bundle, out, log, challenger=None) -> Path:

@@ -10,11 +10,11 @@ against the walk-forward's bands, and alerts.
   :func:`session_bands`) work on plain arrays.
 """
 
-from ml.monitoring._alerts import Alert, Alerts, JsonLines, Webhook
+from ml.monitoring._alerts import Alert, Alerts, JsonLines, Webhook, run_alerts
 from ml.monitoring._retrain import DRIFT_RULES, RetrainPolicy
 from ml.monitoring._monitor import ModelMonitor, MonitorReference, MonitorThresholds, forward_outcome, monitor_bars
 from ml.monitoring._stats import adversarial_auc, bin_edges, compare_bundles, ece, ks, paired_session_test, psi, session_bands
 
-__all__ = ["Alert", "Alerts", "DRIFT_RULES", "RetrainPolicy", "JsonLines", "ModelMonitor", "MonitorReference", "MonitorThresholds", "Webhook", "monitor_bars",
+__all__ = ["Alert", "Alerts", "DRIFT_RULES", "RetrainPolicy", "JsonLines", "ModelMonitor", "MonitorReference", "MonitorThresholds", "Webhook", "monitor_bars", "run_alerts",
            "adversarial_auc", "bin_edges", "compare_bundles", "ece", "forward_outcome", "ks", "paired_session_test", "psi",
            "session_bands"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Alert", "Alerts", "JsonLines", "Webhook"]
+__all__ = ["Alert", "Alerts", "JsonLines", "Webhook", "run_alerts"]
 
 _log = logging.getLogger("ml.monitoring")
 
@@ -123,3 +123,15 @@ class Alerts:
             except Exception as exc:   # a broken sink must not stop trading; it is logged
                 _log.warning("alert sink %r failed: %s", sink, exc)
         return alert
+
+
+def run_alerts(path, log: logging.Logger | None = None, webhook: str | None = None) -> Alerts:
+    """The alerts of a run: JSON lines in ``path`` (started afresh), a warning on ``log``, and ``webhook``."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    sinks = [JsonLines(path)]
+    if log is not None:
+        sinks.append(lambda a: log.warning("ALERT %s: %s", a.rule, a.message))
+    if webhook:
+        sinks.append(Webhook(webhook))
+    return Alerts(sinks)

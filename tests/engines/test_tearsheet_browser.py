@@ -10,38 +10,24 @@ Playwright's Python package (no browser download): the README's test command and
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests._browser import chromium_page
 
 
 def test_losing_tearsheet_in_headless_chromium(losing_tearsheet):
-    assert CHROMIUM, ("no chromium on PATH: install Debian's chromium (apt-get install chromium), as the README's "
-                      "test command does")
-    from playwright.sync_api import sync_playwright
-
     res, path = losing_tearsheet
-    errors = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.goto(path.as_uri(), wait_until="load")
+    with chromium_page() as (page, errors):
+        page.goto(path.as_uri(), wait_until="load")
 
-            def cell(name):
-                return page.locator(f"tr:has(td:text-is('{name}')) td").nth(1).inner_text().strip()
+        def cell(name):
+            return page.locator(f"tr:has(td:text-is('{name}')) td").nth(1).inner_text().strip()
 
-            max_dd = cell("Max Drawdown")
-            in_market = cell("Time in Market")
-            dd_rows = page.locator("#ddinfo tbody tr").count()
-            basis = page.locator("p.basis").first.inner_text()
-            svg_count = page.locator("#left svg").count()
-        finally:
-            browser.close()
+        max_dd = cell("Max Drawdown")
+        in_market = cell("Time in Market")
+        dd_rows = page.locator("#ddinfo tbody tr").count()
+        basis = page.locator("p.basis").first.inner_text()
+        svg_count = page.locator("#left svg").count()
     assert errors == []
     assert max_dd.endswith("%") and float(max_dd[:-1]) < 0
     assert dd_rows >= 1

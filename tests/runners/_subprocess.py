@@ -6,7 +6,7 @@ stderr, logging and warning settings are those of a fresh process and are put
 back afterwards; the exit code is the process's. That saves an interpreter
 start and the imports (3-8 s a run on 2 cores). Tests of what only a separate
 process shows (the traceback-free error of ``python -m``, the bundled-sample
-command of the README, an output folder held by another process) pass
+command of the README, a warning a worker already showed once) pass
 ``fresh=True``; ``DAYTRADE_TEST_SUBPROCESS=1`` runs every runner that way.
 """
 

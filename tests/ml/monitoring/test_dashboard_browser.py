@@ -1,21 +1,19 @@
 """The run dashboard in headless Chromium: it loads, shows the run, updates as decisions arrive, logs no error.
 
-The server listens on 127.0.0.1 on a free port and stops by itself. The browser is Debian's chromium
-driven by Playwright's Python package (see tests/engines/test_tearsheet_browser.py).
+The server listens on 127.0.0.1 on a free port and stops by itself (tests._browser: Debian's chromium driven
+by Playwright's Python package).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from ml.monitoring.dashboard import build_app, read_run, serve
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests._browser import chromium_page
 TZ = "America/Sao_Paulo"
 
 
@@ -55,49 +53,38 @@ def test_read_run_provisional_equity_by_hand(run_dir):
 
 
 def test_dashboard_in_headless_chromium_updates_as_decisions_arrive(run_dir):
-    assert CHROMIUM, "no chromium on PATH: install Debian's chromium, as the README's test command does"
-    from playwright.sync_api import sync_playwright
-
     server = serve(build_app(run_dir, refresh=0.3), port=0, stop_after=90)
     url = f"http://127.0.0.1:{server.port}/"
-    errors = []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-            try:
-                page = browser.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-                page.goto(url, wait_until="load")
-                # nothing decided yet: a clear empty state, no empty panel
-                page.wait_for_function("document.querySelector('#status') && "
-                                       "document.querySelector('#status').innerText.includes('waiting')")
-                assert "no data yet" in page.inner_text("#drift")
-                assert "no data yet" in page.inner_text("#position")
-                assert "no challenger" in page.inner_text("#challenger")
-                _write(run_dir, 30)
-                page.wait_for_function("document.querySelector('#status').innerText.includes('30 of 500')",
-                                       timeout=15000)
-                status = page.inner_text("#status")
-                last = _decisions(30).index[-1]
-                assert f"last bar {last}" in status and TZ in status
-                assert page.locator("#decisions tbody tr").count() >= 15
-                assert page.locator("#equity .scatterlayer path").count() >= 1
-                assert TZ in page.inner_text("#equity")           # the time axis says its zone
-                # new decisions and an alert arrive while the page is open
-                _write(run_dir, 60)
-                (run_dir / "alerts.jsonl").write_text(json.dumps({
-                    "rule": "feature_drift", "subject": "features", "value": 9, "threshold": 4.5,
-                    "time": "2024-03-01 09:59:00-03:00", "message": "9 of 87 features drifted",
-                    "level": "warning"}) + "\n")
-                page.wait_for_function("document.querySelector('#status').innerText.includes('60 of 500')",
-                                       timeout=15000)
-                page.wait_for_selector("#alerts li.alert", timeout=15000)
-                assert "feature_drift" in page.inner_text("#alerts")
-                side = {1: "long", -1: "short", 0: "flat"}[int(_decisions(60)["side"].iloc[-1])]
-                assert page.inner_text("#position-side") == side
-            finally:
-                browser.close()
+        with chromium_page() as (page, errors):
+            page.goto(url, wait_until="load")
+            # nothing decided yet: a clear empty state, no empty panel
+            page.wait_for_function("document.querySelector('#status') && "
+                                   "document.querySelector('#status').innerText.includes('waiting')")
+            assert "no data yet" in page.inner_text("#drift")
+            assert "no data yet" in page.inner_text("#position")
+            assert "no challenger" in page.inner_text("#challenger")
+            _write(run_dir, 30)
+            page.wait_for_function("document.querySelector('#status').innerText.includes('30 of 500')",
+                                   timeout=15000)
+            status = page.inner_text("#status")
+            last = _decisions(30).index[-1]
+            assert f"last bar {last}" in status and TZ in status
+            assert page.locator("#decisions tbody tr").count() == 15
+            assert page.locator("#equity .scatterlayer path").count() >= 1
+            assert TZ in page.inner_text("#equity")           # the time axis says its zone
+            # new decisions and an alert arrive while the page is open
+            _write(run_dir, 60)
+            (run_dir / "alerts.jsonl").write_text(json.dumps({
+                "rule": "feature_drift", "subject": "features", "value": 9, "threshold": 4.5,
+                "time": "2024-03-01 09:59:00-03:00", "message": "9 of 87 features drifted",
+                "level": "warning"}) + "\n")
+            page.wait_for_function("document.querySelector('#status').innerText.includes('60 of 500')",
+                                   timeout=15000)
+            page.wait_for_selector("#alerts li.alert", timeout=15000)
+            assert "feature_drift" in page.inner_text("#alerts")
+            side = {1: "long", -1: "short", 0: "flat"}[int(_decisions(60)["side"].iloc[-1])]
+            assert page.inner_text("#position-side") == side
     finally:
         server.shutdown()
     assert errors == []
