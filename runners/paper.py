@@ -176,8 +176,11 @@ def _monitor(bundle, args, out: Path, log):
         log.warning("the bundle has no monitoring reference (registered before monitoring existed): drift is "
                     "not monitored; register it again with runners.walkforward --register")
         return None
-    return ModelMonitor(bundle.reference, args.monitor_thresholds, run_alerts(out / "alerts.jsonl", log, args.webhook),
-                        random_state=0)
+    monitor = ModelMonitor(bundle.reference, args.monitor_thresholds,
+                           run_alerts(out / "alerts.jsonl", log, args.webhook), random_state=0)
+    for note in monitor.notes:
+        log.info("monitor: %s", note)
+    return monitor
 
 
 def _run(args, registry, bundle, out, log, challenger=None) -> Path:
@@ -292,7 +295,8 @@ def _run(args, registry, bundle, out, log, challenger=None) -> Path:
         performance = monitor.performance(sessions, wins, time=bars.index[-1])
         with atomic_output(out / "drift.csv") as tmp:
             monitor.drift_table().to_csv(tmp, index=False)
-        monitoring = {"thresholds": dataclasses.asdict(monitor.thresholds), "checks": len(monitor.history),
+        monitoring = {"thresholds": dataclasses.asdict(monitor.thresholds), "notes": monitor.notes,
+                      "window": monitor.window, "checks": len(monitor.history),
                       "performance": performance, "alerts": [dataclasses.asdict(a) for a in monitor.alerts.raised],
                       "reference": {"brier": monitor.reference.brier, "ece": monitor.reference.ece,
                                     "sessions": int(len(monitor.reference.session_returns)),

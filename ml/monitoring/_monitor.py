@@ -452,20 +452,13 @@ def monitor_bars(bundle, bars: pd.DataFrame, thresholds: MonitorThresholds | Non
     by bar, as a live run feeds it (the batch features equal the streaming ones bit for bit), then check the
     bundle's backtest on them against the walk-forward's bands. Returns the monitor (its ``alerts``,
     ``history`` and ``performance_`` hold the results)."""
-    import warnings
-
     from engines.metrics import daily_returns
-    from ml.features import build_features
 
     if bundle.reference is None:
         raise ParameterError("the bundle has no monitoring reference (registered before monitoring existed); "
                              "register it again with python -m runners.walkforward --register NAME.")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")     # skipped optional features: check_bars rules ours out
-        bundle.check_bars(bars)
-        X = build_features(bars, groups=bundle.feature_groups, calendar=bundle.calendar,
-                           bar_minutes=bundle.bar_minutes)[bundle.features]
-    p = bundle.probability(bars)
+    X = bundle.features_of(bars)
+    p = bundle.probability(bars, features=X)
     mon = ModelMonitor(bundle.reference, thresholds, alerts, random_state=random_state)
     close = bars["close"].to_numpy()
     prob = p.to_numpy()

@@ -168,24 +168,30 @@ class ModelBundle:
         return [c.strip() for c in str(req).split(",") if c.strip()]
 
     # ------------------------------------------------------------------ decisions in batch
-    def probability(self, bars: pd.DataFrame) -> pd.Series:
-        """The traded probability of an up move at each bar, from the bars up to it (causal).
-
-        The bundle's feature groups are built on ``bars`` with its calendar,
-        the model reads its features, and :func:`ml.training.traded_probability`
-        turns the class probabilities into the one the strategy trades.
-        """
+    def features_of(self, bars: pd.DataFrame) -> pd.DataFrame:
+        """The model's features on ``bars`` (its feature groups, built with its calendar; causal)."""
         import warnings
 
         from ml.features import build_features
-        from ml.training import traded_probability
 
         self.check_bars(bars)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # skipped optional features: check_bars ruled out ours
             X = build_features(bars, groups=self.feature_groups, calendar=self.calendar,
                                bar_minutes=self.bar_minutes)
-        p = self.model.predict_proba(X[self.features])
+        return X[self.features]
+
+    def probability(self, bars: pd.DataFrame, features: pd.DataFrame | None = None) -> pd.Series:
+        """The traded probability of an up move at each bar, from the bars up to it (causal).
+
+        The bundle's features (:meth:`features_of`, or ``features`` when already built) go to the
+        model, and :func:`ml.training.traded_probability` turns the class probabilities into the one
+        the strategy trades.
+        """
+        from ml.training import traded_probability
+
+        X = self.features_of(bars) if features is None else features
+        p = self.model.predict_proba(X)
         return pd.Series(traded_probability(p, self.classes), index=bars.index, name="probability")
 
     def strategy_object(self):
