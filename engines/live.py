@@ -137,6 +137,20 @@ class LiveDecider:
         self.alerts[what] = self.alerts.get(what, 0) + 1
         return what
 
+    def restore(self, log: pd.DataFrame) -> None:
+        """Take up the state a decision log (:meth:`decisions` of an earlier run, after :meth:`warm_up` on its
+        bars) leaves: the last side, the kill switch, and the opening orders still inside the order-rate
+        cap's window (a restart must not reopen the cap)."""
+        if not len(log):
+            return
+        if log["alert"].astype(str).str.contains("kill switch").any():
+            self.kill()
+        sides = log["side"].to_numpy(dtype=np.int64)
+        self.side = int(sides[-1])
+        prev = np.r_[0, sides[:-1]]
+        opened = log.index[(sides != 0) & (sides != prev)]
+        self._opened = [t for t in opened if t > log.index[-1] - self.order_window]
+
     # ------------------------------------------------------------------ decisions
     def warm_up(self, history: pd.DataFrame) -> pd.DataFrame:
         """Feed ``history`` (no decisions logged): the features' state and the rule's state at its end.

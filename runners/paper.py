@@ -160,9 +160,7 @@ def _resume(out: Path, key: dict, decider, bars: pd.DataFrame, log) -> tuple[pd.
     if len(bad) and not logged["alert"].astype(str).str.len().gt(0).any():
         raise ParameterError(f"the decision log in {out} disagrees with the bundle at {bars.index[int(bad[0])]}; "
                              "remove it (or use another --out) to start afresh")
-    if logged["alert"].astype(str).str.contains("kill switch").any():
-        decider.kill()
-    decider.side = int(logged["side"].iloc[-1])
+    decider.restore(logged)
     log.info("resuming from the decision log: %d bar(s) decided before, continuing at %s", k, bars.index[k])
     return logged, k
 

@@ -149,6 +149,30 @@ def test_order_rate_cap_and_flatten_on_stale(replay):
     assert live.on_bar(bars.iloc[2:3], arrival=1000.0 + 260).side == 1     # on time again: the rule decides
 
 
+def test_a_restart_keeps_the_order_rate_cap_and_the_kill_switch(replay):
+    """The state a decision log leaves: the last side, the opening orders still inside the cap's window, the
+    kill switch. Without it a restart would reopen the cap."""
+    rule = ProbabilityThresholdStrategy(long_threshold=0.6, short_threshold=0.4).get_params()
+    first = LiveDecider(_bundle(_Scripted([0.9, 0.5, 0.1]), ["ret_1"], ["0", "1"], strategy=rule), speed=0,
+                        max_orders=2, order_window=10)
+    bars = replay.iloc[:5]
+    for i in range(3):
+        first.on_bar(bars.iloc[i:i + 1])
+    log = first.decisions()
+    assert log["side"].tolist() == [1, 0, -1]                     # two opening orders: the cap is full
+    again = LiveDecider(_bundle(_Scripted([0.9]), ["ret_1"], ["0", "1"], strategy=rule), speed=0,
+                        max_orders=2, order_window=10)
+    again.warm_up(bars.iloc[:3])
+    again.restore(log)
+    assert again.side == -1 and len(again._opened) == 2
+    d = again.on_bar(bars.iloc[3:4])                               # a reversal past the cap: closes instead
+    assert d.side == 0 and d.alert == "order-rate cap: no new order"
+    killed = log.assign(alert=["", "kill switch", ""])
+    fresh = LiveDecider(_bundle(_Scripted([0.9]), ["ret_1"], ["0", "1"], strategy=rule), speed=0)
+    fresh.restore(killed)
+    assert fresh.killed
+
+
 @pytest.mark.parametrize("case", ["unknown model", "other instrument", "missing column"])
 def test_paper_runner_refuses_what_does_not_fit(tmp_path, bundle, replay, case):
     reg = tmp_path / "reg"
