@@ -45,7 +45,11 @@ def main(argv=None) -> None:
                              "start one with python -m runners.paper --out DIR")
     from ml.monitoring.dashboard import build_app, serve
 
-    server = serve(build_app(folder, refresh=args.refresh), port=args.port, stop_after=args.stop_after)
+    try:
+        server = serve(build_app(folder, refresh=args.refresh), port=args.port, stop_after=args.stop_after)
+    except OSError as exc:
+        raise ParameterError(f"--port {args.port}: cannot listen on 127.0.0.1 ({exc.strerror or exc}); pick another "
+                             "port, or --port 0 for a free one") from None
     print(f"dashboard of {folder.resolve()} on http://127.0.0.1:{server.port} (Ctrl-C stops it)", flush=True)
     try:
         while server.thread.is_alive():

@@ -16,7 +16,9 @@ instrument's currency.
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -207,14 +209,24 @@ def build_app(run_dir, *, refresh: float = 1.0):
 
 def serve(app, *, host: str = "127.0.0.1", port: int = 8050, stop_after: float | None = None):
     """Serve ``app`` on ``host:port`` (threaded werkzeug); returns the server, already running in a thread.
-    With ``stop_after`` seconds it shuts itself down then. ``server.port`` is the port (0 picks a free one)."""
+    With ``stop_after`` seconds it shuts itself down then. ``server.port`` is the port (0 picks a free one).
+    A port in use raises :class:`OSError`."""
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     class _Quiet(WSGIRequestHandler):
         def log_request(self, *args, **kwargs):   # one line per poll would flood the terminal
             pass
 
-    server = make_server(host, port, app.server, threaded=True, request_handler=_Quiet)
+    if port:        # werkzeug would print two lines and exit the process on a busy port: test it first
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise OSError(exc.errno, f"port {port} on {host} is in use") from None
+    try:
+        server = make_server(host, port, app.server, threaded=True, request_handler=_Quiet)
+    except SystemExit:      # werkzeug prints "Port ... is in use" and exits; a library raises instead
+        raise OSError(errno.EADDRINUSE, f"port {port} on {host} is in use") from None
     server.port = server.socket.getsockname()[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

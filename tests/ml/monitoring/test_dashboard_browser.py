@@ -88,3 +88,24 @@ def test_dashboard_in_headless_chromium_updates_as_decisions_arrive(run_dir):
     finally:
         server.shutdown()
     assert errors == []
+
+
+def test_dashboard_runner_says_what_does_not_fit(run_dir, tmp_path):
+    import socket
+
+    from tests.runners._subprocess import run_runner
+
+    proc = run_runner("runners.dashboard", ["--run", tmp_path / "nowhere"], tmp_path)
+    assert proc.returncode == 2 and "no such folder" in proc.stderr
+    (tmp_path / "empty").mkdir()
+    proc = run_runner("runners.dashboard", ["--run", tmp_path / "empty"], tmp_path)   # a folder, but not a run
+    assert proc.returncode == 2 and "not a paper or live run folder" in proc.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_runner("runners.dashboard", ["--run", run_dir, "--port", port, "--stop-after", "5"], tmp_path)
+    assert proc.returncode == 2 and f"--port {port}: cannot listen" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = run_runner("runners.dashboard", ["--run", run_dir, "--port", "0", "--stop-after", "0.5"], tmp_path)
+    assert proc.returncode == 0 and "dashboard of" in proc.stdout and "http://127.0.0.1:" in proc.stdout
