@@ -242,7 +242,7 @@ class LiveDecider:
 
     # ------------------------------------------------------------------ helpers
     def _rate_cap(self, t: pd.Timestamp) -> str:
-        """Apply the order-rate cap to a change from ``before`` that opens exposure at bar ``t``."""
+        """Apply the order-rate cap to a side change that opens exposure at bar ``t``."""
         self._opened = [u for u in self._opened if u > t - self.order_window]
         if len(self._opened) < self.max_orders:
             self._opened.append(t)

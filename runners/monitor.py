@@ -114,7 +114,7 @@ def _retrain(policy, registry, bundle, args, bars, mon, out: Path, log) -> dict 
     from ml.data import get_calendar
     from ml.registry import parse_ref
 
-    name, _ = parse_ref(args.model)
+    name, version = parse_ref(args.model)
     end = pd.Timestamp(bundle.training.get("train_end")) if bundle.training.get("train_end") else None
     sid = np.asarray(get_calendar(bundle.calendar).sessions(bars.index).session)
     after = len(np.unique(sid[bars.index > end])) if end is not None else len(np.unique(sid))
@@ -122,7 +122,7 @@ def _retrain(policy, registry, bundle, args, bars, mon, out: Path, log) -> dict 
     if reason is None:
         log.info("retrain: not due (%s policy, %d session(s) since the training window)", policy.when, after)
         return {"due": False, "line": f"retrain: not due ({policy.when})"}
-    meta = registry.metadata(name, bundle_version(registry, args.model))
+    meta = registry.metadata(name, version)          # "champion" and "latest" resolve there
     config = Path(meta.get("walkforward_out", "")) / "config.toml"
     if not config.is_file():
         raise ParameterError(f"retrain: the settings of {args.model}'s walk-forward ({config}) are gone; retrain it "
@@ -146,13 +146,6 @@ def _retrain(policy, registry, bundle, args, bars, mon, out: Path, log) -> dict 
             f"python -m runners.registry promote {name}@{version} --data FILE compares and promotes")
     log.info("%s", line)
     return {"due": True, "reason": reason, "version": version, "ref": f"{name}@{version}", "line": line}
-
-
-def bundle_version(registry, ref: str) -> int:
-    from ml.registry import parse_ref
-
-    name, version = parse_ref(ref)
-    return registry._resolve(registry._check_name(name), version)
 
 
 if __name__ == "__main__":

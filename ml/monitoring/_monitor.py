@@ -125,9 +125,14 @@ def forward_outcome(close: pd.Series, horizon: int) -> pd.Series:
     c = close.to_numpy(dtype=np.float64)
     out = np.full(len(c), np.nan)
     if len(c) > horizon:
-        d = c[horizon:] - c[:-horizon]
-        out[:-horizon] = np.where(d > 0, 1.0, np.where(d < 0, 0.0, np.nan))
+        out[:-horizon] = _up_down(c, horizon)
     return pd.Series(out, index=close.index, name="outcome")
+
+
+def _up_down(c: np.ndarray, horizon: int) -> np.ndarray:
+    """1.0 / 0.0 / NaN for close ``i + horizon`` above / below / equal to close ``i``, for every ``i`` it exists."""
+    d = c[horizon:] - c[:len(c) - horizon]
+    return np.where(d > 0, 1.0, np.where(d < 0, 0.0, np.nan))
 
 
 @dataclass
@@ -374,10 +379,8 @@ class ModelMonitor:
         c = np.array(self._close)
         k = len(p) - h                          # window bars whose outcome is known
         if k > 0:
-            off = len(c) - len(p)                 # 0: the closes are the window's own
             pp = p[:k]
-            d = c[off + h:off + h + k] - c[off:off + k]
-            y = np.where(d > 0, 1.0, np.where(d < 0, 0.0, np.nan))
+            y = _up_down(c, h)                    # the closes are the window's own: bar i against bar i + h
             ok = np.isfinite(pp) & np.isfinite(y)
             if ok.sum() >= 50:
                 row["brier"] = float(np.mean((pp[ok] - y[ok]) ** 2))
